@@ -1,0 +1,39 @@
+"""Backbones (lobes) behind one interface: ``build_backbone(name, ...)``.
+
+Example:
+    >>> from lobes import build_backbone, BACKBONES
+    >>> sorted(BACKBONES)
+    ['ast', 'data2vec', 'hubert', 'mert', 'musicfm', 'wav2vec2']
+    >>> build_backbone("musicfm", config="tiny").hidden_size
+    32
+"""
+from __future__ import annotations
+
+import functools
+
+from lobes.ast import ASTBackbone
+from lobes.backbone import Backbone, BackboneOutput
+from lobes.musicfm import MusicFMBackbone
+from lobes.ssl import SSLBackbone
+
+BACKBONES = {
+    "ast": ASTBackbone,
+    "mert": functools.partial(SSLBackbone, "mert"),
+    "hubert": functools.partial(SSLBackbone, "hubert"),
+    "wav2vec2": functools.partial(SSLBackbone, "wav2vec2"),
+    "data2vec": functools.partial(SSLBackbone, "data2vec"),
+    "musicfm": MusicFMBackbone,
+}
+
+
+def build_backbone(name: str, **options) -> Backbone:
+    """Build a backbone by name; ``options``: pretrained, config ('tiny'/'real'/dict), num_layers, ..."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(sorted(BACKBONES))}")
+    try:
+        return BACKBONES[name](**options)
+    except TypeError as exc:
+        raise TypeError(f"invalid option for backbone {name!r}: {exc}") from None
+
+
+__all__ = ["BACKBONES", "Backbone", "BackboneOutput", "build_backbone"]

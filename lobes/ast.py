@@ -1,0 +1,161 @@
+"""Audio Spectrogram Transformer through ``transformers.ASTModel``.
+
+Front end: Kaldi fbank (25 ms Hann window, 10 ms shift, 128 mels) at 16 kHz, padded or cropped to
+``max_length`` frames per clip, normalised ``(x - mean) / (2 * std)`` with the AudioSet statistics,
+exactly as ``transformers.ASTFeatureExtractor``. A ``max_length`` other than the checkpoint's keeps
+the pretrained positional embeddings: centre-cropped along time when shorter, bilinearly
+interpolated when longer (as the original AST does), never re-initialised.
+
+Example:
+    >>> import torch
+    >>> from lobes.ast import ASTBackbone
+    >>> bb = ASTBackbone(config="tiny")
+    >>> bb(torch.randn(1, 16000)).hidden_states[-1].shape[-1] == bb.hidden_size
+    True
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+import torchaudio.compliance.kaldi as kaldi
+from torch import nn
+from transformers import ASTConfig, ASTModel
+
+from lobes.backbone import Backbone, check_num_layers
+from lobes.layer_spec import LayerSpec, Sublayer
+from lobes.loading import resolve_config, warn_random_weights
+
+logger = logging.getLogger(__name__)
+
+AST_HUB_ID = "MIT/ast-finetuned-audioset-10-10-0.4593"
+AUDIOSET_MEAN = -4.2677393
+AUDIOSET_STD = 4.5689974
+
+TINY_AST = dict(
+    hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=64,
+    max_length=128, num_mel_bins=128,
+)
+
+
+class ASTBackbone(Backbone):
+    """AST encoder; ``hidden_states[k]`` are the layer outputs before the final LayerNorm.
+
+    ``final_norm`` (the model's last LayerNorm) is applied by heads to pooled tokens, as in
+    PETL_AST (mean of all tokens after the final LayerNorm).
+    """
+
+    sample_rate = 16000
+    family = "ast"
+
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        config: str | dict | None = None,
+        num_layers: int | None = None,
+        max_length: int | None = None,
+        mean: float = AUDIOSET_MEAN,
+        std: float = AUDIOSET_STD,
+        attn_implementation: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        cfg = resolve_config(ASTConfig, pretrained, config, TINY_AST)
+        self.full_num_layers = cfg.num_hidden_layers
+        cfg.num_hidden_layers = check_num_layers(num_layers, self.full_num_layers)
+        cfg._attn_implementation = attn_implementation
+        if pretrained:
+            self.model = ASTModel.from_pretrained(pretrained, config=cfg)
+        else:
+            warn_random_weights("ast", config)
+            self.model = ASTModel(cfg)
+        if max_length is not None and max_length != cfg.max_length:
+            resize_position_embeddings(self.model, max_length)
+        self.hidden_size = cfg.hidden_size
+        self.mean, self.std = mean, std
+        self.final_norm = self.model.layernorm
+        self.final_norm_for_last = None
+        freq, time = _patch_grid(self.model.config)
+        self.patch_grid = (2, freq)
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.model.layers
+
+    @property
+    def max_length(self) -> int:
+        return self.model.config.max_length
+
+    def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-clip fbank ``[B, max_length, mels]``, identical to ``ASTFeatureExtractor``."""
+        cfg = self.model.config
+        feats, n_frames = [], []
+        for clip, n in zip(wav, lengths.tolist()):
+            clip = clip[: max(n, 400)]  # kaldi needs one full 25 ms window
+            if clip.shape[0] < 400:
+                clip = F.pad(clip, (0, 400 - clip.shape[0]))
+            fbank = kaldi.fbank(
+                clip.unsqueeze(0), sample_frequency=self.sample_rate, window_type="hanning",
+                num_mel_bins=cfg.num_mel_bins, htk_compat=True, use_energy=False, dither=0.0,
+                frame_shift=10,
+            )
+            n_frames.append(min(fbank.shape[0], cfg.max_length))
+            if fbank.shape[0] < cfg.max_length:
+                fbank = F.pad(fbank, (0, 0, 0, cfg.max_length - fbank.shape[0]))
+            feats.append(fbank[: cfg.max_length])
+        fb = torch.stack(feats)
+        fb = (fb - self.mean) / (self.std * 2)
+        return fb, torch.tensor(n_frames, device=fb.device)
+
+    def embedding_modules(self) -> nn.Module:
+        return self.model.embeddings
+
+    def embed(self, features: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.model.embeddings(features)
+        # AST attends to every patch (padding is part of each fixed-length clip), as the original.
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        return x, mask
+
+    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return layer(x, self.attention_mask(x, mask))
+
+    def layer_specs(self) -> list[LayerSpec]:
+        return [
+            LayerSpec(
+                index=i, layer=layer, path=f"model.layers.{i}",
+                linears={"q": "attention.q_proj", "k": "attention.k_proj", "v": "attention.v_proj",
+                         "o": "attention.o_proj", "ffn_in": "mlp.fc1", "ffn_out": "mlp.fc2"},
+                norms={"mhsa": "layernorm_before", "ffn": "layernorm_after"},
+                sublayers=[Sublayer("mhsa", "layernorm_before", "attention.o_proj"),
+                           Sublayer("ffn", "layernorm_after", "mlp.fc2")],
+            )
+            for i, layer in enumerate(self.layers)
+        ]
+
+
+def _patch_grid(cfg: ASTConfig) -> tuple[int, int]:
+    freq = (cfg.num_mel_bins - cfg.patch_size) // cfg.frequency_stride + 1
+    time = (cfg.max_length - cfg.patch_size) // cfg.time_stride + 1
+    return freq, time
+
+
+@torch.no_grad()
+def resize_position_embeddings(model: ASTModel, max_length: int) -> None:
+    """Adapt the positional embeddings of ``model`` to ``max_length`` frames (in place)."""
+    cfg = model.config
+    freq, old_t = _patch_grid(cfg)
+    cfg.max_length = max_length
+    _, new_t = _patch_grid(cfg)
+    if new_t < 1:
+        raise ValueError(f"max_length={max_length} is shorter than one patch ({cfg.patch_size} frames)")
+    pos = model.embeddings.position_embeddings
+    special, grid = pos[:, :2], pos[:, 2:]
+    grid = grid.reshape(1, freq, old_t, -1).permute(0, 3, 1, 2)
+    if new_t <= old_t:
+        start = old_t // 2 - new_t // 2
+        grid = grid[:, :, :, start : start + new_t]
+    else:
+        grid = F.interpolate(grid, size=(freq, new_t), mode="bilinear", align_corners=False)
+    grid = grid.permute(0, 2, 3, 1).reshape(1, freq * new_t, -1)
+    model.embeddings.position_embeddings = nn.Parameter(torch.cat([special, grid], dim=1).contiguous())
+    logger.info("AST positional embeddings resized from %d to %d time patches", old_t, new_t)

@@ -1,0 +1,200 @@
+"""The uniform backbone interface every lobe implements.
+
+A backbone turns a batch of waveforms into the hidden states of its transformer layers:
+
+    waveform [B, T] at any rate  ->  front end (frozen features)  ->  embeddings  ->  layers
+
+``forward`` returns ``hidden_states`` with the meaning of the reference implementations'
+``hidden_states[K]``: index 0 is the embeddings entering the first layer, index K the output of
+layer K (the encoder's final LayerNorm applied only when K is the last layer of the full model and
+the encoder has one, as transformers did). PETL methods attach through :meth:`layer_specs` and,
+for methods that change the token sequence (prompts), through :attr:`sequence_edits`.
+
+Example:
+    >>> import torch
+    >>> from lobes import build_backbone
+    >>> bb = build_backbone("hubert", config="tiny")
+    >>> out = bb(torch.randn(2, 16000), lengths=torch.tensor([1.0, 0.5]))
+    >>> len(out.hidden_states) == bb.num_layers + 1
+    True
+    >>> out.mask.shape == out.hidden_states[-1].shape[:2]
+    True
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import torch
+import torchaudio
+from torch import nn
+from transformers.masking_utils import create_bidirectional_mask
+
+from lobes.layer_spec import LayerSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BackboneOutput:
+    """``hidden_states[k]``: ``[B, N, D]`` (k = 0 … num_layers); ``mask``: ``[B, N]`` True = valid."""
+
+    hidden_states: tuple[torch.Tensor, ...]
+    mask: torch.Tensor
+
+    @property
+    def last(self) -> torch.Tensor:
+        return self.hidden_states[-1]
+
+
+class Backbone(nn.Module):
+    """Base class: subclasses implement the front end, the embeddings and the layer call.
+
+    Subclass contract:
+      * ``sample_rate`` (int), ``hidden_size`` (int), ``family`` (str), ``model`` (the
+        transformers module, so that state dicts follow the official format);
+      * ``layers`` (``nn.ModuleList`` of the kept layers) and ``full_num_layers``;
+      * ``frontend(wav, lengths_samples) -> (features, feature_lengths)``: no trainable weights;
+      * ``embed(features, feature_lengths) -> (tokens, mask)``;
+      * ``call_layer(layer, x, mask) -> x``; ``final_norm_for_last`` (module or None);
+      * ``layer_specs() -> list[LayerSpec]``.
+    """
+
+    sample_rate: int
+    hidden_size: int
+    family: str = "transformer"
+    #: modules whose output tokens carry a 2-D patch grid (AST): (n_special_tokens, freq_patches)
+    patch_grid: tuple[int, int] | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sequence_edits = nn.ModuleList()
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    # ------------------------------------------------------------------------------ input side
+    def prepare_waveform(
+        self, wav: torch.Tensor, sample_rate: int | None = None, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Downmix ``[B, C, T]`` to mono, resample to the model's rate; return samples and lengths.
+
+        ``lengths`` are relative (SpeechBrain convention, 1.0 = full length) or None.
+        """
+        if wav.dim() == 1:
+            wav = wav.unsqueeze(0)
+        if wav.dim() == 3:
+            wav = wav.mean(dim=1)
+        if wav.dim() != 2:
+            raise ValueError(f"expected a waveform [batch, time] or [batch, channels, time], got {tuple(wav.shape)}")
+        if not torch.isfinite(wav).all():
+            raise ValueError("the waveform contains NaN or inf samples")
+        wav = wav.float()
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            wav = torchaudio.functional.resample(wav, sample_rate, self.sample_rate)
+        n = wav.shape[1]
+        if lengths is None:
+            abs_len = torch.full((wav.shape[0],), n, dtype=torch.long, device=wav.device)
+        else:
+            abs_len = torch.round(lengths.to(wav.device).float() * n).long().clamp(1, n)
+        return wav, abs_len
+
+    # --------------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        wav: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        sample_rate: int | None = None,
+        features: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> BackboneOutput:
+        """Run the backbone on ``wav`` (or on cached front-end ``features``)."""
+        if features is None:
+            wav, abs_len = self.prepare_waveform(wav, sample_rate, lengths)
+            with torch.no_grad():
+                features = self.frontend(wav, abs_len)
+        grad_from = self._first_trainable_stage()
+        with _grad_if(grad_from <= 0):
+            x, mask = self.embed(*features)
+        hidden = [x]
+        for i, layer in enumerate(self.layers):
+            with _grad_if(grad_from <= i + 1):
+                for edit in self.sequence_edits:
+                    x, mask = edit.before_layer(i, x, mask)
+                x = self.call_layer(layer, x, mask)
+                n_extra = 0
+                for edit in self.sequence_edits:
+                    x, mask, extra = edit.after_layer(i, x, mask, self.num_layers)
+                    n_extra += extra
+                out = x[:, n_extra:]
+                if i == self.full_num_layers - 1 and self.final_norm_for_last is not None:
+                    out = self.final_norm_for_last(out)
+            hidden.append(out)
+        return BackboneOutput(tuple(hidden), mask[:, mask.shape[1] - hidden[-1].shape[1]:])
+
+    def attention_mask(self, x: torch.Tensor, mask: torch.Tensor):
+        """The attention mask transformers' layers expect, for the current token sequence."""
+        return create_bidirectional_mask(
+            config=self.model.config, inputs_embeds=x, attention_mask=None if bool(mask.all()) else mask
+        )
+
+    # ------------------------------------------------------------------------ frozen handling
+    def _first_trainable_stage(self) -> int:
+        """0 = embeddings need gradients, k = layer k (1-based) is the first to need them.
+
+        Stages below it run without autograd: no graph for frozen parts below the lowest
+        trainable module.
+        """
+        if not torch.is_grad_enabled():
+            return self.num_layers + 1
+        if any(p.requires_grad for p in self.embedding_modules().parameters()) or any(
+            p.requires_grad for p in self.sequence_edits.parameters()
+        ):
+            return 0
+        for i, layer in enumerate(self.layers):
+            if any(p.requires_grad for p in layer.parameters()):
+                return i + 1
+        return self.num_layers + 1
+
+    def embedding_modules(self) -> nn.Module:
+        """Modules run by :meth:`embed` (overridden by subclasses)."""
+        raise NotImplementedError
+
+    def train(self, mode: bool = True):
+        """Train mode for what trains; frozen BatchNorm and fully frozen blocks stay in eval mode."""
+        super().train(mode)
+        if mode:
+            for module in self.modules():
+                is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
+                if is_bn and not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+            for block in [self.embedding_modules(), *self.layers]:
+                if not any(p.requires_grad for p in block.parameters()):
+                    block.eval()
+        return self
+
+    def extra_repr(self) -> str:
+        return f"layers={self.num_layers}/{self.full_num_layers}, hidden={self.hidden_size}, sr={self.sample_rate}"
+
+    def layer_specs(self) -> list[LayerSpec]:
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def _grad_if(enabled: bool):
+    if enabled:
+        yield
+    else:
+        with torch.no_grad():
+            yield
+
+
+def check_num_layers(num_layers: int | None, full: int) -> int:
+    """How many layers to build: ``num_layers`` (validated) or all ``full`` of them."""
+    if num_layers is None:
+        return full
+    if not isinstance(num_layers, int) or not 1 <= num_layers <= full:
+        raise ValueError(f"num_layers must be an integer between 1 and {full}, got {num_layers!r}")
+    return num_layers
