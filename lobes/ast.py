@@ -73,14 +73,16 @@ class ASTBackbone(Backbone):
             resize_position_embeddings(self.model, max_length)
         self.hidden_size = cfg.hidden_size
         self.mean, self.std = mean, std
-        self.final_norm = self.model.layernorm
-        self.final_norm_for_last = None
         freq, time = _patch_grid(self.model.config)
         self.patch_grid = (2, freq)
 
     @property
     def layers(self) -> nn.ModuleList:
         return self.model.layers
+
+    @property
+    def final_norm(self) -> nn.Module:
+        return self.model.layernorm
 
     @property
     def max_length(self) -> int:

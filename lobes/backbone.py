@@ -57,7 +57,7 @@ class Backbone(nn.Module):
       * ``layers`` (``nn.ModuleList`` of the kept layers) and ``full_num_layers``;
       * ``frontend(wav, lengths_samples) -> (features, feature_lengths)``: no trainable weights;
       * ``embed(features, feature_lengths) -> (tokens, mask)``;
-      * ``call_layer(layer, x, mask) -> x``; ``final_norm_for_last`` (module or None);
+      * ``call_layer(layer, x, mask) -> x``;
       * ``layer_specs() -> list[LayerSpec]``.
     """
 
@@ -70,6 +70,16 @@ class Backbone(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.sequence_edits = nn.ModuleList()
+
+    @property
+    def final_norm(self) -> nn.Module:
+        """Norm that heads apply to tokens before pooling (AST's final LayerNorm; else identity)."""
+        return nn.Identity()
+
+    @property
+    def final_norm_for_last(self) -> nn.Module | None:
+        """The encoder's final norm, part of ``hidden_states[full_num_layers]`` (None if absent)."""
+        return None
 
     # ----------------------------------------------------------------------------- properties
     @property

@@ -42,7 +42,7 @@ MUSICFM_REAL = dict(
     hidden_act="swish", position_embeddings_type="rotary", rotary_embedding_base=10000,
     conv_depthwise_kernel_size=31, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
     layer_norm_eps=1e-5, hidden_dropout=0.1, attention_dropout=0.1, activation_dropout=0.1,
-    conformer_conv_dropout=0.1, layerdrop=0.1,
+    conformer_conv_dropout=0.1, layerdrop=0.1, mask_time_prob=0.0,
     # front end (MusicFM25Hz arguments)
     n_fft=2048, hop_length=240, n_mels=128, conv_dim=512, codebook_size=4096, codebook_dim=16,
     stats={"melspec_2048_mean": 0.0, "melspec_2048_std": 1.0},
@@ -137,7 +137,10 @@ PRETRAINING_ONLY_PREFIXES = ("quantizer_", "linear.", "cls_token")
 
 
 class MusicFMBackbone(Backbone):
-    """MusicFM encoder; ``pretrained`` is the folder holding the ``.pt`` checkpoint and stats json."""
+    """MusicFM encoder; ``pretrained`` is the folder holding the ``.pt`` checkpoint and stats json.
+
+    ``config`` describes the architecture of that checkpoint (default: the published MusicFM).
+    """
 
     sample_rate = 24000
     family = "conformer"
@@ -151,10 +154,7 @@ class MusicFMBackbone(Backbone):
         attn_implementation: str = "sdpa",
     ) -> None:
         super().__init__()
-        if pretrained:
-            options = dict(MUSICFM_REAL)
-            checkpoint, options["stats"] = _find_musicfm_files(pretrained)
-        elif config == "tiny":
+        if config == "tiny":
             options = dict(TINY_MUSICFM)
         elif config in (None, "real"):
             options = dict(MUSICFM_REAL)
@@ -162,6 +162,8 @@ class MusicFMBackbone(Backbone):
             options = {**MUSICFM_REAL, **config}
         else:
             raise ValueError(f"config must be 'tiny', 'real', a dict or None, got {config!r}")
+        if pretrained:
+            checkpoint, options["stats"] = _find_musicfm_files(pretrained)
         self.full_num_layers = options["num_hidden_layers"]
         options["num_hidden_layers"] = check_num_layers(num_layers, self.full_num_layers)
         options["layerdrop"] = layerdrop
@@ -173,12 +175,14 @@ class MusicFMBackbone(Backbone):
             warn_random_weights("musicfm", config)
         self.hidden_size = options["hidden_size"]
         self.layerdrop = layerdrop
-        self.final_norm = nn.Identity()
-        self.final_norm_for_last = self.model.conformer.layer_norm
 
     @property
     def layers(self) -> nn.ModuleList:
         return self.model.conformer.layers
+
+    @property
+    def final_norm_for_last(self) -> nn.Module:
+        return self.model.conformer.layer_norm
 
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         valid = torch.arange(wav.shape[1], device=wav.device)[None] < lengths[:, None]
@@ -265,7 +269,11 @@ def load_musicfm_checkpoint(model: MusicFM25Hz, path: str, full_num_layers: int)
     unused = [k for k in state if k.startswith(PRETRAINING_ONLY_PREFIXES)]
     for key in dropped + unused:
         del state[key]
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        detail = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc))
+        raise ValueError(f"{path}: does not match the MusicFM architecture of config ({detail})") from None
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"{path}: does not match the MusicFM architecture; missing: {result.missing_keys[:5]}, "

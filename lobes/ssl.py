@@ -104,12 +104,14 @@ class SSLBackbone(Backbone):
         self.hidden_size = cfg.hidden_size
         self.layerdrop = layerdrop
         self.stable_layer_norm = bool(getattr(cfg, "do_stable_layer_norm", False))
-        self.final_norm = nn.Identity()
-        self.final_norm_for_last = self.model.encoder.layer_norm if self.stable_layer_norm else None
 
     @property
     def layers(self) -> nn.ModuleList:
         return self.model.encoder.layers
+
+    @property
+    def final_norm_for_last(self) -> nn.Module | None:
+        return self.model.encoder.layer_norm if self.stable_layer_norm else None
 
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Zero-mean unit-variance per clip when ``do_normalize`` (as Wav2Vec2FeatureExtractor)."""

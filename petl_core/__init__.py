@@ -1,0 +1,1 @@
+"""Core of the PETL audio toolkit: dataset preparation (manifests) and, later, training utilities."""

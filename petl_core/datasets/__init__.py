@@ -1,0 +1,69 @@
+"""Dataset preparation: one module per dataset, each with ``prepare(data_folder, save_folder, ...)``
+returning ``{split: manifest path}`` (see :mod:`petl_core.manifest` for the manifest format).
+
+Modules are imported lazily (``get_prepare("esc50")``) so that importing this package is cheap.
+
+Example:
+    >>> sorted(DATASETS)[:3]
+    ['esc50', 'fluent_speech_commands', 'giantsteps_key']
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+from typing import Callable, Sequence
+
+# name -> (module, function)
+DATASETS = {
+    "esc50": ("esc50", "prepare"),
+    "urbansound8k": ("urbansound8k", "prepare"),
+    "speech_commands": ("speech_commands", "prepare"),
+    "fluent_speech_commands": ("fluent_speech_commands", "prepare"),
+    "magnatagatune": ("magnatagatune", "prepare"),
+    "mtg_jamendo": ("mtg_jamendo", "prepare"),
+    "gtzan_genre": ("gtzan", "prepare_genre"),
+    "gtzan_key": ("gtzan", "prepare_key"),
+    "gtzan_tempo": ("gtzan", "prepare_tempo"),
+    "giantsteps_key": ("giantsteps", "prepare_key"),
+    "giantsteps_tempo": ("giantsteps", "prepare_tempo"),
+}
+
+
+def get_prepare(name: str) -> Callable[..., dict]:
+    """The ``prepare`` function of a dataset/task by its name in :data:`DATASETS`."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
+    module, func = DATASETS[name]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), func)
+
+
+def build_parser(description: str, test_fold: Sequence[int] | None = None) -> argparse.ArgumentParser:
+    """The common CLI of the recipes' ``prepare.py`` wrappers."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data_folder", required=True, help="dataset root (official layout)")
+    parser.add_argument("--save_folder", required=True, help="where the manifests are written")
+    if test_fold is not None:
+        parser.add_argument("--test_fold", type=int, default=test_fold[0], choices=list(test_fold),
+                            help="fold used as test set (the next fold is the validation set)")
+    parser.add_argument("--download", action="store_true",
+                        help="download the dataset when data_folder lacks it (needs internet)")
+    parser.add_argument("--skip_bad_files", action="store_true",
+                        help="drop unreadable/empty audio files (logged) instead of failing")
+    parser.add_argument("--check_samples", action="store_true",
+                        help="also decode every file to detect NaN/inf samples (slow)")
+    return parser
+
+
+def run_cli(prepare: Callable[..., dict], parser: argparse.ArgumentParser,
+            argv: Sequence[str] | None = None) -> dict:
+    """Parse ``argv``, run ``prepare`` on the main process (DDP-safe), print the manifests."""
+    from speechbrain.utils.distributed import run_on_main
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    kwargs = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    run_on_main(prepare, kwargs=kwargs)
+    paths = prepare(**kwargs)  # other ranks: a no-op that returns the paths (prepare_once)
+    for split, path in paths.items():
+        print(f"{split}: {path}")
+    return paths

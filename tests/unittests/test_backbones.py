@@ -1,0 +1,268 @@
+"""Backbones: equivalence with the reference implementations, counts, loading, interface."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+import torchaudio
+from transformers import (
+    ASTConfig,
+    ASTFeatureExtractor,
+    ASTModel,
+    Data2VecAudioConfig,
+    Data2VecAudioModel,
+    HubertConfig,
+    HubertModel,
+    Wav2Vec2Config,
+    Wav2Vec2FeatureExtractor,
+    Wav2Vec2Model,
+)
+
+from lobes import BACKBONES, build_backbone
+from lobes.ast import TINY_AST, ASTBackbone
+from lobes.musicfm import TINY_MUSICFM, MusicFM25Hz, MusicFMBackbone
+from lobes.ssl import TINY_SSL, SSLBackbone
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*RANDOM weights")
+
+
+def _music(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    """A few decaying harmonic notes: deterministic, music-like test audio."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    out = np.zeros_like(t)
+    for start, f0 in zip(np.arange(0, seconds, 0.25), rng.choice([220, 262, 330, 392, 440], 64)):
+        env = np.exp(-4 * np.clip(t - start, 0, None)) * (t >= start)
+        out += env * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3))
+    return (0.3 * out / np.abs(out).max()).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------- equivalence
+def test_ast_matches_transformers_feature_extractor_and_model(tmp_path):
+    ref = ASTModel(ASTConfig(**TINY_AST)).eval()
+    ref.save_pretrained(tmp_path)
+    ours = ASTBackbone(pretrained=str(tmp_path)).eval()
+    wav = _music(1.0, 16000)
+    extractor = ASTFeatureExtractor(max_length=TINY_AST["max_length"], num_mel_bins=128)
+    inputs = extractor(wav, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        expected = ref(**inputs, output_hidden_states=True)
+        features = ours.frontend(*ours.prepare_waveform(torch.from_numpy(wav)))
+        torch.testing.assert_close(features[0], inputs["input_values"], atol=1e-5, rtol=0)
+        got = ours(torch.from_numpy(wav))
+    for k, h in enumerate(expected.hidden_states):
+        torch.testing.assert_close(got.hidden_states[k], h, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours.final_norm(got.hidden_states[-1]), expected.last_hidden_state, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "family, config_cls, model_cls, extra",
+    [
+        ("hubert", HubertConfig, HubertModel, {}),
+        ("wav2vec2", Wav2Vec2Config, Wav2Vec2Model, {}),
+        ("wav2vec2", Wav2Vec2Config, Wav2Vec2Model, {"do_stable_layer_norm": True, "feat_extract_norm": "layer"}),
+        ("data2vec", Data2VecAudioConfig, Data2VecAudioModel, {}),
+    ],
+)
+def test_ssl_family_matches_transformers(tmp_path, family, config_cls, model_cls, extra):
+    config = config_cls(**{**TINY_SSL, **extra})
+    if family == "data2vec":
+        config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups = 5, 4
+    ref = model_cls(config).eval()
+    ref.save_pretrained(tmp_path)
+    ours = SSLBackbone(family, pretrained=str(tmp_path), do_normalize=True).eval()
+    wav = _music(0.5, 16000)
+    inputs = Wav2Vec2FeatureExtractor(do_normalize=True)(wav, sampling_rate=16000, return_tensors="pt")
+    with torch.no_grad():
+        expected = ref(inputs["input_values"], output_hidden_states=True)
+        got = ours(torch.from_numpy(wav))
+    assert len(got.hidden_states) == len(expected.hidden_states)
+    for k, h in enumerate(expected.hidden_states[:-1]):
+        torch.testing.assert_close(got.hidden_states[k], h, atol=1e-5, rtol=1e-5)
+    # the last index includes the encoder's final LayerNorm where it has one (stable-LN models),
+    # as transformers 4.x's hidden_states[-1] did; 5.x moved it to last_hidden_state only
+    torch.testing.assert_close(got.hidden_states[-1], expected.last_hidden_state, atol=1e-5, rtol=1e-5)
+
+
+def _published_mert_folder(folder, **overrides) -> HubertModel:
+    """A checkpoint folder in MERT's published format (model_type mert_model, auto_map)."""
+    ref = HubertModel(HubertConfig(**TINY_SSL)).eval()
+    ref.save_pretrained(folder)
+    config = json.load(open(os.path.join(folder, "config.json")))
+    config.update(model_type="mert_model", architectures=["MERTModel"], sample_rate=24000,
+                  auto_map={"AutoConfig": "configuration_MERT.MERTConfig", "AutoModel": "modeling_MERT.MERTModel"},
+                  **{"feature_extractor_cqt": False, "deepnorm": False, "attention_relax": -1.0, **overrides})
+    json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+    json.dump({"do_normalize": True, "feature_size": 1, "padding_side": "right", "padding_value": 0,
+               "return_attention_mask": True, "sampling_rate": 24000},
+              open(os.path.join(folder, "preprocessor_config.json"), "w"))
+    return ref
+
+
+def test_mert_published_folder_matches_hubert_and_feature_extractor(tmp_path):
+    ref = _published_mert_folder(tmp_path)
+    ours = build_backbone("mert", pretrained=str(tmp_path)).eval()
+    assert ours.sample_rate == 24000 and ours.do_normalize
+    wav = _music(0.5, 24000)
+    inputs = Wav2Vec2FeatureExtractor(do_normalize=True, sampling_rate=24000)(
+        wav, sampling_rate=24000, return_tensors="pt")
+    with torch.no_grad():
+        expected = ref(inputs["input_values"], output_hidden_states=True)
+        got = ours(torch.from_numpy(wav))
+    for k, h in enumerate(expected.hidden_states):
+        torch.testing.assert_close(got.hidden_states[k], h, atol=1e-5, rtol=1e-5)
+
+
+def test_mert_refuses_remote_code_options(tmp_path):
+    _published_mert_folder(tmp_path, feature_extractor_cqt=True)
+    with pytest.raises(ValueError, match="feature_extractor_cqt.*remote code"):
+        build_backbone("mert", pretrained=str(tmp_path))
+
+
+def _musicfm_folder(folder, full: MusicFM25Hz, stats=(-20.0, 15.0)) -> None:
+    state = {"model." + k: v for k, v in full.state_dict().items()}
+    torch.save({"state_dict": state, "epoch": 3}, os.path.join(folder, "pretrained_msd.pt"))
+    json.dump({"melspec_2048_mean": stats[0], "melspec_2048_std": stats[1]},
+              open(os.path.join(folder, "msd_stats.json"), "w"))
+
+
+def test_musicfm_loads_published_format_strictly_and_matches_conformer(tmp_path):
+    torch.manual_seed(0)
+    full = MusicFM25Hz(TINY_MUSICFM).eval()
+    for module in full.modules():  # non-trivial BatchNorm statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    _musicfm_folder(tmp_path, full)
+    ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny").eval()
+    wav = torch.from_numpy(_music(1.0, 24000))
+    with torch.no_grad():
+        mel = torchaudio.transforms.AmplitudeToDB()(torchaudio.transforms.MelSpectrogram(
+            sample_rate=24000, n_fft=TINY_MUSICFM["n_fft"], hop_length=240, n_mels=TINY_MUSICFM["n_mels"])(wav[None]))
+        mel = (mel[..., :-1] + 20.0) / 15.0
+        expected = full.conformer(full.conv(mel)).last_hidden_state
+        got = ours(wav[None])
+    torch.testing.assert_close(got.hidden_states[-1], expected, atol=1e-4, rtol=1e-4)
+
+    truncated = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=1).eval()
+    with torch.no_grad():
+        layer1 = truncated(wav[None]).hidden_states[1]
+    torch.testing.assert_close(layer1, got.hidden_states[1])
+
+
+def test_musicfm_rejects_a_checkpoint_of_another_architecture(tmp_path):
+    _musicfm_folder(tmp_path, MusicFM25Hz(TINY_MUSICFM))
+    with pytest.raises(ValueError, match="does not match the MusicFM architecture"):
+        MusicFMBackbone(pretrained=str(tmp_path), config={**TINY_MUSICFM, "conv_dim": 16})
+
+
+# --------------------------------------------------------------------------- parameter counts
+def _count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_real_config_parameter_counts():
+    with torch.device("meta"):
+        assert _count(ASTBackbone()) == 86_187_264
+        # the published MERT (time masking on, so the mask embedding exists)
+        assert _count(SSLBackbone("mert", mask_time_prob=0.05)) == 94_371_712
+        assert _count(MusicFM25Hz(TINY_MUSICFM | {k: v for k, v in BACKBONE_REAL.items()})) == 328_932_480
+        # seed 001, FT row: the first 6 layers
+        assert _count(SSLBackbone("mert", num_layers=6)) == 51_843_712
+        assert _count(MusicFMBackbone(num_layers=6)) == 179_679_360
+
+
+from lobes.musicfm import MUSICFM_REAL as BACKBONE_REAL  # noqa: E402
+
+
+def test_truncation_builds_only_the_kept_layers():
+    with torch.device("meta"):
+        bb = build_backbone("ast", num_layers=6)
+    assert bb.num_layers == 6 and bb.full_num_layers == 12 and len(bb.model.layers) == 6
+
+
+# ------------------------------------------------------------------------ positional embeddings
+@pytest.mark.parametrize("max_length", [64, 256])
+def test_ast_other_max_length_keeps_pretrained_position_embeddings(tmp_path, max_length):
+    ref = ASTModel(ASTConfig(**TINY_AST))
+    with torch.no_grad():
+        ref.embeddings.position_embeddings.normal_()
+    ref.save_pretrained(tmp_path)
+    ours = ASTBackbone(pretrained=str(tmp_path), max_length=max_length)
+    old = ref.embeddings.position_embeddings
+    new = ours.model.embeddings.position_embeddings
+    freq = (128 - 16) // 10 + 1
+    old_t, new_t = (old.shape[1] - 2) // freq, (new.shape[1] - 2) // freq
+    assert new_t == (max_length - 16) // 10 + 1
+    torch.testing.assert_close(new[:, :2], old[:, :2])
+    old_grid = old[0, 2:].reshape(freq, old_t, -1)
+    new_grid = new[0, 2:].reshape(freq, new_t, -1)
+    if new_t < old_t:
+        start = old_t // 2 - new_t // 2
+        torch.testing.assert_close(new_grid, old_grid[:, start:start + new_t])
+    else:
+        torch.testing.assert_close(new_grid[:, 0], old_grid[:, 0], atol=0.6, rtol=0)  # interpolated, not reset
+        assert new_grid.abs().mean() > 0.5
+    out = ours(torch.randn(1, 16000 * max_length // 100))
+    assert out.hidden_states[-1].shape[1] == 2 + freq * new_t
+
+
+# ------------------------------------------------------------------------------- interface
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_tiny_forward_backward_any_rate_channels_and_padding(name):
+    bb = build_backbone(name, config="tiny")
+    bb.train()
+    stereo_44k = torch.randn(2, 2, 44100)
+    out = bb(stereo_44k, lengths=torch.tensor([1.0, 0.5]), sample_rate=44100)
+    assert len(out.hidden_states) == bb.num_layers + 1
+    assert out.mask.shape == out.hidden_states[-1].shape[:2]
+    if name != "ast":  # AST attends every patch of its fixed-length input, as the original
+        assert out.mask[1].sum() < out.mask[0].sum()
+    out.hidden_states[-1].pow(2).mean().backward()
+    grads = [p.grad for p in bb.parameters() if p.requires_grad]
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > 0.9 * len(grads)
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_layerdrop_and_time_masking_off_by_default(name):
+    bb = build_backbone(name, config="tiny")
+    assert getattr(bb.model.config, "layerdrop", 0.0) == 0.0
+    assert getattr(bb.model.config, "mask_time_prob", 0.0) == 0.0
+    assert getattr(bb, "layerdrop", 0.0) == 0.0
+    assert not hasattr(bb.model, "masked_spec_embed")  # no time-masking embedding is even built
+
+
+def test_frozen_batchnorm_stays_in_eval_mode():
+    bb = build_backbone("musicfm", config="tiny")
+    for p in bb.parameters():
+        p.requires_grad_(False)
+    for p in bb.layers[-1].ffn2.parameters():
+        p.requires_grad_(True)
+    bb.train()
+    bns = [m for m in bb.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert bb.layers[-1].training and not bb.layers[0].training
+    before = bns[0].running_mean.clone()
+    bb(torch.randn(1, 24000))
+    torch.testing.assert_close(bns[0].running_mean, before)
+
+
+def test_frozen_layers_below_the_first_trainable_run_without_autograd():
+    bb = build_backbone("hubert", config="tiny")
+    for p in bb.parameters():
+        p.requires_grad_(False)
+    for p in bb.layers[1].parameters():
+        p.requires_grad_(True)
+    out = bb(torch.randn(1, 16000))
+    assert not out.hidden_states[1].requires_grad
+    assert out.hidden_states[2].requires_grad
+
+
+def test_unknown_backbone_and_bad_layers_give_clear_errors():
+    with pytest.raises(ValueError, match="unknown backbone 'bert'; valid: ast, data2vec"):
+        build_backbone("bert")
+    with pytest.raises(ValueError, match="num_layers must be an integer between 1 and 4"):
+        build_backbone("ast", config="tiny", num_layers=5)
+    with pytest.raises(TypeError, match="invalid option for backbone 'ast'"):
+        build_backbone("ast", config="tiny", rank=3)

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Extract frame-level features of audio files with any backbone.
+
+Writes with ``torch.save`` a dict mapping each audio path, exactly as given, to a float tensor
+``[frames, hidden]``: the whole file as one clip, no pooling, taken at transformer layer K with the
+meaning of the reference implementations' ``hidden_states[K]`` (K=0: the embeddings entering the
+first layer; default: the last layer used).
+
+Example:
+    python tools/extract_features.py --backbone mert --pretrained m-a-p/MERT-v1-95M \
+        --layer 6 --out feats.pt song1.wav song2.flac
+    python tools/extract_features.py --backbone ast --config tiny --out f.pt clip.wav   # offline
+
+Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio
+(nothing is written then, and an existing ``--out`` file is left untouched); 2 on bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lobes import BACKBONES, build_backbone  # noqa: E402
+from lobes.audio import AudioError, load_audio  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backbone", required=True, choices=sorted(BACKBONES))
+    parser.add_argument("--pretrained", help="hub id or local folder (MusicFM: folder with the .pt and stats json)")
+    parser.add_argument("--config", default=None, choices=["tiny", "real"],
+                        help="without --pretrained: build this config with RANDOM weights (offline use)")
+    parser.add_argument("--layer", type=int, default=None, help="hidden_states index K (default: last layer used)")
+    parser.add_argument("--num-layers", type=int, default=None, help="build only the first N layers")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", required=True, help="output file (torch.save)")
+    parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
+    return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def extract(backbone, paths: list[str], layer: int | None, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """``{path: [frames, hidden]}`` at ``hidden_states[layer]`` (default: the last layer kept)."""
+    backbone.eval().to(device)
+    k = backbone.num_layers if layer is None else layer
+    features = {}
+    for path in tqdm(paths, desc="extracting", unit="file", disable=len(paths) < 2):
+        wav = load_audio(path, sample_rate=backbone.sample_rate).to(device)
+        out = backbone(wav.unsqueeze(0))
+        features[path] = out.hidden_states[k][0, out.mask[0]].float().cpu()
+    return features
+
+
+def save_atomically(obj, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        backbone = build_backbone(args.backbone, pretrained=args.pretrained,
+                                  config=None if args.pretrained else (args.config or "real"),
+                                  num_layers=args.num_layers)
+        if args.layer is not None and not 0 <= args.layer <= backbone.num_layers:
+            raise ValueError(f"--layer must be between 0 and {backbone.num_layers}, got {args.layer}")
+        features = extract(backbone, args.audio, args.layer, args.device)
+    except (AudioError, ValueError, OSError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    save_atomically(features, args.out)
+    print(f"wrote {len(features)} feature matrices to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
