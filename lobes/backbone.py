@@ -63,6 +63,8 @@ class Backbone(nn.Module):
 
     sample_rate: int
     hidden_size: int
+    #: shortest input (samples at ``sample_rate``) the front end can take; shorter clips are zero-padded
+    min_samples: int = 400
     family: str = "transformer"
     #: modules whose output tokens carry a 2-D patch grid (AST): (n_special_tokens, freq_patches)
     patch_grid: tuple[int, int] | None = None
@@ -106,6 +108,9 @@ class Backbone(nn.Module):
         if sample_rate is not None and sample_rate != self.sample_rate:
             wav = torchaudio.functional.resample(wav, sample_rate, self.sample_rate)
         n = wav.shape[1]
+        if n < self.min_samples:
+            logger.info("padding a %d-sample input to the front end's minimum of %d samples", n, self.min_samples)
+            wav = torch.nn.functional.pad(wav, (0, self.min_samples - n))
         if lengths is None:
             abs_len = torch.full((wav.shape[0],), n, dtype=torch.long, device=wav.device)
         else:

@@ -175,6 +175,8 @@ class MusicFMBackbone(Backbone):
             warn_random_weights("musicfm", config)
         self.hidden_size = options["hidden_size"]
         self.layerdrop = layerdrop
+        # a centred STFT needs more than n_fft / 2 samples; BatchNorm needs two tokens (8 mel frames)
+        self.min_samples = max(options["n_fft"], 8 * options["hop_length"])
 
     @property
     def layers(self) -> nn.ModuleList:

@@ -104,6 +104,7 @@ class SSLBackbone(Backbone):
         self.hidden_size = cfg.hidden_size
         self.layerdrop = layerdrop
         self.stable_layer_norm = bool(getattr(cfg, "do_stable_layer_norm", False))
+        self.min_samples = _min_samples_for_two_frames(self.model)
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -168,6 +169,14 @@ class SSLBackbone(Backbone):
             )
             for i, layer in enumerate(self.layers)
         ]
+
+
+def _min_samples_for_two_frames(model) -> int:
+    """Shortest waveform giving two output frames (one frame breaks the conv GroupNorm)."""
+    samples = 1
+    while int(model._get_feat_extract_output_lengths(samples)) < 2:
+        samples += 1
+    return samples
 
 
 def _read_json(pretrained: str, filename: str) -> dict | None:

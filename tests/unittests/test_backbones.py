@@ -266,3 +266,16 @@ def test_unknown_backbone_and_bad_layers_give_clear_errors():
         build_backbone("ast", config="tiny", num_layers=5)
     with pytest.raises(TypeError, match="invalid option for backbone 'ast'"):
         build_backbone("ast", config="tiny", rank=3)
+
+
+@pytest.mark.parametrize("name", ["ast", "hubert", "musicfm"])
+def test_clip_shorter_than_the_front_end_window_is_padded(name):
+    bb = build_backbone(name, config="tiny").train()
+    out = bb(torch.randn(2, 10), lengths=torch.tensor([1.0, 0.5]))
+    assert out.mask.any(dim=1).all() and torch.isfinite(out.hidden_states[-1]).all()
+
+
+def test_nan_waveform_is_rejected_with_a_clear_message():
+    bb = build_backbone("hubert", config="tiny")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        bb(torch.full((1, 1600), float("nan")))
