@@ -14,7 +14,7 @@ import functools
 from lobes.ast import ASTBackbone
 from lobes.backbone import Backbone, BackboneOutput
 from lobes.musicfm import MusicFMBackbone
-from lobes.ssl import SSLBackbone
+from lobes.speech_ssl import SSLBackbone
 
 BACKBONES = {
     "ast": ASTBackbone,

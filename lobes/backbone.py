@@ -72,6 +72,8 @@ class Backbone(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.sequence_edits = nn.ModuleList()
+        #: optional :class:`lobes.cache.FeatureCache` used when ``forward`` gets ``cache_keys``
+        self.feature_cache = None
 
     @property
     def final_norm(self) -> nn.Module:
@@ -123,31 +125,49 @@ class Backbone(nn.Module):
         wav: torch.Tensor,
         lengths: torch.Tensor | None = None,
         sample_rate: int | None = None,
-        features: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache_keys: list[str] | None = None,
     ) -> BackboneOutput:
-        """Run the backbone on ``wav`` (or on cached front-end ``features``)."""
-        if features is None:
+        """Run the backbone on ``wav``; see the module docstring for ``hidden_states``.
+
+        With ``cache_keys`` (one per clip) and a :attr:`feature_cache`, the input of the first
+        stage that needs gradients is cached, and the frozen stages below it are skipped on later
+        calls; their ``hidden_states`` entries are then None.
+        """
+        grad_from = self._first_trainable_stage()
+        stage = min(grad_from, self.num_layers + 1)
+        use_cache = cache_keys is not None and self.feature_cache is not None and stage >= 1
+        cached = self.feature_cache.lookup(cache_keys, stage, wav.device) if use_cache else None
+        if cached is not None:
+            x, mask = cached
+            hidden = [None] * (stage - 1) + [self._record(stage - 1, x)]
+        else:
             wav, abs_len = self.prepare_waveform(wav, sample_rate, lengths)
             with torch.no_grad():
                 features = self.frontend(wav, abs_len)
-        grad_from = self._first_trainable_stage()
-        with _grad_if(grad_from <= 0):
-            x, mask = self.embed(*features)
-        hidden = [x]
-        for i, layer in enumerate(self.layers):
+            with _grad_if(grad_from <= 0):
+                x, mask = self.embed(*features)
+            hidden = [x]
+        for i in range(len(hidden) - 1, self.num_layers):
+            if use_cache and cached is None and i + 1 == stage:
+                self.feature_cache.store(cache_keys, stage, x, mask)
             with _grad_if(grad_from <= i + 1):
                 for edit in self.sequence_edits:
                     x, mask = edit.before_layer(i, x, mask)
-                x = self.call_layer(layer, x, mask)
+                x = self.call_layer(self.layers[i], x, mask)
                 n_extra = 0
                 for edit in self.sequence_edits:
                     x, mask, extra = edit.after_layer(i, x, mask, self.num_layers)
                     n_extra += extra
-                out = x[:, n_extra:]
-                if i == self.full_num_layers - 1 and self.final_norm_for_last is not None:
-                    out = self.final_norm_for_last(out)
-            hidden.append(out)
+                hidden.append(self._record(i + 1, x[:, n_extra:]))
+        if use_cache and cached is None and stage == self.num_layers + 1:
+            self.feature_cache.store(cache_keys, stage, x, mask)
         return BackboneOutput(tuple(hidden), mask[:, mask.shape[1] - hidden[-1].shape[1]:])
+
+    def _record(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """``hidden_states[k]`` from the running state after ``k`` layers."""
+        if k == self.full_num_layers and self.final_norm_for_last is not None:
+            return self.final_norm_for_last(x)
+        return x
 
     def attention_mask(self, x: torch.Tensor, mask: torch.Tensor):
         """The attention mask transformers' layers expect, for the current token sequence."""

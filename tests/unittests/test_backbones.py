@@ -22,7 +22,7 @@ from transformers import (
 from lobes import BACKBONES, build_backbone
 from lobes.ast import TINY_AST, ASTBackbone
 from lobes.musicfm import TINY_MUSICFM, MusicFM25Hz, MusicFMBackbone
-from lobes.ssl import TINY_SSL, SSLBackbone
+from lobes.speech_ssl import TINY_SSL, SSLBackbone
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*RANDOM weights")
 
@@ -279,3 +279,24 @@ def test_nan_waveform_is_rejected_with_a_clear_message():
     bb = build_backbone("hubert", config="tiny")
     with pytest.raises(ValueError, match="NaN or inf"):
         bb(torch.full((1, 1600), float("nan")))
+
+
+@pytest.mark.parametrize("trainable_layer, folder", [(None, False), (1, True), (0, False)])
+def test_feature_cache_skips_frozen_stages_with_identical_outputs(tmp_path, trainable_layer, folder):
+    from lobes.cache import FeatureCache
+
+    bb = build_backbone("wav2vec2", config={**TINY_SSL, "do_stable_layer_norm": True,
+                                            "feat_extract_norm": "layer"}).eval()
+    bb.requires_grad_(False)
+    if trainable_layer is not None:
+        bb.layers[trainable_layer].requires_grad_(True)
+    bb.feature_cache = FeatureCache(str(tmp_path) if folder else None)
+    wav, lengths, keys = torch.randn(2, 8000), torch.tensor([1.0, 0.6]), ["a", "b"]
+    first = bb(wav, lengths, cache_keys=keys)
+    again = bb(wav, lengths, cache_keys=keys)
+    assert bb.feature_cache.hits == 2 and len(bb.feature_cache) == 2
+    stage = (trainable_layer + 1) if trainable_layer is not None else bb.num_layers + 1
+    assert again.hidden_states[: stage - 1] == (None,) * (stage - 1)
+    valid = first.mask
+    torch.testing.assert_close(again.hidden_states[-1][valid], first.hidden_states[-1][valid], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(again.mask, first.mask)

@@ -8,7 +8,7 @@ is honoured when present.
 
 Example:
     >>> import torch
-    >>> from lobes.ssl import SSLBackbone
+    >>> from lobes.speech_ssl import SSLBackbone
     >>> bb = SSLBackbone("mert", config="tiny", num_layers=1)
     >>> bb.sample_rate, bb.num_layers
     (24000, 1)

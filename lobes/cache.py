@@ -1,0 +1,89 @@
+"""Caching the output of a backbone's frozen stages, so later epochs skip them.
+
+When everything below some stage is frozen (probing: the whole backbone; LoRA/adapters: the
+front end and embeddings), that stage's input depends only on the clip. Given a key per clip
+(the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
+backbone stores that input once and later starts from it.
+
+Entries are stored per clip without padding (``[valid_tokens, hidden]``) in memory or, with
+``folder``, as one file per key (``torch.save``; loaded with ``weights_only=True``).
+
+Example:
+    >>> import torch
+    >>> from lobes import build_backbone
+    >>> bb = build_backbone("hubert", config="tiny").requires_grad_(False)
+    >>> bb.feature_cache = FeatureCache()
+    >>> wav = torch.randn(2, 16000)
+    >>> a = bb(wav, cache_keys=["clip1", "clip2"]).hidden_states[-1]
+    >>> b = bb(wav, cache_keys=["clip1", "clip2"]).hidden_states[-1]  # from the cache
+    >>> torch.allclose(a, b, atol=1e-6), bb.feature_cache.hits
+    (True, 2)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+
+
+class FeatureCache:
+    """Key → (stage, tensor ``[tokens, hidden]``) store, in memory or in a folder."""
+
+    def __init__(self, folder: str | None = None) -> None:
+        self.folder = folder
+        self._memory: dict[str, tuple[int, torch.Tensor]] = {}
+        self.hits = 0
+        self.misses = 0
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.folder, hashlib.sha1(key.encode()).hexdigest() + ".pt")
+
+    def get(self, key: str, stage: int) -> torch.Tensor | None:
+        if self.folder:
+            path = self._path(key)
+            if not os.path.exists(path):
+                return None
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+            found = (int(entry["stage"]), entry["x"])
+        else:
+            found = self._memory.get(key)
+        if found is None or found[0] != stage:
+            return None
+        return found[1]
+
+    def put(self, key: str, stage: int, x: torch.Tensor) -> None:
+        x = x.detach().to("cpu", copy=True)
+        if self.folder:
+            path = self._path(key)
+            tmp = path + ".tmp"
+            torch.save({"stage": stage, "x": x}, tmp)
+            os.replace(tmp, path)
+        else:
+            self._memory[key] = (stage, x)
+
+    def __len__(self) -> int:
+        if self.folder:
+            return sum(name.endswith(".pt") for name in os.listdir(self.folder))
+        return len(self._memory)
+
+    def lookup(self, keys: list[str], stage: int, device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A padded batch ``(x [B, N, D], mask [B, N])`` if every key is cached at ``stage``."""
+        items = [self.get(k, stage) for k in keys]
+        if any(item is None for item in items):
+            self.misses += len(keys)
+            return None
+        self.hits += len(keys)
+        longest = max(item.shape[0] for item in items)
+        x = items[0].new_zeros(len(items), longest, items[0].shape[-1])
+        mask = torch.zeros(len(items), longest, dtype=torch.bool)
+        for i, item in enumerate(items):
+            x[i, : item.shape[0]] = item
+            mask[i, : item.shape[0]] = True
+        return x.to(device), mask.to(device)
+
+    def store(self, keys: list[str], stage: int, x: torch.Tensor, mask: torch.Tensor) -> None:
+        for key, row, valid in zip(keys, x, mask):
+            self.put(key, stage, row[: int(valid.sum())])
