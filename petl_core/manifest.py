@@ -243,6 +243,26 @@ def finalize_rows(
     return out
 
 
+def finalize_splits(
+    split_rows: Mapping[str, Sequence[dict]],
+    skip_bad_files: bool = False,
+    check_samples: bool = False,
+    context: str = "",
+    num_workers: int = 8,
+) -> dict[str, list[dict]]:
+    """:func:`finalize_rows` over all splits at once (one error lists every bad file)."""
+    all_rows = [r for rows in split_rows.values() for r in rows]
+    durations, problems = probe_audio((r["wav"] for r in all_rows), check_samples, num_workers)
+    if problems and not skip_bad_files:
+        raise BadAudioError(sorted(problems.values()), context)
+    for p in sorted(problems):
+        logger.warning("%sskipping bad file: %s", f"{context}: " if context else "", problems[p])
+    return {
+        split: [{**r, "duration": durations[r["wav"]]} for r in rows if r["wav"] not in problems]
+        for split, rows in split_rows.items()
+    }
+
+
 # --------------------------------------------------------------------------- run-once logic
 def manifest_paths(save_folder: str, splits: Sequence[str]) -> dict[str, str]:
     return {s: os.path.join(os.path.abspath(save_folder), f"{s}.csv") for s in splits}
@@ -317,6 +337,19 @@ def first_existing(candidates: Iterable[str], isdir: bool = False) -> str | None
         if (os.path.isdir(c) if isdir else os.path.exists(c)):
             return c
     return None
+
+
+def resolve_audio(path: str, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> str:
+    """``path`` if it exists, else the same stem with another audio extension that exists
+    (e.g. a ``.wav`` converted from the official ``.mp3``), else ``path`` unchanged (so that the
+    validation pass reports it as missing)."""
+    if os.path.exists(path):
+        return path
+    stem = os.path.splitext(path)[0]
+    for ext in extensions:
+        if os.path.exists(stem + ext):
+            return stem + ext
+    return path
 
 
 def read_lines(path: str) -> list[str]:

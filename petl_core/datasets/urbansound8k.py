@@ -1,0 +1,93 @@
+"""UrbanSound8K (Salamon et al. 2014): 8,732 excerpts (<= 4 s), 10 classes, 10 predefined folds.
+
+Official layout (https://urbansounddataset.weebly.com/urbansound8k.html, Zenodo record 1203745)::
+
+    <data_folder>/metadata/UrbanSound8K.csv   slice_file_name,fsID,start,end,salience,fold,classID,class
+    <data_folder>/audio/fold1/101415-3-0-2.wav ... audio/fold10/...
+
+``<data_folder>/UrbanSound8K/`` (the unpacked tarball) is accepted too.
+
+Splits (10-fold cross-validation, as the dataset's authors require): ``test`` = fold
+``test_fold`` (1-10), ``valid`` = the next fold (``test_fold % 10 + 1``), ``train`` = the other
+eight. Labels are the ``class`` names (``dog_bark``, ``siren``, ...). Extra columns: ``fold``,
+``salience``.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+
+from petl_core.manifest import (
+    DatasetError,
+    check_disjoint,
+    ensure_dataset,
+    finalize_splits,
+    prepare_once,
+    require_file,
+)
+
+logger = logging.getLogger(__name__)
+
+URL = "https://zenodo.org/records/1203745/files/UrbanSound8K.tar.gz"
+LAYOUT = "metadata/UrbanSound8K.csv and audio/fold{1..10}/*.wav"
+SPLITS = ("train", "valid", "test")
+NUM_FOLDS = 10
+
+
+def _root(data_folder: str) -> str:
+    sub = os.path.join(data_folder, "UrbanSound8K")
+    marker = os.path.join(data_folder, "metadata", "UrbanSound8K.csv")
+    return sub if not os.path.isfile(marker) and os.path.isdir(sub) else data_folder
+
+
+def prepare(
+    data_folder: str,
+    save_folder: str,
+    test_fold: int = 1,
+    download: bool = False,
+    skip_bad_files: bool = False,
+    check_samples: bool = False,
+) -> dict[str, str]:
+    """Write ``train/valid/test.csv`` for fold ``test_fold``; return ``{split: path}``."""
+    if not 1 <= int(test_fold) <= NUM_FOLDS:
+        raise ValueError(f"UrbanSound8K test_fold must be 1..{NUM_FOLDS}, got {test_fold}")
+    test_fold = int(test_fold)
+    valid_fold = test_fold % NUM_FOLDS + 1
+    data_folder = os.path.abspath(data_folder)
+    if not os.path.isdir(os.path.join(data_folder, "UrbanSound8K")):
+        ensure_dataset(data_folder, os.path.join("metadata", "UrbanSound8K.csv"), "UrbanSound8K",
+                       LAYOUT, download, [(URL, None)])
+    root = _root(data_folder)
+    options = dict(dataset="urbansound8k", data_folder=root, test_fold=test_fold,
+                   valid_fold=valid_fold, skip_bad_files=skip_bad_files,
+                   check_samples=check_samples)
+
+    def build():
+        meta = require_file(os.path.join(root, "metadata", "UrbanSound8K.csv"),
+                            "UrbanSound8K metadata", LAYOUT)
+        with open(meta, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"slice_file_name", "fold", "class"} - set(reader.fieldnames or [])
+            if missing:
+                raise DatasetError(f"{meta}: missing column(s) {sorted(missing)}")
+            entries = list(reader)
+        rows = {s: [] for s in SPLITS}
+        for i, e in enumerate(entries):
+            try:
+                fold = int(e["fold"])
+            except ValueError:
+                raise DatasetError(f"{meta}: line {i + 2}: bad fold {e['fold']!r}") from None
+            split = "test" if fold == test_fold else "valid" if fold == valid_fold else "train"
+            name = e["slice_file_name"].strip()
+            rows[split].append({
+                "ID": os.path.splitext(name)[0],
+                "wav": os.path.join(root, "audio", f"fold{fold}", name),
+                "label": e["class"].strip(),
+                "fold": fold,
+                "salience": e.get("salience", "").strip(),
+            })
+        check_disjoint(rows, "UrbanSound8K")
+        return finalize_splits(rows, skip_bad_files, check_samples, "UrbanSound8K")
+
+    return prepare_once(save_folder, SPLITS, options, build)

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""GTZAN genre classification (fault-filtered split): write the train/valid/test manifests from the official layout.
+
+    python recipes/GTZAN/genre/prepare.py --data_folder /data/gtzan --save_folder results/gtzan_genre
+
+Importable: ``prepare(data_folder, save_folder, **options)`` returns ``{split: manifest path}``;
+the options and the expected layout are documented in :mod:`petl_core.datasets.gtzan` and in
+``recipes/GTZAN/README.md``. Reruns with the same options reuse the manifests.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+
+from petl_core.datasets import build_parser, run_cli  # noqa: E402
+from petl_core.datasets import gtzan as dataset  # noqa: E402
+
+
+def prepare(data_folder, save_folder, **options):
+    """Write (or reuse) the manifests; see ``petl_core.datasets.gtzan.prepare_genre``."""
+    return dataset.prepare_genre(data_folder, save_folder, **options)
+
+
+def main(argv=None):
+    parser = build_parser(__doc__.splitlines()[0], test_fold=None)
+    parser.add_argument("--split_folder", help="folder of train/valid/test_filtered.txt")
+    return run_cli(prepare, parser, argv)
+
+
+if __name__ == "__main__":
+    main()
