@@ -170,6 +170,13 @@ class QuickGELU(nn.Module):
         return x * torch.sigmoid(1.702 * x)
 
 
+def plain_module(module: nn.Module) -> nn.Module:
+    """The innermost module under a chain of wrappers (``.base``)."""
+    while not isinstance(module, (nn.Linear, nn.Conv1d)) and isinstance(getattr(module, "base", None), nn.Module):
+        module = module.base
+    return module
+
+
 def module_dims(module: nn.Module) -> tuple[int, int]:
     """(in, out) features of a Linear or a kernel-1 Conv1d."""
     if isinstance(module, nn.Linear):

@@ -16,8 +16,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
-from typing import Any
+
 
 import torch
 from torch import nn
@@ -59,8 +60,6 @@ def _methods() -> dict[str, Method]:
                SSFMethod, LoRAMethod, FullFineTuning, LinearProbe, MLPProbe]
     return {cls.name: cls() for cls in classes}
 
-
-METHODS: dict[str, Method] = _methods()
 
 
 @dataclass
@@ -156,6 +155,7 @@ def apply_petl(backbone, method: str, options: dict | None = None) -> PetlState:
     for name in names:
         METHODS[name].apply(backbone, normalized[name])
     options_out = normalized[names[0]] if len(names) == 1 else normalized
+    options_out = json.loads(json.dumps(options_out))  # plain JSON values, as saved with an adapter
     state = PetlState(backbone=backbone, method="+".join(names), options=options_out)
     state.adapters["default"] = None
     backbone.__dict__["petl_state"] = state
@@ -177,4 +177,4 @@ def to_like(module: nn.Module, ref: torch.Tensor) -> nn.Module:
     return module.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else None)
 
 
-Any  # re-exported for type hints in method files
+METHODS: dict[str, Method] = _methods()

@@ -1,0 +1,213 @@
+"""Saving, loading and switching named adapters.
+
+A saved adapter is a folder with ``adapter_config.json`` (backbone identity, method, options,
+adapter name, extra config) and ``adapter_model.safetensors`` holding only what trained:
+
+* ``backbone.<name>``: every backbone tensor with ``requires_grad`` plus the running statistics
+  of BatchNorms that train (their buffers change; frozen BatchNorms stay in eval mode);
+* ``extra.<name>``: trainable tensors of the enclosing model outside the backbone (the head).
+
+Several named adapters of the same method can live on one backbone: the active one is in the
+modules, the others are kept as tensors; :func:`set_active_adapter` swaps them.
+
+Example:
+    >>> import tempfile, torch, warnings; warnings.simplefilter("ignore")
+    >>> from lobes import build_backbone
+    >>> from petl_modules import apply_petl, save_adapter, load_adapter
+    >>> bb = build_backbone("hubert", config="tiny"); _ = apply_petl(bb, "bitfit")
+    >>> d = tempfile.mkdtemp(); save_adapter(d, bb)
+    >>> fresh = build_backbone("hubert", config="tiny"); load_adapter(d, fresh).method
+    'bitfit'
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from petl_modules.common import PetlError
+from petl_modules.merge import is_merged
+from petl_modules.registry import apply_petl, get_state
+
+CONFIG_NAME = "adapter_config.json"
+WEIGHTS_NAME = "adapter_model.safetensors"
+FORMAT_VERSION = 1
+
+
+def find_backbone(model: nn.Module) -> tuple[str, nn.Module]:
+    """``(prefix, backbone)``: the lobes backbone inside ``model`` (``prefix`` "" if it is ``model``)."""
+    if hasattr(model, "layer_specs") and hasattr(model, "sequence_edits"):
+        return "", model
+    for name, module in model.named_modules():
+        if hasattr(module, "layer_specs") and hasattr(module, "sequence_edits"):
+            return name, module
+    raise PetlError(f"{type(model).__name__} contains no lobes backbone")
+
+
+def backbone_identity(backbone) -> dict:
+    from lobes.ast import ASTBackbone
+    from lobes.musicfm import MusicFMBackbone
+
+    if isinstance(backbone, ASTBackbone):
+        name = "ast"
+    elif isinstance(backbone, MusicFMBackbone):
+        name = "musicfm"
+    else:
+        name = getattr(backbone, "family", type(backbone).__name__)
+    return {"name": name, "hidden_size": backbone.hidden_size, "num_layers": backbone.num_layers,
+            "full_num_layers": getattr(backbone, "full_num_layers", backbone.num_layers)}
+
+
+def _trained_bn_buffers(backbone: nn.Module):
+    for mname, module in backbone.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and any(p.requires_grad for p in module.parameters()):
+            for bname, buf in module.named_buffers(recurse=False):
+                if buf is not None:
+                    yield f"{mname}.{bname}" if mname else bname, buf
+
+
+def live_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors an adapter checkpoint holds, as live references (see the module docstring)."""
+    prefix, backbone = find_backbone(model)
+    out = {f"backbone.{n}": p for n, p in backbone.named_parameters() if p.requires_grad}
+    out.update({f"backbone.{n}": b for n, b in _trained_bn_buffers(backbone)})
+    if prefix:
+        head = getattr(model, "head", None)
+        head_ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+        backbone_ids = {id(p) for p in backbone.parameters()}
+        for n, p in model.named_parameters():
+            if id(p) not in backbone_ids and (p.requires_grad or id(p) in head_ids):
+                out[f"extra.{n}"] = p
+    return out
+
+
+def _state_or_error(backbone):
+    state = get_state(backbone)
+    if state is None:
+        raise PetlError("this backbone has no PETL method applied (call apply_petl or load_adapter first)")
+    return state
+
+
+def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra_config: dict | None = None) -> None:
+    """Write adapter ``name`` (default: the active one) of ``model`` to the folder ``path_dir``."""
+    _, backbone = find_backbone(model)
+    state = _state_or_error(backbone)
+    if is_merged(backbone):
+        raise PetlError("save_adapter: the backbone is merged; unmerge it before saving")
+    name = state.active if name is None else name
+    if name not in state.adapters:
+        raise PetlError(f"no adapter named {name!r}; adapters: {', '.join(state.adapters)}")
+    tensors = live_tensors(model) if name == state.active else state.adapters[name]
+    os.makedirs(path_dir, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()},
+              os.path.join(path_dir, WEIGHTS_NAME))
+    config = {"format_version": FORMAT_VERSION, "adapter_name": name, "backbone": backbone_identity(backbone),
+              **state.config(), "extra": extra_config or {}}
+    with open(os.path.join(path_dir, CONFIG_NAME), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2)
+
+
+def read_adapter_config(path_dir: str) -> dict:
+    path = os.path.join(path_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path_dir}: no {CONFIG_NAME} (not a saved adapter folder)")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _check_tensors(path_dir: str, loaded: dict, expected: dict, strict: bool, has_model: bool) -> dict:
+    if not has_model:
+        loaded = {k: v for k, v in loaded.items() if not k.startswith("extra.")}
+    if not any(k.startswith("extra.") for k in loaded):  # saved from a bare backbone: the head is not ours
+        expected = {k: v for k, v in expected.items() if not k.startswith("extra.")}
+    missing = sorted(set(expected) - set(loaded))
+    unexpected = sorted(set(loaded) - set(expected))
+    if strict and (missing or unexpected):
+        raise PetlError(f"{path_dir}: adapter tensors do not match this model; missing: {missing[:5]}, "
+                        f"unexpected: {unexpected[:5]}")
+    for key in set(loaded) & set(expected):
+        if loaded[key].shape != expected[key].shape:
+            raise PetlError(f"{path_dir}: {key} has shape {tuple(loaded[key].shape)}, the model expects "
+                            f"{tuple(expected[key].shape)}")
+    return {k: v for k, v in loaded.items() if k in expected}
+
+
+def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict: bool = True):
+    """Load a saved adapter onto ``model`` (bare backbone or a model containing it); return the state.
+
+    On a plain backbone this applies the saved method first and makes ``name`` active. On a
+    backbone that already carries the same method and options, ``name`` is stored as an extra
+    named adapter (the active one is overwritten when ``name`` is active).
+    """
+    config = read_adapter_config(path_dir)
+    prefix, backbone = find_backbone(model)
+    ident = backbone_identity(backbone)
+    saved = config.get("backbone", {})
+    if saved != ident:
+        raise PetlError(
+            f"{path_dir}: adapter trained for backbone {saved.get('name')!r} (hidden {saved.get('hidden_size')}, "
+            f"{saved.get('num_layers')} layers), this model is {ident['name']!r} (hidden {ident['hidden_size']}, "
+            f"{ident['num_layers']} layers)"
+        )
+    state = get_state(backbone)
+    if state is None:
+        state = apply_petl(backbone, config["method"], config["options"])
+        state.adapters = {name: None}
+        state.active = name
+    elif state.method != config["method"] or state.options != config["options"]:
+        raise PetlError(
+            f"{path_dir}: adapter uses method {config['method']!r} with options {config['options']}; this "
+            f"backbone carries {state.method!r} with options {state.options}"
+        )
+    live = live_tensors(model)
+    loaded = _check_tensors(path_dir, load_file(os.path.join(path_dir, WEIGHTS_NAME)), live, strict, bool(prefix))
+    if name == state.active:
+        with torch.no_grad():
+            for key, value in loaded.items():
+                live[key].copy_(value)
+    else:
+        bank = {k: v.detach().clone() for k, v in live.items()}  # tensors absent from the file: current ones
+        for key, value in loaded.items():
+            bank[key] = value.to(device=live[key].device, dtype=live[key].dtype)
+        state.adapters[name] = bank
+    return state
+
+
+def list_adapters(model: nn.Module) -> list[str]:
+    return list(_state_or_error(find_backbone(model)[1]).adapters)
+
+
+def active_adapter(model: nn.Module) -> str:
+    return _state_or_error(find_backbone(model)[1]).active
+
+
+@torch.no_grad()
+def set_active_adapter(model: nn.Module, name: str) -> None:
+    """Make the named adapter active (the previously active one is kept, with its current values)."""
+    _, backbone = find_backbone(model)
+    state = _state_or_error(backbone)
+    if name not in state.adapters:
+        raise PetlError(f"no adapter named {name!r}; adapters: {', '.join(state.adapters)}")
+    if name == state.active:
+        return
+    if is_merged(backbone):
+        raise PetlError("set_active_adapter: the backbone is merged; unmerge it first")
+    live = live_tensors(model)
+    state.adapters[state.active] = {k: v.detach().clone() for k, v in live.items()}
+    for key, value in state.adapters[name].items():
+        if key in live:
+            live[key].copy_(value)
+    state.adapters[name] = None
+    state.active = name
+
+
+def add_adapter(model: nn.Module, name: str) -> None:
+    """A new named adapter, initialised as a copy of the active one's current values."""
+    _, backbone = find_backbone(model)
+    state = _state_or_error(backbone)
+    if name in state.adapters:
+        raise PetlError(f"an adapter named {name!r} already exists")
+    state.adapters[name] = {k: v.detach().clone() for k, v in live_tensors(model).items()}

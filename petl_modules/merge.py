@@ -1,0 +1,85 @@
+"""Folding reparameterisable methods into the frozen weights (and back).
+
+``merge(backbone)`` folds every LoRA / SSF wrapper into its base ``nn.Linear`` / ``nn.Conv1d``
+and puts the base module back in its place, so the merged backbone has exactly the plain
+backbone's module types and costs nothing at inference. BitFit trains the existing biases in
+place: nothing to fold. ``unmerge(backbone)`` restores the wrappers (and the original weights).
+
+Example:
+    >>> import torch, warnings; warnings.simplefilter("ignore")
+    >>> from lobes import build_backbone
+    >>> from petl_modules import apply_petl
+    >>> bb = build_backbone("hubert", config="tiny").eval()
+    >>> _ = apply_petl(bb, "lora", {"rank": 2})
+    >>> merge(bb); type(bb.layers[0].attention.q_proj).__name__
+    'Linear'
+    >>> unmerge(bb); type(bb.layers[0].attention.q_proj).__name__
+    'LoRA'
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from petl_modules.common import PetlError, replace_module
+
+
+class MergeableWrapper(nn.Module):
+    """A module around ``base`` whose effect can be folded into ``base``'s weights."""
+
+    base: nn.Module
+
+    def fold(self) -> None:
+        raise NotImplementedError
+
+    def unfold(self) -> None:
+        raise NotImplementedError
+
+
+def _merged_list(backbone: nn.Module) -> list:
+    return backbone.__dict__.setdefault("_petl_merged", [])
+
+
+def is_merged(backbone: nn.Module) -> bool:
+    return bool(backbone.__dict__.get("_petl_is_merged"))
+
+
+@torch.no_grad()
+def merge(backbone: nn.Module) -> None:
+    """Fold LoRA / SSF into the frozen weights; raise if the backbone holds non-mergeable modules."""
+    if is_merged(backbone):
+        raise PetlError("this backbone is already merged (call unmerge first)")
+    state = backbone.__dict__.get("petl_state")
+    if state is not None:
+        from petl_modules.registry import METHODS
+
+        not_mergeable = [m for m in state.methods if not METHODS[m].mergeable]
+        if not_mergeable:
+            raise PetlError(
+                f"cannot merge {', '.join(not_mergeable)}: only "
+                f"{', '.join(n for n, m in METHODS.items() if m.mergeable)} fold into the frozen weights"
+            )
+    done = _merged_list(backbone)
+    backbone.__dict__["_petl_is_merged"] = True
+    while True:
+        for name, module in backbone.named_modules():
+            if isinstance(module, MergeableWrapper) and not isinstance(module.base, MergeableWrapper):
+                break
+        else:
+            return
+        module.fold()
+        replace_module(backbone, name, module.base, old=module)
+        done.append((name, module))
+
+
+@torch.no_grad()
+def unmerge(backbone: nn.Module) -> None:
+    """Undo :func:`merge` (the wrappers come back, the frozen weights are restored)."""
+    if not is_merged(backbone):
+        raise PetlError("this backbone is not merged")
+    backbone.__dict__["_petl_is_merged"] = False
+    done = _merged_list(backbone)
+    while done:
+        name, module = done.pop()
+        module.unfold()
+        replace_module(backbone, name, module, old=module.base)

@@ -1,0 +1,479 @@
+"""PETL methods on tiny backbones: identity at init, gradients, frozen weights, merge, save/load.
+
+Run: python -m pytest tests/unittests/test_petl_methods.py
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from lobes import build_backbone  # noqa: E402
+from petl_modules import (  # noqa: E402
+    METHODS, PetlError, active_adapter, apply_petl, count_parameters, format_counts, list_adapters, load_adapter,
+    merge, save_adapter, set_active_adapter, trainable_parameters, unmerge,
+)
+from petl_modules.io import live_tensors  # noqa: E402
+from petl_modules.lora import LoRA  # noqa: E402
+from petl_modules.merge import MergeableWrapper  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
+logging.getLogger("lobes").setLevel(logging.ERROR)
+
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a shared machine
+MAIN = ["ast", "mert", "musicfm"]
+SPEECH = ["hubert", "wav2vec2", "data2vec"]
+
+
+def fresh(name: str, seed: int = 0, **kw):
+    torch.manual_seed(seed)
+    if name == "ast":
+        kw.setdefault("max_length", 36)  # 2 special tokens + a 12 x 3 patch grid
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_backbone(name, config="tiny", **kw)
+
+
+_INPUTS = {}
+
+
+def inputs(bb):
+    key = bb.sample_rate
+    if key not in _INPUTS:
+        g = torch.Generator().manual_seed(1)
+        _INPUTS[key] = (torch.randn(2, int(0.05 * bb.sample_rate), generator=g), torch.tensor([1.0, 0.75]))
+    return _INPUTS[key]
+
+
+def run(bb):
+    wav, lengths = inputs(bb)
+    return bb(wav, lengths)
+
+
+def assert_same(a, b, atol=1e-5):
+    assert len(a.hidden_states) == len(b.hidden_states)
+    for x, y in zip(a.hidden_states, b.hidden_states):
+        assert x.shape == y.shape
+        torch.testing.assert_close(x, y, atol=atol, rtol=1e-5)
+    assert torch.equal(a.mask, b.mask)
+
+
+def perturb(params, std=0.1, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, p in params:
+            p.add_(torch.randn(p.shape, generator=g) * std)
+
+
+# name -> (method, options, identity at init?)
+CASES = {
+    "adapter_houlsby": ("adapter", {"bottleneck": 4}, True),
+    "adapter_pfeiffer_parallel_ln": ("adapter", {"style": "pfeiffer", "placement": "parallel", "bottleneck": 4,
+                                                 "layer_norm": True, "unfreeze_norms": True}, True),
+    "adapter_before_mhsa": ("adapter", {"style": "pfeiffer", "position": "before", "location": "mhsa",
+                                        "reduction_rate": 8}, True),
+    "convpass": ("convpass", {"bottleneck": 4}, True),
+    "convpass_1d_parallel": ("convpass", {"bottleneck": 4, "conv": "1d", "placement": "parallel",
+                                          "layer_norm": True}, True),
+    "conformer_adapter": ("conformer_adapter", {"bottleneck": 4, "kernel_size": 5}, True),
+    "lora": ("lora", {"rank": 2, "targets": ["q", "k", "v", "o", "ffn"], "scale": 2.0}, True),
+    "lora_alpha_layers": ("lora", {"rank": 2, "alpha": 4, "layers_to_transform": [0]}, True),
+    "ssf": ("ssf", {}, True),
+    "bitfit": ("bitfit", {}, True),
+    "prompt_shallow": ("prompt", {"num_prompts": 3}, False),
+    "prompt_deep": ("prompt", {"num_prompts": 3, "deep": True}, False),
+    "prefix": ("prefix", {"num_prefixes": 3}, False),
+    "prefix_mlp": ("prefix", {"num_prefixes": 3, "reparam": "mlp", "mlp_hidden": 8}, False),
+    "adapter+lora": ("adapter+lora", {"adapter": {"bottleneck": 4}, "lora": {"rank": 2}}, True),
+    "adapter+prompt": ("adapter+prompt", {"adapter": {"bottleneck": 4}, "prompt": {"num_prompts": 2, "deep": True}},
+                       False),
+    "adapter+lora+prompt": ("adapter+lora+prompt", {"adapter": {"style": "pfeiffer", "bottleneck": 4},
+                                                    "lora": {"rank": 2, "targets": ["q", "v", "o"]},
+                                                    "prompt": {"num_prompts": 2}}, False),
+    "lora+ssf+bitfit": ("lora+ssf+bitfit", {"lora": {"rank": 2}, "ssf": {"targets": ["q", "ffn_out"]}}, True),
+    "ft": ("ft", {}, True),
+    "linear": ("linear", {}, True),
+}
+CONFORMER_CASES = {
+    "lora_conv": ("lora", {"rank": 2, "targets": ["q", "k", "v", "o", "ffn", "conv_pw1", "conv_pw2"]}, True),
+    "ssf_conv_scale": ("ssf", {"conv_scale": True}, True),
+    "bitfit_bn": ("bitfit", {"conv_batchnorm_bias": True}, True),
+}
+EVERYWHERE = ["adapter_houlsby", "lora", "prefix", "prompt_deep", "bitfit"]
+GRID = [(b, c) for b in MAIN for c in CASES]
+GRID += [("musicfm", c) for c in CONFORMER_CASES]
+GRID += [(b, c) for b in SPEECH for c in EVERYWHERE]
+ALL_CASES = {**CASES, **CONFORMER_CASES}
+
+
+@pytest.mark.parametrize("backbone,case", GRID, ids=[f"{b}-{c}" for b, c in GRID])
+def test_method(backbone, case):
+    """Identity at init (where defined), hidden states without prompts, gradients, frozen weights."""
+    method, options, identity = ALL_CASES[case]
+    plain = fresh(backbone).eval()
+    with torch.no_grad():
+        ref = run(plain)
+    bb = copy.deepcopy(plain)
+    state = apply_petl(bb, method, copy.deepcopy(options))
+    assert state.method == method
+    bb.eval()
+    with torch.no_grad():
+        out = run(bb)
+    # prompts never show up in the recorded hidden states; the mask keeps its shape
+    assert [h.shape for h in out.hidden_states] == [h.shape for h in ref.hidden_states]
+    assert out.mask.shape == ref.mask.shape
+    if identity:
+        assert_same(ref, out, atol=1e-6)
+
+    trainable = state.trainable_parameters()
+    if method in ("linear", "mlp") and backbone != "ast":
+        assert not trainable  # probes: only the head (outside the backbone) trains
+        return
+    assert trainable, "no trainable tensor"
+    assert sum(p.numel() for _, p in trainable) == count_parameters(bb)["trainable"]
+    if method == "ft":
+        assert all(p.requires_grad for p in bb.parameters())
+    # frozen tensors: snapshot everything the adapter checkpoint would not hold
+    saved = set(live_tensors(bb))
+    frozen = {k: v.clone() for k, v in bb.state_dict().items() if f"backbone.{k}" not in saved}
+    bb.train()
+    opt = torch.optim.AdamW([p for _, p in trainable], lr=1e-2, weight_decay=0.1)
+    g = torch.Generator().manual_seed(5)
+    weights = None
+    for step in range(2):
+        opt.zero_grad()
+        out = run(bb)
+        h = bb.final_norm(out.last)
+        if weights is None:
+            weights = torch.randn(h.shape, generator=g)
+        (h * weights).sum().backward()
+        if step == 1:
+            # every trainable tensor gets a gradient once the zero-initialised up projections
+            # have moved (PETL_AST zeroed both projections: the down one never trained)
+            check = trainable if method != "ft" else [(n, p) for n, p in trainable if ".layers." in n]
+            dead = [n for n, p in check if p.grad is None or not p.grad.abs().sum() > 0]
+            assert not dead, f"no gradient for {dead}"
+        opt.step()
+    after = bb.state_dict()
+    changed = [k for k, v in frozen.items() if not torch.equal(v, after[k])]
+    assert not changed, f"frozen tensors changed: {changed[:5]}"
+
+
+@pytest.mark.parametrize("backbone", ["ast", "mert"])
+def test_deepcopy_keeps_injected_modules(backbone):
+    bb = fresh(backbone)
+    state = apply_petl(bb, "adapter+convpass+lora+prefix", {"adapter": {"placement": "parallel", "bottleneck": 4},
+                                                           "convpass": {"bottleneck": 2, "position": "before"},
+                                                           "prefix": {"num_prefixes": 2}})
+    perturb(state.trainable_parameters())
+    bb.eval()
+    twin = copy.deepcopy(bb)
+    with torch.no_grad():
+        ref = run(bb)
+        assert_same(ref, run(twin), atol=0)
+        for p in twin.parameters():  # the copy's hooks use the copy's tensors, not the original's
+            p.zero_()
+        assert_same(ref, run(bb), atol=0)
+
+
+@pytest.mark.parametrize("case", list(ALL_CASES) + ["pfeiffer_rr"])
+def test_normalised_options_are_idempotent(case):
+    """The options kept in the state (and saved with an adapter) rebuild the same method."""
+    method, options, _ = ALL_CASES.get(case, ("adapter", {"style": "pfeiffer", "reduction_rate": 8}, True))
+    name = "musicfm" if case in CONFORMER_CASES else "ast"
+    state = apply_petl(fresh(name), method, copy.deepcopy(options))
+    again = apply_petl(fresh(name), state.method, state.options)
+    assert again.options == state.options
+    assert again.num_trainable() == state.num_trainable()
+
+
+def test_adapter_down_projection_not_zero():
+    bb = fresh("ast")
+    apply_petl(bb, "adapter", {"bottleneck": 4})
+    tap = bb.layers[0].petl["adapter_ffn"].adapter
+    assert tap.down.weight.abs().sum() > 0 and tap.up.weight.abs().sum() == 0
+
+
+def test_layers_to_transform_and_counts():
+    bb = fresh("ast")
+    state = apply_petl(bb, "lora", {"rank": 2, "targets": ["q"], "layers_to_transform": [0, -1]})
+    wrapped = [i for i, layer in enumerate(bb.layers) if isinstance(layer.attention.q_proj, LoRA)]
+    assert wrapped == [0, bb.num_layers - 1]
+    assert state.num_trainable() == 2 * 2 * (32 + 32)
+    line = format_counts(count_parameters(bb, head=nn.Linear(32, 5)))
+    assert line.startswith("trainable params: 256 || all params: ") and "head params: 165" in line
+
+
+def test_probes_freeze_backbone():
+    for name in ("linear", "mlp"):
+        bb = fresh("mert")
+        apply_petl(bb, name)
+        assert not any(p.requires_grad for p in bb.parameters())
+    ast = fresh("ast")
+    apply_petl(ast, "linear")
+    assert {n for n, _ in trainable_parameters(ast)} == {"model.layernorm.weight", "model.layernorm.bias"}
+
+
+MERGE_CASES = [
+    ("ast", "lora", {"rank": 2, "targets": ["q", "k", "v", "o", "ffn"], "dropout": 0.1}),
+    ("mert", "ssf", {}),
+    ("musicfm", "lora", {"rank": 2, "targets": ["q", "ffn", "conv_pw1", "conv_pw2"]}),
+    ("musicfm", "ssf", {"conv_scale": True, "targets": ["q", "k", "v", "o", "ffn", ]}),
+    ("musicfm", "lora+ssf+bitfit", {"lora": {"rank": 3, "targets": ["q", "v", "ffn_in", "conv_pw1"]},
+                                    "ssf": {"targets": ["q", "ffn_in", "ffn_out"], "conv_scale": True},
+                                    "bitfit": {"conv_batchnorm_bias": True}}),
+    ("hubert", "ssf+lora", {"ssf": {}, "lora": {"rank": 2, "targets": ["attn", "ffn"]}}),
+    ("ast", "bitfit", {}),
+]
+
+
+@pytest.mark.parametrize("backbone,method,options", MERGE_CASES, ids=[f"{b}-{m}" for b, m, _ in MERGE_CASES])
+def test_merge_unmerge(backbone, method, options):
+    plain = fresh(backbone).eval()
+    bb = copy.deepcopy(plain)
+    state = apply_petl(bb, method, options)
+    perturb(state.trainable_parameters())
+    bb.eval()
+    with torch.no_grad():
+        before = run(bb)
+    merge(bb)
+    # exactly the plain backbone's module types and tensors: no inference overhead
+    assert [(n, type(m)) for n, m in bb.named_modules()] == [(n, type(m)) for n, m in plain.named_modules()]
+    assert list(bb.state_dict()) == list(plain.state_dict())
+    assert not any(isinstance(m, MergeableWrapper) for m in bb.modules())
+    with torch.no_grad():
+        merged = run(bb)
+    assert_same(before, merged, atol=1e-5)
+    unmerge(bb)
+    with torch.no_grad():
+        again = run(bb)
+    assert_same(before, again, atol=1e-5)
+    if "lora" in method or "ssf" in method:
+        assert any(isinstance(m, MergeableWrapper) for m in bb.modules())
+    with pytest.raises(PetlError, match="not merged"):
+        unmerge(bb)
+
+
+def test_merge_refuses_adapters():
+    bb = fresh("ast")
+    apply_petl(bb, "adapter+lora", {"lora": {"rank": 2}})
+    with pytest.raises(PetlError, match="cannot merge adapter"):
+        merge(bb)
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone, classes=3):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.hidden_size, classes)
+
+    def forward(self, wav, lengths):
+        out = self.backbone(wav, lengths)
+        return self.head(self.backbone.final_norm(out.last).mean(1))
+
+
+SAVE_CASES = [
+    ("ast", "adapter", {"style": "pfeiffer", "bottleneck": 4, "layer_norm": True, "unfreeze_norms": True}),
+    ("ast", "convpass", {"bottleneck": 4}),
+    ("musicfm", "conformer_adapter", {"bottleneck": 4, "kernel_size": 3}),
+    ("musicfm", "bitfit", {"conv_batchnorm_bias": True}),
+    ("mert", "prompt", {"num_prompts": 2, "deep": True}),
+    ("mert", "prefix", {"num_prefixes": 2, "reparam": "mlp", "mlp_hidden": 8}),
+    ("hubert", "adapter+lora+prompt", {"lora": {"rank": 2}, "prompt": {"num_prompts": 2}}),
+    ("musicfm", "ssf", {"conv_scale": True}),
+    ("ast", "ft", {}),
+]
+
+
+@pytest.mark.parametrize("backbone,method,options", SAVE_CASES, ids=[f"{b}-{m}" for b, m, _ in SAVE_CASES])
+def test_save_load_roundtrip(tmp_path, backbone, method, options):
+    bb = fresh(backbone)
+    state = apply_petl(bb, method, copy.deepcopy(options))
+    perturb(state.trainable_parameters())
+    bb.train()
+    run(bb)  # training-mode pass: BatchNorms that train update their running statistics
+    bb.eval()
+    with torch.no_grad():
+        ref = run(bb)
+    save_adapter(str(tmp_path), bb, extra_config={"task": "unit"})
+    files = sorted(os.listdir(tmp_path))
+    assert files == ["adapter_config.json", "adapter_model.safetensors"]
+    other = fresh(backbone)  # same seed: the "pretrained" weights
+    loaded = load_adapter(str(tmp_path), other)
+    assert loaded.method == method
+    other.eval()
+    with torch.no_grad():
+        assert_same(ref, run(other), atol=1e-6)
+    if method != "ft":
+        size = os.path.getsize(tmp_path / "adapter_model.safetensors")
+        assert size < 0.5 * sum(p.numel() * 4 for p in other.parameters())
+
+
+def test_save_load_with_head(tmp_path):
+    model = Classifier(fresh("ast"))
+    apply_petl(model.backbone, "lora", {"rank": 2})
+    perturb(trainable_parameters(model))
+    model.eval()
+    wav, lengths = inputs(model.backbone)
+    with torch.no_grad():
+        ref = model(wav, lengths)
+    save_adapter(str(tmp_path), model)
+    other = Classifier(fresh("ast"))
+    load_adapter(str(tmp_path), other)
+    other.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(other(wav, lengths), ref)
+    # a bare backbone takes the backbone part of the same checkpoint
+    bare = fresh("ast")
+    load_adapter(str(tmp_path), bare).method == "lora"
+
+
+def test_load_errors(tmp_path):
+    bb = fresh("ast")
+    apply_petl(bb, "lora", {"rank": 2})
+    save_adapter(str(tmp_path), bb)
+    with pytest.raises(PetlError, match="trained for backbone 'ast'"):
+        load_adapter(str(tmp_path), fresh("mert"))
+    with pytest.raises(PetlError, match="trained for backbone"):
+        load_adapter(str(tmp_path), fresh("ast", num_layers=2))
+    other = fresh("ast")
+    apply_petl(other, "bitfit")
+    with pytest.raises(PetlError, match="method 'lora'"):
+        load_adapter(str(tmp_path), other)
+    with pytest.raises(FileNotFoundError):
+        load_adapter(str(tmp_path / "nowhere"), fresh("ast"))
+
+
+def test_named_adapters_switch(tmp_path):
+    outs = {}
+    for name, seed in (("a", 10), ("b", 11)):
+        bb = fresh("mert")
+        state = apply_petl(bb, "adapter", {"bottleneck": 4})
+        perturb(state.trainable_parameters(), seed=seed)
+        bb.eval()
+        with torch.no_grad():
+            outs[name] = run(bb)
+        save_adapter(str(tmp_path / name), bb)
+    model = fresh("mert").eval()
+    load_adapter(str(tmp_path / "a"), model, name="a")
+    load_adapter(str(tmp_path / "b"), model, name="b")
+    assert list_adapters(model) == ["a", "b"] and active_adapter(model) == "a"
+    with torch.no_grad():
+        assert_same(outs["a"], run(model), atol=1e-6)
+        set_active_adapter(model, "b")
+        assert active_adapter(model) == "b"
+        assert_same(outs["b"], run(model), atol=1e-6)
+        set_active_adapter(model, "a")
+        assert_same(outs["a"], run(model), atol=1e-6)
+    save_adapter(str(tmp_path / "b_again"), model, name="b")  # an inactive adapter saves from its stored tensors
+    again = fresh("mert").eval()
+    load_adapter(str(tmp_path / "b_again"), again)
+    with torch.no_grad():
+        assert_same(outs["b"], run(again), atol=1e-6)
+    with pytest.raises(PetlError, match="no adapter named 'c'"):
+        set_active_adapter(model, "c")
+
+
+def test_prefix_sdpa_equals_eager():
+    outs = []
+    for impl in ("sdpa", "eager"):
+        bb = fresh("hubert", attn_implementation=impl)
+        state = apply_petl(bb, "prefix", {"num_prefixes": 3})
+        perturb(state.trainable_parameters(), std=0.5)
+        bb.eval()
+        assert bb.model.config._attn_implementation == f"petl_prefix_{impl}"
+        with torch.no_grad():
+            outs.append(run(bb))
+    assert_same(outs[0], outs[1], atol=1e-5)
+    # a backbone without prefixes on the same (registered) implementation is unaffected
+    plain = fresh("hubert").eval()
+    with torch.no_grad():
+        ref = run(plain)
+        plain.model.config._attn_implementation = "petl_prefix_sdpa"
+        assert_same(ref, run(plain), atol=1e-6)
+
+
+def test_prefix_changes_attention_output():
+    bb = fresh("musicfm").eval()
+    with torch.no_grad():
+        ref = run(bb)
+    state = apply_petl(bb, "prefix", {"num_prefixes": 2})
+    perturb(state.trainable_parameters(), std=1.0)
+    with torch.no_grad():
+        out = run(bb)
+    assert not torch.allclose(ref.last, out.last)
+
+
+@pytest.mark.parametrize("method,options,match", [
+    ("lorax", {}, "unknown PETL method 'lorax'; valid: adapter"),
+    ("lora", {"rank": 0}, "rank must be a positive integer"),
+    ("lora", {"rank": 2, "targets": ["q", "qq"]}, "unknown target role 'qq'.*valid: q, k, v, o"),
+    ("lora", {"rank": 2, "scale": 1.0, "alpha": 4}, "either scale or alpha"),
+    ("lora", {"rnak": 2}, "unknown option.*'rnak'.*valid options: alpha"),
+    ("adapter", {"bottleneck": 64}, "bottleneck=64 is larger than the hidden size"),
+    ("adapter", {"placement": "serial"}, "placement='serial' is not valid; valid values: 'sequential', 'parallel'"),
+    ("adapter", {"location": "ffn3"}, "location='ffn3' is not valid"),
+    ("convpass", {"conv": "3d"}, "conv='3d' is not valid"),
+    ("prompt", {"num_prompts": 0}, "num_prompts must be a positive integer"),
+    ("prompt", {"layers_to_transform": [0]}, "only applies to deep prompts"),
+    ("prefix", {"reparam": "lstm"}, "reparam='lstm'"),
+    ("bitfit", {"conv_batchnorm_bias": True}, "needs a conformer"),
+    ("ssf", {"conv_scale": True}, "needs a conformer"),
+    ("ft+lora", {}, "baseline and cannot be combined"),
+    ("adapter+lora", {"adapter": {}, "prefix": {}}, "unknown key.*'prefix'"),
+    ("lora", {"layers_to_transform": [7]}, "layers_to_transform entry 7"),
+    ("convpass+prompt", {}, "cannot be combined with prompt"),
+])
+def test_option_errors(method, options, match):
+    bb = fresh("ast")
+    with pytest.raises(PetlError, match=match):
+        apply_petl(bb, method, options)
+    assert not any(isinstance(m, MergeableWrapper) for m in bb.modules())  # nothing half-applied
+
+
+def test_more_errors():
+    mert = fresh("mert")
+    with pytest.raises(PetlError, match="conv='2d' needs a patch-grid"):
+        apply_petl(mert, "convpass", {"conv": "2d"})
+    apply_petl(mert, "lora")
+    with pytest.raises(PetlError, match="already has a PETL method"):
+        apply_petl(mert, "bitfit")
+    bb = fresh("ast")
+    bb.sequence_edits = None
+    with pytest.raises(PetlError, match="cannot take prompts"):
+        apply_petl(bb, "prompt")
+    with pytest.raises(PetlError, match="lobes backbone"):
+        apply_petl(nn.Linear(3, 3), "lora")
+
+
+def test_registry_is_complete():
+    assert set(METHODS) == {"adapter", "convpass", "conformer_adapter", "prompt", "prefix", "bitfit", "ssf", "lora",
+                            "ft", "linear", "mlp"}
+
+
+def test_lora_matches_peft():
+    peft = pytest.importorskip("peft")
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 8))
+    ours_model = copy.deepcopy(base)
+    cfg = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["0", "2"], lora_dropout=0.0)
+    theirs = peft.get_peft_model(copy.deepcopy(base), cfg)
+    mods = dict(theirs.named_modules())
+    for idx in ("0", "2"):
+        ours = LoRA(ours_model[int(idx)], rank=4, scale=8 / 4)
+        lin = mods[f"base_model.model.{idx}"]
+        with torch.no_grad():
+            lin.lora_B["default"].weight.normal_()
+            ours.lora_A.copy_(lin.lora_A["default"].weight)
+            ours.lora_B.copy_(lin.lora_B["default"].weight)
+        ours_model[int(idx)] = ours
+    x = torch.randn(5, 16)
+    torch.testing.assert_close(ours_model(x), theirs(x))
