@@ -1,0 +1,322 @@
+"""The training core: one ``speechbrain.core.Brain`` subclass for every task.
+
+What it changes in SpeechBrain's ``Brain`` (see DESIGN.md §3):
+
+* **optimiser over trainable parameters only** (the head + what ``apply_petl`` left trainable),
+  optionally without weight decay on vectors (biases, norms), with an optional per-step LR
+  scheduler (e.g. cosine) that is checkpointed;
+* **gradient clipping over ALL parameter groups** (SpeechBrain clips ``param_groups[0]`` only);
+* **frozen parts stay in eval mode**: ``fit`` calls ``modules.train()`` every epoch; the
+  backbone's ``train()`` keeps frozen BatchNorm / fully frozen blocks in eval mode (tested);
+* **non-finite losses**: the step is skipped with a warning (no backward, no optimiser step); after
+  ``nonfinite_patience`` non-finite losses IN A ROW training stops with :class:`NonFiniteLossError`
+  (SpeechBrain's own check counts per epoch and still steps). Under DDP the decision is agreed
+  across ranks (all-reduce), so ranks never diverge;
+* **checkpoints hold only trainable weights** (+ running statistics of trainable BatchNorm):
+  :class:`TrainableState` is the recoverable registered for the model;
+* **DDP**: SyncBatchNorm conversion only on CUDA and only when a BatchNorm is trainable (it fails
+  on CPU/gloo); validation and test run unsharded on every rank through the unwrapped model, so
+  every rank computes the metrics on the whole set exactly once (identical on all ranks; only the
+  main process logs and writes);
+* **evaluation**: logits averaged over ``eval_window`` windows of each clip; the test runs on the
+  best-validation checkpoint (``evaluate(..., max_key=task.main_metric)``).
+
+Precision (``--precision=fp32|bf16|fp16``), tqdm progress bars, intra-epoch checkpoints
+(``--ckpt_interval_steps`` / ``--ckpt_interval_minutes``) are SpeechBrain's own.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
+from torch.nn.parallel import DistributedDataParallel
+
+from petl_core.data import windows
+
+logger = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped: too many non-finite losses in a row."""
+
+
+def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """Unique parameters with ``requires_grad`` (shared parameters once)."""
+    seen, params = set(), []
+    for p in module.parameters():
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            params.append(p)
+    return params
+
+
+@register_checkpoint_hooks
+class TrainableState:
+    """Checkpoint recoverable whose state is the trainable subset of ``model``.
+
+    Saved: every parameter with ``requires_grad`` and the buffers of BatchNorm layers that have
+    trainable parameters (their running statistics change in training). Frozen weights are not
+    saved: they come from the pretrained checkpoint (or the seeded initialisation) when the model
+    is rebuilt. Loading checks that exactly the trainable tensors are present.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def keys(self) -> list[str]:
+        names = [n for n, p in self.model.named_parameters() if p.requires_grad]
+        for mod_name, module in self.model.named_modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and any(
+                p.requires_grad for p in module.parameters(recurse=False)
+            ):
+                prefix = f"{mod_name}." if mod_name else ""
+                names += [prefix + b for b, buf in module.named_buffers(recurse=False) if buf is not None]
+        return names
+
+    def state_dict(self) -> dict:
+        full = self.model.state_dict(keep_vars=False)
+        return {k: full[k].detach().cpu().clone() for k in self.keys()}
+
+    def load_state_dict(self, state: dict) -> None:
+        expected = set(self.keys())
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise RuntimeError(
+                f"checkpoint does not match the trainable parameters of this model (different method or "
+                f"options?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+            )
+        result = self.model.load_state_dict(state, strict=False)
+        if result.unexpected_keys:
+            raise RuntimeError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():  # every rank holds the same weights; one writes
+            torch.save(self.state_dict(), path)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+class PETLBrain(sb.Brain):
+    """Brain for every task; ``modules`` must hold ``model`` (an ``AudioClassifier``).
+
+    Extra keyword arguments: ``task`` (a :class:`petl_core.tasks.Task`), ``augmenter``
+    (:class:`petl_core.augment.Augmenter` or None), ``eval_window`` (samples, or None = whole clip),
+    ``scheduler_fn`` (optimizer -> per-step LR scheduler, or None), ``train_logger``,
+    ``weight_decay_vectors`` (False = no weight decay on 1-D parameters).
+    """
+
+    def __init__(self, *args, task, augmenter=None, eval_window=None, scheduler_fn=None, train_logger=None,
+                 weight_decay_vectors=True, **kwargs):
+        self.task = task
+        self.augmenter = augmenter
+        self.eval_window = eval_window
+        self.scheduler_fn = scheduler_fn
+        self.scheduler = None
+        self.train_logger = train_logger
+        self.weight_decay_vectors = weight_decay_vectors
+        self.epoch_seconds: list[float] = []
+        self.nonfinite_in_a_row = 0
+        self.current_epoch = 0
+        self.eval_result: dict | None = None
+        self.valid_history: list[dict] = []
+        self.eval_name = "test"  # label of the next evaluate() in the train log
+        super().__init__(*args, **kwargs)
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("model", TrainableState(self.model))
+
+    # ------------------------------------------------------------------------------ helpers
+    @property
+    def model(self) -> torch.nn.Module:
+        """The model without its DDP wrapper."""
+        model = self.modules["model"]
+        return model.module if isinstance(model, DistributedDataParallel) else model
+
+    @property
+    def rank(self) -> int:
+        return torch.distributed.get_rank() if is_distributed_initialized() else 0
+
+    @rank.setter
+    def rank(self, value):  # sb.Brain assigns self.rank under torchrun
+        pass
+
+    # ------------------------------------------------------------------------------ forward
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        labels = batch.label_enc.data
+        if self.task.scalar:
+            labels = labels[:, 0]
+        if stage == sb.Stage.TRAIN:
+            if getattr(self, "record_ids_file", None):  # audit of the data each rank sees (DDP test)
+                with open(self.record_ids_file, "a", encoding="utf-8") as f:
+                    f.write("".join(f"{self.current_epoch} {i}\n" for i in batch.id))
+            if self.augmenter is not None and self.augmenter.enabled:
+                g = self.augmenter.generator(self.current_epoch, self.step, self.rank)
+                wavs, lens, params = self.augmenter(wavs, lens, g)
+                labels = self.task.transform(labels, **params)
+            return self.modules["model"](wavs, lens), labels
+        model = self.model  # unsharded evaluation: no DDP collectives
+        if self.eval_window is None:
+            return model(wavs, lens), labels
+        chunks, chunk_lens, owner = windows(wavs, lens, self.eval_window)
+        logits = model(chunks, chunk_lens).float()
+        summed = torch.zeros(wavs.shape[0], logits.shape[1], device=logits.device).index_add_(0, owner, logits)
+        counts = torch.bincount(owner, minlength=wavs.shape[0]).clamp(min=1).to(logits)
+        return summed / counts[:, None], labels
+
+    def compute_objectives(self, predictions, batch, stage):
+        logits, labels = predictions
+        loss = self.task.loss(logits.float(), labels)
+        if stage != sb.Stage.TRAIN:
+            self._logits.append(logits.detach().float().cpu())
+            self._labels.append(labels.detach().cpu())
+            self._ids.extend(batch.id)
+        return loss
+
+    # ------------------------------------------------------------------------------ stages
+    def on_stage_start(self, stage, epoch=None):
+        self._logits, self._labels, self._ids = [], [], []
+        if epoch is not None:
+            self.current_epoch = epoch
+        if stage == sb.Stage.TRAIN:
+            self._t0 = time.time()
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        if stage == sb.Stage.TRAIN:
+            self.epoch_seconds.append(time.time() - self._t0)
+            self.train_stats = {"loss": stage_loss}
+            return
+        logits, labels = torch.cat(self._logits), torch.cat(self._labels)
+        items = self.task.item_metrics(logits, labels)
+        metrics = self.task.summarise(items)
+        stats = {"loss": float(stage_loss), **metrics}
+        if stage == sb.Stage.VALID:
+            self.valid_history.append({"epoch": epoch, **stats})
+            lr = self.optimizer.param_groups[0]["lr"] if getattr(self, "optimizer", None) else None
+            if self.train_logger is not None:  # log_stats is main-only itself (and collective)
+                self.train_logger.log_stats(
+                    stats_meta={"epoch": epoch, "lr": lr, "train_seconds": round(self.epoch_seconds[-1], 2)
+                                if self.epoch_seconds else None},
+                    train_stats=getattr(self, "train_stats", None), valid_stats=stats,
+                )
+            if self.checkpointer is not None:
+                key = self.task.main_metric
+                value = metrics.get(key)
+                meta = {key: value if value is not None and math.isfinite(value) else -1e9,
+                        "epoch": int(epoch), "loss": float(stage_loss)}
+
+                self.checkpointer.save_and_keep_only(meta=meta, max_keys=[key], num_to_keep=1)
+        else:
+            self.eval_result = {"metrics": stats, "items": items, "ids": list(self._ids),
+                                "n_items": len(self._ids)}
+            if self.train_logger is not None:  # log_stats is main-only itself (and collective)
+                self.train_logger.log_stats(stats_meta={"evaluation": f"{self.eval_name} set, best-valid checkpoint"},
+                                            test_stats=stats)
+
+    # ------------------------------------------------------------------------------ optimiser
+    def init_optimizers(self):
+        params = trainable_parameters(self.modules)
+        if not params:
+            raise ValueError("nothing to train: no parameter has requires_grad (check the method)")
+        if self.weight_decay_vectors:
+            groups = [{"params": params}]
+        else:
+            groups = [{"params": [p for p in params if p.dim() > 1]},
+                      {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}]
+            groups = [g for g in groups if g["params"]]
+        self.optimizer = self.opt_class(groups)
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+        if self.scheduler_fn is not None:
+            self.scheduler = self.scheduler_fn(self.optimizer)
+            if self.checkpointer is not None:
+                self.checkpointer.add_recoverable("scheduler", self.scheduler)
+
+    def optimizers_step(self):
+        """SpeechBrain's step, but the gradient norm is clipped over every parameter group."""
+        if self.optimizers_dict is None:
+            return
+        valid_optimizers = self.freeze_optimizers(self.optimizers_dict)
+        for opt in valid_optimizers.values():
+            self.scaler.unscale_(opt)
+        if self.max_grad_norm and self.max_grad_norm > 0:
+            for opt in valid_optimizers.values():
+                params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
+                if params:
+                    torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        for opt in valid_optimizers.values():
+            self.scaler.step(opt)
+        self.scaler.update()
+        for opt in valid_optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def _finite_everywhere(self, loss: torch.Tensor) -> bool:
+        finite = torch.tensor(float(torch.isfinite(loss).all()), device=loss.device)
+        if is_distributed_initialized():
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        return bool(finite.item() > 0)
+
+    def fit_batch(self, batch):
+        should_step = (self.step % self.grad_accumulation_factor) == 0
+        self.on_fit_batch_start(batch, should_step)
+        with self.no_sync(not should_step):
+            with self.training_ctx:
+                outputs = self.compute_forward(batch, sb.Stage.TRAIN)
+                loss = self.compute_objectives(outputs, batch, sb.Stage.TRAIN)
+            finite = self._finite_everywhere(loss)
+            if finite:
+                self.scaler.scale(loss / self.grad_accumulation_factor).backward()
+            elif isinstance(self.modules["model"], DistributedDataParallel):
+                # DDP expects a backward after a training forward; run a zero one, then drop it
+                (torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0) * 0.0).backward()
+        if not finite:
+            self.nonfinite_in_a_row += 1
+            self.zero_grad(set_to_none=True)
+            logger.warning("non-finite loss (%s) at epoch %d step %d: step skipped (%d in a row, patience %d)",
+                           float(loss.detach()), self.current_epoch, self.step, self.nonfinite_in_a_row,
+                           self.nonfinite_patience)
+            if self.nonfinite_in_a_row >= self.nonfinite_patience:
+                raise NonFiniteLossError(
+                    f"training stopped: {self.nonfinite_in_a_row} non-finite losses in a row "
+                    f"(nonfinite_patience={self.nonfinite_patience}); lower the learning rate or use fp32"
+                )
+            return loss.detach().cpu()
+        self.nonfinite_in_a_row = 0
+        if should_step:
+            self.optimizers_step()
+        self.on_fit_batch_end(batch, outputs, loss, should_step)
+        return loss.detach().cpu()
+
+    # ------------------------------------------------------------------------------ DDP
+    def _wrap_distributed(self):
+        """As SpeechBrain, but SyncBatchNorm only on CUDA and only for trainable BatchNorm."""
+        if not self.distributed_launch:
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if not any(p.requires_grad for p in module.parameters()):
+                continue
+            trainable_bn = any(
+                isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and any(p.requires_grad for p in m.parameters())
+                for m in module.modules()
+            )
+            if self.device_type == "cuda" and trainable_bn:
+                module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            device_ids = None if self.device_type == "cpu" else [self.device]
+            self.modules[name] = DistributedDataParallel(
+                module, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters
+            )

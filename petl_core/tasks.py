@@ -1,0 +1,262 @@
+"""Tasks: label encoding, loss, label transforms under augmentation, and metrics.
+
+One class per kind of task; the Brain is task-agnostic and calls these methods:
+
+* ``encode(label_string) -> tensor``: the raw label carried by batches (class index, multi-hot
+  vector, key index or BPM). Targets are derived from it in :meth:`loss`, *after* augmentation
+  transformed it (pitch shift rotates a key, time stretch scales a BPM).
+* ``loss(logits, labels)``; ``metrics(logits, labels) -> {name: value}``;
+  ``main_metric`` (higher is better; used to pick the best-validation checkpoint).
+* ``item_metrics(logits, labels)``: metric building blocks per item, for bootstraps.
+
+Tempo (seed 001): 300 one-BPM classes (class k = ``min_bpm + k`` BPM) with soft targets 1 at the
+true bin and 0.5 at ±1 and ±2 bins. The soft target is normalised to a distribution and trained
+with cross-entropy (rather than 300 independent BCE terms, which the negatives dominate); the
+estimate is the arg-max bin.
+
+Example:
+    >>> import torch
+    >>> task = KeyTask()
+    >>> task.num_outputs, task.decode(int(task.encode("A minor")))
+    (24, 'A minor')
+    >>> int(task.transform(task.encode("A minor")[None], pitch_steps=torch.tensor([3]))[0]) == int(task.encode("C minor"))
+    True
+"""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from petl_core import metrics as M
+
+PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+KEY_CLASSES = [f"{p} major" for p in PITCH_NAMES] + [f"{p} minor" for p in PITCH_NAMES]
+
+
+class Task:
+    name = "task"
+    main_metric = "accuracy"
+    num_outputs: int
+    #: labels are one number per item (batched as ``[B]``); tagging labels are vectors
+    scalar = True
+
+    def encode(self, label: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def transform(self, labels: torch.Tensor, pitch_steps=None, stretch_rates=None) -> torch.Tensor:
+        """Labels after pitch shift by ``pitch_steps`` semitones / time stretch by ``stretch_rates``."""
+        return labels
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def item_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict:
+        """Arrays aligned with items; :meth:`summarise` turns (a resample of) them into metrics."""
+        raise NotImplementedError
+
+    def summarise(self, items: dict, idx: np.ndarray | None = None) -> dict:
+        return {k: float(np.mean(v if idx is None else v[idx])) for k, v in items.items()}
+
+    def metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict:
+        return self.summarise(self.item_metrics(logits, labels))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "num_outputs": self.num_outputs, "main_metric": self.main_metric}
+
+
+class ClassificationTask(Task):
+    """Single-label classification over ``classes`` (cross-entropy, accuracy)."""
+
+    name = "classification"
+    main_metric = "accuracy"
+
+    def __init__(self, classes: list[str], label_smoothing: float = 0.0) -> None:
+        if len(classes) < 2:
+            raise ValueError(f"classification needs at least 2 classes, got {classes}")
+        self.classes = list(classes)
+        self.index = {c: i for i, c in enumerate(self.classes)}
+        self.num_outputs = len(self.classes)
+        self.label_smoothing = label_smoothing
+
+    def encode(self, label: str) -> torch.Tensor:
+        if label not in self.index:
+            raise ValueError(f"label {label!r} is not one of the {self.num_outputs} training classes")
+        return torch.tensor(self.index[label], dtype=torch.long)
+
+    def decode(self, index: int) -> str:
+        return self.classes[index]
+
+    def loss(self, logits, labels):
+        return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
+
+    def item_metrics(self, logits, labels):
+        pred = logits.argmax(-1).cpu().numpy()
+        return {"accuracy": (pred == labels.cpu().numpy()).astype(float)}
+
+    def describe(self):
+        return {**super().describe(), "classes": self.classes}
+
+
+class KeyTask(ClassificationTask):
+    """24 keys (``C major`` … ``B minor``, sharps); metric: mir_eval weighted score."""
+
+    name = "key"
+    main_metric = "weighted_score"
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__(KEY_CLASSES, label_smoothing)
+
+    def encode(self, label: str) -> torch.Tensor:
+        return torch.tensor(key_index(label), dtype=torch.long)
+
+    def transform(self, labels, pitch_steps=None, stretch_rates=None):
+        if pitch_steps is None:
+            return labels
+        return rotate_key(labels, pitch_steps)
+
+    def item_metrics(self, logits, labels):
+        pred = logits.argmax(-1).cpu().tolist()
+        refs = [KEY_CLASSES[i] for i in labels.cpu().tolist()]
+        ests = [KEY_CLASSES[i] for i in pred]
+        return {
+            "weighted_score": M.key_scores(refs, ests),
+            "accuracy": np.array([r == e for r, e in zip(refs, ests)], dtype=float),
+        }
+
+
+class TempoTask(Task):
+    """Tempo as ``num_bins`` one-BPM classes with soft targets; metrics Accuracy1/2 (madmom)."""
+
+    name = "tempo"
+    main_metric = "acc2"
+
+    def __init__(self, num_bins: int = 300, min_bpm: float = 1.0, soft: tuple = (1.0, 0.5, 0.5),
+                 tolerance: float = M.TEMPO_TOLERANCE) -> None:
+        self.num_outputs = num_bins
+        self.min_bpm = float(min_bpm)
+        self.soft = tuple(float(s) for s in soft)
+        self.tolerance = tolerance
+
+    def encode(self, label: str) -> torch.Tensor:
+        bpm = float(label)
+        if not np.isfinite(bpm) or bpm <= 0:
+            raise ValueError(f"invalid tempo label {label!r} (expected a positive BPM)")
+        return torch.tensor(bpm, dtype=torch.float32)
+
+    def transform(self, labels, pitch_steps=None, stretch_rates=None):
+        if stretch_rates is None:
+            return labels
+        return labels * stretch_rates.to(labels)
+
+    def bins(self, bpm: torch.Tensor) -> torch.Tensor:
+        return torch.round(bpm - self.min_bpm).long().clamp(0, self.num_outputs - 1)
+
+    def soft_targets(self, bpm: torch.Tensor) -> torch.Tensor:
+        """Rows: 1 at the true bin, ``soft[d]`` at ±d bins, normalised to sum 1."""
+        centre = self.bins(bpm)
+        grid = torch.arange(self.num_outputs, device=bpm.device)[None]
+        dist = (grid - centre[:, None]).abs()
+        weights = torch.zeros(len(bpm), self.num_outputs, device=bpm.device)
+        for d, w in enumerate(self.soft):
+            weights[dist == d] = w
+        return weights / weights.sum(1, keepdim=True)
+
+    def loss(self, logits, labels):
+        return -(self.soft_targets(labels) * F.log_softmax(logits.float(), -1)).sum(-1).mean()
+
+    def predict_bpm(self, logits):
+        return logits.argmax(-1).float() + self.min_bpm
+
+    def item_metrics(self, logits, labels):
+        return M.tempo_scores(self.predict_bpm(logits).cpu().tolist(), labels.cpu().tolist(), self.tolerance)
+
+    def describe(self):
+        return {**super().describe(), "min_bpm": self.min_bpm, "soft": list(self.soft), "tolerance": self.tolerance}
+
+
+class TaggingTask(Task):
+    """Multi-label tagging (tags joined by ``;``): BCE-with-logits, macro mAP and ROC-AUC."""
+
+    name = "tagging"
+    main_metric = "mAP"
+    scalar = False
+
+    def __init__(self, tags: list[str]) -> None:
+        if not tags:
+            raise ValueError("tagging needs at least one tag")
+        self.tags = list(tags)
+        self.index = {t: i for i, t in enumerate(self.tags)}
+        self.num_outputs = len(self.tags)
+
+    def encode(self, label: str) -> torch.Tensor:
+        target = torch.zeros(self.num_outputs)
+        for tag in split_tags(label):
+            if tag not in self.index:
+                raise ValueError(f"tag {tag!r} is not one of the {self.num_outputs} training tags")
+            target[self.index[tag]] = 1.0
+        return target
+
+    def loss(self, logits, labels):
+        return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+
+    def item_metrics(self, logits, labels):
+        return {"scores": torch.sigmoid(logits.float()).cpu().numpy(), "targets": labels.cpu().numpy()}
+
+    def summarise(self, items, idx=None):
+        scores, targets = items["scores"], items["targets"]
+        if idx is not None:
+            scores, targets = scores[idx], targets[idx]
+        return M.tagging_metrics(scores, targets)
+
+    def describe(self):
+        return {**super().describe(), "tags": self.tags}
+
+
+# ------------------------------------------------------------------------------------ helpers
+def split_tags(label: str) -> list[str]:
+    return [t.strip() for t in str(label).split(";") if t.strip()]
+
+
+def key_index(label: str) -> int:
+    """Index into :data:`KEY_CLASSES` of a mir_eval key string (flats accepted)."""
+    import mir_eval
+
+    try:
+        mir_eval.key.validate_key(label)
+        tonic, mode = mir_eval.key.split_key_string(label)
+    except ValueError as exc:
+        raise ValueError(f"invalid key label {label!r}: {exc}") from None
+    if tonic is None or mode not in ("major", "minor"):
+        raise ValueError(f"key label {label!r} must be '<tonic> major' or '<tonic> minor'")
+    return tonic % 12 + (12 if mode == "minor" else 0)
+
+
+def rotate_key(indices: torch.Tensor, semitones: torch.Tensor) -> torch.Tensor:
+    """Transpose key indices by ``semitones`` within their mode."""
+    mode = indices // 12
+    return mode * 12 + (indices % 12 + semitones.to(indices)) % 12
+
+
+def read_labels(csv_path: str) -> list[str]:
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return [row["label"] for row in csv.DictReader(f)]
+
+
+def build_task(options: dict, train_csv: str) -> Task:
+    """Task from hparams ``task: {name: ..., ...}``; class/tag lists come from the training manifest."""
+    options = dict(options)
+    name = options.pop("name", None)
+    if name == "key":
+        return KeyTask(**options)
+    if name == "tempo":
+        return TempoTask(**options)
+    if name == "classification":
+        classes = options.pop("classes", None) or sorted(set(read_labels(train_csv)))
+        return ClassificationTask(classes, **options)
+    if name == "tagging":
+        tags = options.pop("tags", None) or sorted({t for label in read_labels(train_csv) for t in split_tags(label)})
+        return TaggingTask(tags, **options)
+    raise ValueError(f"unknown task {name!r}; valid: classification, tagging, key, tempo")

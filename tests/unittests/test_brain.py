@@ -1,0 +1,138 @@
+"""PETLBrain: optimiser over trainable parameters, clipping over all groups, frozen BN in eval
+mode, checkpoints holding only trainable tensors, non-finite losses."""
+import warnings
+
+import pytest
+import torch
+from speechbrain.dataio.batch import PaddedBatch
+from speechbrain.utils.checkpoints import Checkpointer
+
+from lobes import build_backbone
+from lobes.heads import AudioClassifier, build_head
+from petl_core.brain import NonFiniteLossError, PETLBrain, TrainableState
+from petl_core.tasks import KeyTask
+from petl_modules import apply_petl
+
+warnings.simplefilter("ignore")
+
+
+def _model(method="lora", options=None):
+    torch.manual_seed(0)
+    bb = build_backbone("musicfm", config="tiny")  # has BatchNorm in its conv front end
+    apply_petl(bb, method, {"rank": 2} if options is None and method == "lora" else (options or {}))
+    return AudioClassifier(bb, build_head("mlp", bb.hidden_size, 24))
+
+
+class RecordingSGD(torch.optim.SGD):
+    """Records the total gradient norm over all groups when stepping (lr 0: weights unchanged)."""
+
+    norms = []
+
+    def step(self, closure=None):
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        RecordingSGD.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        return super().step(closure)
+
+
+def _brain(model, tmp_path=None, **kw):
+    ckpt = Checkpointer(str(tmp_path)) if tmp_path is not None else None
+    run_opts = {"device": "cpu", "max_grad_norm": kw.pop("max_grad_norm", 1.0), "noprogressbar": True,
+                "nonfinite_patience": kw.pop("nonfinite_patience", 3)}
+    return PETLBrain(modules={"model": model}, opt_class=kw.pop("opt_class", lambda g: RecordingSGD(g, lr=0.0)),
+                     run_opts=run_opts, checkpointer=ckpt, task=KeyTask(), **kw)
+
+
+def _batch(n=2, seconds=1.0, sr=24000):
+    return PaddedBatch([{"id": str(i), "sig": torch.randn(int(sr * seconds)), "label_enc": torch.tensor([i % 24])}
+                        for i in range(n)])
+
+
+def test_optimizer_holds_only_trainable_params():
+    model = _model()
+    brain = _brain(model)
+    brain.init_optimizers()
+    in_opt = {id(p) for g in brain.optimizer.param_groups for p in g["params"]}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert in_opt == trainable
+    assert len(trainable) < len(list(model.parameters()))
+
+
+def test_grad_clipping_covers_all_groups():
+    model = _model()
+    brain = _brain(model, weight_decay_vectors=False, max_grad_norm=1.0)  # 2 groups: matrices / vectors
+    brain.init_optimizers()
+    assert len(brain.optimizer.param_groups) == 2
+    for g in brain.optimizer.param_groups:
+        for p in g["params"]:
+            p.grad = torch.full_like(p, 10.0)
+    RecordingSGD.norms.clear()
+    brain.optimizers_step()
+    assert RecordingSGD.norms[-1] == pytest.approx(1.0, rel=1e-4)  # the clipped norm over BOTH groups
+
+
+def test_frozen_batchnorm_stays_eval_after_train():
+    model = _model()
+    brain = _brain(model)
+    brain.modules.train()  # what Brain.fit does every epoch
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert model.head.training
+    stats = [m.running_mean.clone() for m in bns]
+    brain.fit_batch(_batch())
+    assert all(torch.equal(s, m.running_mean) for s, m in zip(stats, bns))
+
+
+def test_checkpoint_holds_only_trainable_tensors(tmp_path):
+    model = _model()
+    brain = _brain(model, tmp_path)
+    brain.init_optimizers()
+    brain.checkpointer.save_checkpoint()
+    saved = torch.load(next(tmp_path.glob("CKPT*/model.ckpt")), weights_only=True)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert set(saved) == trainable
+    # round trip: perturb, recover, equal
+    original = {k: v.clone() for k, v in saved.items()}
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if p.requires_grad:
+                p.add_(1.0)
+    brain.checkpointer.recover_if_possible()
+    state = TrainableState(model).state_dict()
+    assert all(torch.equal(state[k], original[k]) for k in original)
+
+
+def test_checkpoint_includes_trainable_bn_buffers():
+    model = _model("ft", {})
+    keys = set(TrainableState(model).keys())
+    assert any(k.endswith("running_mean") for k in keys)
+    assert keys <= set(model.state_dict())
+
+
+def test_checkpoint_mismatch_is_an_error():
+    state = TrainableState(_model()).state_dict()
+    other = TrainableState(_model("bitfit", {}))
+    with pytest.raises(RuntimeError, match="does not match"):
+        other.load_state_dict(state)
+
+
+def test_nonfinite_loss_skips_then_stops():
+    model = _model()
+    brain = _brain(model, nonfinite_patience=2, opt_class=lambda g: torch.optim.SGD(g, lr=0.1))
+    brain.init_optimizers()
+    before = {n: p.clone() for n, p in model.named_parameters() if p.requires_grad}
+    brain.compute_objectives = lambda preds, batch, stage: preds[0].sum() * float("nan")
+    brain.fit_batch(_batch())  # skipped with a warning
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters() if p.requires_grad)
+    with pytest.raises(NonFiniteLossError, match="2 non-finite losses in a row"):
+        brain.fit_batch(_batch())
+
+
+def test_eval_window_averaging_covers_each_clip_once():
+    model = _model()
+    brain = _brain(model, eval_window=12000)
+    brain.modules.eval()
+    brain.on_stage_start(stage=None)
+    import speechbrain as sb
+    with torch.no_grad():
+        logits, labels = brain.compute_forward(_batch(3, seconds=1.3), sb.Stage.TEST)
+    assert logits.shape == (3, 24) and labels.tolist() == [0, 1, 2]

@@ -1,0 +1,75 @@
+"""Few-shot subsets: exact k per class, seeded, from the training split only."""
+import csv
+import os
+from collections import Counter
+
+import pytest
+
+from petl_core.few_shot import FewShotError, select_few_shot, write_few_shot_manifest
+
+
+def _rows(n_per_class=10, classes="abc", prefix="train"):
+    return [{"ID": f"{prefix}_{c}_{i}", "wav": f"/x/{prefix}_{c}_{i}.wav", "duration": "1.0", "label": c}
+            for c in classes for i in range(n_per_class)]
+
+
+def test_exact_k_per_class():
+    sub = select_few_shot(_rows(), k=4, seed=0)
+    assert Counter(r["label"] for r in sub) == {"a": 4, "b": 4, "c": 4}
+    assert len({r["ID"] for r in sub}) == 12
+
+
+def test_seeded_reproducible_and_seed_dependent():
+    ids = lambda s: [r["ID"] for r in select_few_shot(_rows(), k=3, seed=s)]  # noqa: E731
+    assert ids(5) == ids(5)
+    assert ids(5) != ids(6)
+    assert ids(5) != [r["ID"] for r in _rows() if int(r["ID"].split("_")[-1]) < 3]  # not "the first k"
+
+
+def test_error_when_class_has_fewer_than_k():
+    rows = _rows(10) + [{"ID": "rare", "wav": "/x/r.wav", "duration": "1", "label": "rare"}]
+    with pytest.raises(FewShotError, match="'rare' \\(1\\)"):
+        select_few_shot(rows, k=2, seed=0)
+
+
+def test_bad_k():
+    with pytest.raises(FewShotError):
+        select_few_shot(_rows(), k=0, seed=0)
+
+
+def test_multi_label_each_tag_at_least_k():
+    rows = [{"ID": str(i), "label": ";".join(t for j, t in enumerate("xyz") if (i >> j) & 1)} for i in range(1, 40)]
+    sub = select_few_shot(rows, k=3, seed=1, multi_label=True)
+    counts = Counter(t for r in sub for t in r["label"].split(";"))
+    assert all(counts[t] >= 3 for t in "xyz")
+    assert len(sub) < len(rows)
+    assert sub == select_few_shot(rows, k=3, seed=1, multi_label=True)
+
+
+def test_manifest_subset_of_train_disjoint_from_valid_test(tmp_path):
+    def write(name, rows):
+        path = tmp_path / f"{name}.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["ID", "wav", "duration", "label"])
+            w.writeheader()
+            w.writerows(rows)
+        return str(path)
+
+    train = write("train", _rows(prefix="train"))
+    valid_ids = {r["ID"] for r in _rows(prefix="valid")}
+    out = write_few_shot_manifest(train, str(tmp_path / "fs" / "train_k2.csv"), k=2, seed=3)
+    with open(out) as f:
+        sub = list(csv.DictReader(f))
+    ids = {r["ID"] for r in sub}
+    assert len(sub) == 6 and ids <= {r["ID"] for r in _rows(prefix="train")} and not ids & valid_ids
+    assert os.listdir(tmp_path / "fs") == ["train_k2.csv"]
+
+
+def test_tool_summary_mean_std():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("few_shot_tool", os.path.join(
+        os.path.dirname(__file__), "..", "..", "tools", "few_shot.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tool.summarise({0: {"test": {"acc": 0.5}}, 1: {"test": {"acc": 0.7}}, 2: {"test": {"acc": 0.9}}})
+    assert out["acc"]["mean"] == pytest.approx(0.7) and out["acc"]["std"] == pytest.approx(0.2) and out["acc"]["n"] == 3
