@@ -39,6 +39,7 @@ from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_pr
 
 from petl_core.augment import Augmenter
 from petl_core.brain import NonFiniteLossError, PETLBrain
+from petl_core.checkpointing import AtomicCheckpointer, RandomState
 from petl_core.config import ConfigError, load_hparams, plain, split_overrides
 from petl_core.data import make_dataset
 from petl_core.few_shot import FewShotError, write_few_shot_manifest
@@ -163,7 +164,7 @@ def run(argv=None, prepare=None):
     augment = hparams.get("augment") or {}
     augmenter = Augmenter(sr, seed=int(hparams["seed"]), **augment) if augment else None
     epoch_counter = sb.utils.epoch_loop.EpochCounter(limit=int(hparams["number_of_epochs"]))
-    checkpointer = sb.utils.checkpoints.Checkpointer(save_folder, recoverables={"counter": epoch_counter})
+    checkpointer = AtomicCheckpointer(save_folder, recoverables={"counter": epoch_counter, "rng": RandomState()})
     train_logger = sb.utils.train_logger.FileTrainLogger(save_file=os.path.join(hparams["output_folder"], "train_log.txt"))
     brain_hparams = dict(hparams)
     if "max_nonfinite_steps" in hparams and "nonfinite_patience" not in hparams:
