@@ -187,7 +187,11 @@ def run(argv=None, prepare=None):
     t0 = time.time()
     status = "ok"
     try:
-        brain.fit(epoch_counter, train_set, valid_set, train_loader_kwargs={**loader, "shuffle": True},
+        # the loader draws its worker seed from its own generator, not from the global random state,
+        # so that a run resumed from a checkpoint (RandomState) draws exactly what the original drew
+        loader_rng = torch.Generator().manual_seed(int(hparams["seed"]))
+        brain.fit(epoch_counter, train_set, valid_set,
+                  train_loader_kwargs={**loader, "shuffle": True, "generator": loader_rng},
                   valid_loader_kwargs=eval_loader)
     except NonFiniteLossError as exc:
         status = f"stopped: {exc}"

@@ -1,0 +1,137 @@
+"""tools/collect_results.py on synthetic results.json files."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+
+from tools import collect_results  # noqa: E402
+
+
+def write(root, name, *, dataset, backbone, method, seed, test, few_shot_k=None, num_layers=None, trainable=1000,
+          extra_config=None, **rest):
+    folder = root / name
+    folder.mkdir(parents=True)
+    config = {"backbone": {"name": backbone, "num_layers": num_layers}, "method": {"name": method, "options": {}},
+              "dataset": dataset, "seed": seed, "few_shot_k": few_shot_k, "num_layers": num_layers,
+              **(extra_config or {})}
+    data = {"test": test, "valid": {k: v - 0.01 for k, v in test.items()},
+            "params": {"trainable": trainable, "total": 10 ** 6, "head": 10}, "config": config, **rest}
+    (folder / "results.json").write_text(json.dumps(data))
+
+
+def make_runs(root):
+    acc = {("lora", "ast"): [0.80, 0.90], ("adapter", "ast"): [0.70, 0.72], ("lora", "mert"): [0.60]}
+    for (method, backbone), values in acc.items():
+        for seed, v in enumerate(values, 1):
+            write(root, f"esc-{method}-{backbone}-{seed}", dataset="ESC50", backbone=backbone, method=method,
+                  seed=seed, test={"accuracy": v, "loss": 1.0}, num_layers=12 if backbone == "ast" else 6,
+                  trainable=5000 if method == "lora" else 20000, test_ci={"accuracy": [v - 0.05, v + 0.05]})
+    # key task: weighted score is the metric, and the run has no optional keys at all
+    (root / "key-min").mkdir()
+    (root / "key-min" / "results.json").write_text(json.dumps(
+        {"test": {"accuracy": 0.5, "weighted_score": 0.61},
+         "config": {"dataset": "SynthMusic", "task": "key", "backbone": "ast", "method": "lora", "seed": 1}}))
+    # tagging task: mAP and ROC-AUC columns
+    write(root, "tag-ast", dataset="SynthMusic-tagging", backbone="ast", method="lora", seed=1,
+          test={"mAP": 0.3, "roc_auc": 0.8}, num_layers=12)
+    # few-shot runs
+    for method, vals in (("lora", {1: [0.2, 0.4], 5: [0.6]}), ("ft", {1: [0.1], 5: [0.7, 0.75]})):
+        for k, values in vals.items():
+            for seed, v in enumerate(values, 1):
+                write(root, f"few-{method}-{k}-{seed}", dataset="ESC50", backbone="ast", method=method, seed=seed,
+                      test={"accuracy": v}, few_shot_k=k, num_layers=12)
+    # layer ablation (AST, fewer layers, one seed each)
+    for n, v in ((2, 0.5), (4, 0.6)):
+        write(root, f"layers-{n}", dataset="ESC50", backbone="ast", method="lora", seed=1,
+              test={"accuracy": v}, num_layers=n)
+    (root / "broken").mkdir()
+    (root / "broken" / "results.json").write_text("{not json")
+
+
+def test_collect_tables_csv_plots(tmp_path):
+    make_runs(tmp_path / "runs")
+    out = tmp_path / "out"
+    assert collect_results.main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 5 + 1 + 1 + 6 + 2
+    lora1 = next(r for r in rows if r["method"] == "lora" and r["backbone"] == "ast" and r["seed"] == "1"
+                 and r["task"] == "ESC50" and r["num_layers"] == "12" and not r["few_shot_k"])
+    assert float(lora1["test_accuracy"]) == 0.8 and lora1["trainable_params"] == "5000"
+    assert float(lora1["test_ci_accuracy_low"]) == 0.75
+    key = next(r for r in rows if r["task"] == "SynthMusic-key")
+    assert key["trainable_params"] == "" and key["test_weighted_score"] == "0.61"
+
+    main = (out / "table_main.md").read_text()
+    mean, std = 85.0, statistics.stdev([80.0, 90.0])
+    assert f"| lora | ast | **{mean:.1f} ± {std:.1f}** |" in main  # best ESC50 cell, bold
+    assert "| adapter | ast | 71.0 ± 1.4 |" in main
+    assert "| lora | mert | 60.0 |" in main  # single seed: no ± std
+    assert "SynthMusic-key (Weighted)" in main and "ESC50 (Acc)" in main
+    assert "SynthMusic-tagging (mAP)" in main and "SynthMusic-tagging (ROC-AUC)" in main
+    assert "61.0" in main
+    assert "(loss" not in main.lower()
+    # layer-ablation runs (2, 4 layers) are not mixed into the main table
+    assert "num_layers=12" in main
+    # seed 002 layout: per backbone with params
+    assert "### ast" in main and "| lora | 5.00K |" in main and "| adapter | 20.00K |" in main
+
+    few = (out / "table_fewshot.md").read_text()
+    assert "| Method | k=1 | k=5 |" in few
+    assert f"| ft | 10.0 | **72.5 ± {statistics.stdev([70.0, 75.0]):.1f}** |" in few
+    assert f"| lora | **30.0 ± {statistics.stdev([20.0, 40.0]):.1f}** | 60.0 |" in few
+
+    assert (out / "params_vs_metric.png").stat().st_size > 1000
+    assert (out / "layers_vs_metric.png").stat().st_size > 1000
+
+
+def test_no_optional_data(tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / "r1").mkdir()
+    (root / "r1" / "results.json").write_text(json.dumps({"test": {"accuracy": 0.5}}))
+    out = tmp_path / "out"
+    summary = collect_results.collect([str(root)], str(out))
+    assert summary["runs"] == 1
+    assert "No few-shot runs" in (out / "table_fewshot.md").read_text()
+    assert not (out / "params_vs_metric.png").exists() and not (out / "layers_vs_metric.png").exists()
+    assert collect_results.main([str(tmp_path / "empty"), "--out", str(out)]) == 1
+
+
+def test_metric_override_and_raw_values(tmp_path):
+    root = tmp_path / "runs"
+    write(root, "a", dataset="T", backbone="ast", method="lora", seed=1, test={"mAP": 0.3, "roc_auc": 0.8})
+    write(root, "b", dataset="T", backbone="ast", method="ft", seed=1, test={"mAP": 0.4, "roc_auc": 0.7})
+    out = tmp_path / "out"
+    assert collect_results.main([str(root), "--out", str(out), "--metric", "T=roc_auc", "--no-percent"]) == 0
+    main = (out / "table_main.md").read_text()
+    assert "T (ROC-AUC)" in main and "mAP" not in main
+    assert "| lora | ast | **0.800** |" in main and "| ft | ast | 0.700 |" in main
+
+
+def test_recipe_results_format(tmp_path):
+    """The layout petl_core.recipe writes: top-level task/main_metric, test_ci95, resolved config."""
+    root = tmp_path / "runs"
+    for seed, (acc, ws) in enumerate([(0.9, 0.5), (0.8, 0.7)], 1):
+        folder = root / f"s{seed}"
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({
+            "task": "key", "main_metric": "weighted_score", "status": "ok",
+            "test": {"accuracy": acc, "weighted_score": ws}, "valid": {"accuracy": acc},
+            "test_ci95": {"weighted_score": [ws - 0.1, ws + 0.1]},
+            "params": {"trainable": 123, "total": 456, "head": 7}, "seconds_per_epoch": 1.5,
+            "config": {"seed": seed, "few_shot_k": 0, "task": {"name": "key"},
+                       "backbone": {"name": "mert", "num_layers": 6}, "method": {"name": "lora", "rank": 8},
+                       "hparams_file": "/x/recipes/SynthMusic/key/hparams/default.yaml"}}))
+    out = tmp_path / "out"
+    assert collect_results.main([str(root), "--out", str(out)]) == 0
+    main = (out / "table_main.md").read_text()
+    assert "SynthMusic-key (Weighted)" in main and "| lora | mert | 60.0 ± 14.1 |" in main
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert rows[0]["num_layers"] == "6" and rows[0]["few_shot_k"] == "" and rows[0]["test_ci_weighted_score_low"]
+    assert "No few-shot runs" in (out / "table_fewshot.md").read_text()
