@@ -45,6 +45,10 @@ class NonFiniteLossError(RuntimeError):
     """Training stopped: too many non-finite losses in a row."""
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint saved for another backbone, method or options."""
+
+
 def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     """Unique parameters with ``requires_grad`` (shared parameters once)."""
     seen, params = set(), []
@@ -86,13 +90,13 @@ class TrainableState:
         expected = set(self.keys())
         missing, unexpected = expected - set(state), set(state) - expected
         if missing or unexpected:
-            raise RuntimeError(
+            raise CheckpointMismatchError(
                 f"checkpoint does not match the trainable parameters of this model (different method or "
                 f"options?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
             )
         result = self.model.load_state_dict(state, strict=False)
         if result.unexpected_keys:
-            raise RuntimeError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")
+            raise CheckpointMismatchError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")
 
     @mark_as_saver
     def _save(self, path):

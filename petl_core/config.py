@@ -15,6 +15,11 @@ Both are overridable on the command line (``--backbone=small_musicfm --method=ad
 method with its defaults; a backbone name without one means that architecture's published
 (real-size) configuration with random weights.
 
+A learning rate that depends on the method (seed 002: 5e-3 adapters, 1e-2 prompts, 5e-5 FT...) is
+a table ``lr_by_method`` (a mapping, or the name of ``hparams_common/lr_tables/<name>.yaml``)
+keyed by method name, with an optional ``default``; it fills ``optimizer.lr`` when that is null,
+after ``--method`` is applied (an explicit ``--lr``/``optimizer.lr`` wins).
+
 Overrides of keys that do not exist in the yaml raise one :class:`ConfigError` naming the key and
 listing the valid ones (hyperpyyaml raises a bare ``KeyError``; we rephrase it).
 """
@@ -37,7 +42,8 @@ class ConfigError(ValueError):
 
 
 def find_common_dir(start: str) -> str:
-    """``recipes/hparams_common`` found by walking up from ``start`` (a file or folder)."""
+    """``recipes/hparams_common`` found by walking up from ``start`` (a file or folder), else the
+    toolkit's own."""
     folder = os.path.abspath(start if os.path.isdir(start) else os.path.dirname(start))
     while True:
         for candidate in (os.path.join(folder, COMMON_DIR), os.path.join(folder, "recipes", COMMON_DIR)):
@@ -45,8 +51,12 @@ def find_common_dir(start: str) -> str:
                 return candidate
         parent = os.path.dirname(folder)
         if parent == folder:
-            raise ConfigError(f"no {COMMON_DIR}/ folder found above {start}")
+            break
         folder = parent
+    toolkit_copy = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", COMMON_DIR)
+    if os.path.isdir(toolkit_copy):  # hparams files outside the toolkit use its shared pieces
+        return toolkit_copy
+    raise ConfigError(f"no {COMMON_DIR}/ folder found above {start}")
 
 
 def _deep_merge(base: dict, update: dict) -> dict:
@@ -130,6 +140,12 @@ def load_hparams(hparams_file: str, overrides: str | dict | None = None) -> dict
                 f"unknown hyperparameter {match.group(1)!r} (given as an override); valid keys: {match.group(2)}"
             ) from None
         raise
+    except ValueError as exc:  # hyperpyyaml: "'data_folder' is a !PLACEHOLDER and must be replaced."
+        match = re.match(r"'(.+)' is a !PLACEHOLDER", str(exc))
+        if match:
+            raise ConfigError(f"{hparams_file}: {match.group(1)!r} has no default; give it on the command line "
+                              f"(--{match.group(1)}=...)") from None
+        raise
     hparams.update(pieces)
     missing = [k for k in REQUIRED_KEYS if k not in hparams]
     if missing:
@@ -137,10 +153,37 @@ def load_hparams(hparams_file: str, overrides: str | dict | None = None) -> dict
     common = find_common_dir(hparams_file)
     hparams["backbone"] = resolve_piece(common, "backbones", hparams["backbone"])
     hparams["method"] = resolve_piece(common, "methods", hparams["method"])
+    _apply_lr_table(hparams, common)
     k = hparams.get("few_shot_k")
     if k not in (None, 0) and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
         raise ConfigError(f"few_shot_k must be a positive integer (or 0/null = all data), got {k!r}")
     return hparams
+
+
+def _apply_lr_table(hparams: dict, common: str) -> None:
+    """``optimizer.lr`` from ``lr_by_method`` (see the module docstring) when it is null."""
+    table = hparams.get("lr_by_method")
+    if table is None:
+        return
+    if isinstance(table, str):
+        loaded = load_preset(common, "lr_tables", table)
+        if loaded is None:
+            raise ConfigError(f"unknown lr_by_method table {table!r}; valid: "
+                              f"{', '.join(list_presets(common, 'lr_tables'))}")
+        table = loaded
+    if not isinstance(table, dict):
+        raise ConfigError(f"lr_by_method must be a mapping or a table name, got {table!r}")
+    optimizer = hparams.get("optimizer")
+    if not isinstance(optimizer, dict) or optimizer.get("lr") is not None:
+        return
+    method = hparams["method"]["name"]
+    lr = table.get(method, table.get("default"))
+    if lr is None:
+        raise ConfigError(f"lr_by_method has no entry for method {method!r} and no 'default'; "
+                          f"give --lr (or optimizer.lr)")
+    hparams["optimizer"] = {**optimizer, "lr": float(lr)}
+    if "lr" in hparams and hparams["lr"] is None:
+        hparams["lr"] = float(lr)
 
 
 def _check_octal(path: str, text: str) -> None:

@@ -149,6 +149,41 @@ def read_manifest(path: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def check_manifest(path: str, encode: Callable[[str], object] | None = None, check_audio: bool = False,
+                   max_listed: int = 10) -> int:
+    """Check a manifest before training: readable, required columns, rows, unique IDs, (with
+    ``encode``) labels the task knows, and (``check_audio``) that every audio file opens. Raises one
+    :class:`ManifestError` listing every problem (up to ``max_listed``); returns the number of rows.
+    """
+    if not os.path.isfile(path):
+        raise ManifestError(f"{path}: manifest not found (run the recipe's prepare step, or fix the path)")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ManifestError(f"{path}: missing column(s) {', '.join(missing)} "
+                                f"(a manifest has the header {','.join(MANIFEST_COLUMNS)})")
+        rows = list(reader)
+    if not rows:
+        raise ManifestError(f"{path}: empty manifest (no rows)")
+    problems, seen = [], set()
+    for i, row in enumerate(rows, start=2):  # line numbers, after the header
+        if row["ID"] in seen:
+            problems.append(f"line {i}: duplicate ID {row['ID']!r}")
+        seen.add(row["ID"])
+        if encode is not None:
+            try:
+                encode(row["label"] or "")
+            except (ValueError, KeyError) as exc:
+                problems.append(f"line {i} (ID={row['ID']!r}): {exc}")
+    if check_audio:
+        problems += validate_audio(rows)
+    if problems:
+        more = f"\n  ... and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+        raise ManifestError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:max_listed]) + more)
+    return len(rows)
+
+
 def write_json_atomic(obj: object, path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

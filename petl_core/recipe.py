@@ -37,12 +37,14 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process, is_distributed_initialized
 
+from lobes.audio import AudioError
 from petl_core.augment import Augmenter
-from petl_core.brain import NonFiniteLossError, PETLBrain
+from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain
 from petl_core.checkpointing import AtomicCheckpointer, RandomState
 from petl_core.config import ConfigError, load_hparams, plain, split_overrides
 from petl_core.data import make_dataset
 from petl_core.few_shot import FewShotError, write_few_shot_manifest
+from petl_core.manifest import DatasetError, ManifestError, check_manifest
 from petl_core.metrics import bootstrap_ci
 from petl_core.results import write_results
 from petl_core.tasks import build_task
@@ -129,13 +131,21 @@ def run(argv=None, prepare=None):
 
     # ---------------------------------------------------------------- data preparation
     manifest_folder = hparams.get("manifest_folder") or os.path.join(hparams["output_folder"], "manifests")
-    if prepare is not None:
-        manifests = on_main_then_broadcast(prepare, data_folder=hparams["data_folder"], save_folder=manifest_folder,
-                                           **(hparams.get("prepare") or {}))
-    else:
-        manifests = {s: hparams[f"{s}_csv"] for s in ("train", "valid", "test")}
+    try:
+        if prepare is not None:
+            manifests = on_main_then_broadcast(prepare, data_folder=hparams["data_folder"],
+                                               save_folder=manifest_folder, **(hparams.get("prepare") or {}))
+        else:
+            manifests = {s: hparams[f"{s}_csv"] for s in ("train", "valid", "test")}
+        own_manifests = prepare is None or bool(hparams.get("validate_audio"))  # prepare validated its own
+        for split in ("train", "valid", "test"):  # every problem of every manifest, before anything trains
+            check_manifest(manifests[split], check_audio=own_manifests)
+        task = build_task(hparams["task"], manifests["train"])  # class lists from the FULL training manifest
+        for split in ("train", "valid", "test"):
+            check_manifest(manifests[split], task.encode)
+    except (DatasetError, ManifestError) as exc:
+        _fail(str(exc))
     train_csv = manifests["train"]
-    task = build_task(hparams["task"], train_csv)  # class lists from the FULL training manifest
     if hparams.get("few_shot_k"):
         out = os.path.join(hparams["output_folder"], f"train_few_shot_k{hparams['few_shot_k']}_s{hparams['few_shot_seed']}.csv")
         try:
@@ -147,7 +157,10 @@ def run(argv=None, prepare=None):
 
     # ---------------------------------------------------------------- model
     sb.utils.seed.seed_everything(int(hparams["seed"]), verbose=False)
-    model = build_model(hparams, task.num_outputs)
+    try:
+        model = build_model(hparams, task.num_outputs)
+    except (ValueError, OSError) as exc:  # unknown backbone/method, invalid options, missing weights
+        _fail(str(exc))
     from petl_modules import count_parameters
 
     counts = count_parameters(model, head=model.head)
@@ -195,6 +208,8 @@ def run(argv=None, prepare=None):
                   valid_loader_kwargs=eval_loader)
     except NonFiniteLossError as exc:
         status = f"stopped: {exc}"
+    except (AudioError, CheckpointMismatchError) as exc:
+        _fail(f"{exc} (checkpoints in {save_folder})" if isinstance(exc, CheckpointMismatchError) else str(exc))
     train_seconds = time.time() - t0
 
     results = {"task": task.name, "main_metric": task.main_metric, "status": status, "valid": {}, "test": {}}

@@ -1,0 +1,180 @@
+"""Bad input gets one clear message naming the file or key (docs/robustness.md lists every case)."""
+import csv
+import logging
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lobes.audio import AudioError, load_audio
+from petl_core.manifest import ManifestError, check_manifest
+from petl_core.recipe import run
+
+
+def _tone(path, seconds=0.5, sr=16000, data=None, subtype=None):
+    data = np.sin(np.linspace(0, 200, int(seconds * sr))).astype(np.float32) if data is None else data
+    sf.write(path, data, sr, subtype=subtype)
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------ bad audio
+@pytest.mark.parametrize("case, make, message", [
+    ("missing", lambda p: None, "file not found"),
+    ("empty", lambda p: open(p, "wb").close(), "empty file (0 bytes)"),
+    ("corrupt header", lambda p: open(p, "wb").write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage"), "not a readable audio file"),
+    ("zero-length", lambda p: _tone(p, data=np.zeros(0, dtype=np.float32)), "zero-length audio"),
+    ("NaN samples", lambda p: _tone(p, data=np.array([0.1, np.nan, 0.2] * 100, dtype=np.float32), subtype="FLOAT"),
+     "NaN or inf"),
+    ("unsupported format", lambda p: open(p, "w").write("these are not samples\n" * 50), "not a readable audio file"),
+])
+def test_bad_audio_is_one_line_naming_the_file(tmp_path, case, make, message):
+    path = str(tmp_path / f"{case.replace(' ', '_')}.wav")
+    make(path)
+    with pytest.raises(AudioError) as info:
+        load_audio(path)
+    text = str(info.value)
+    assert text.startswith(path) and message in text and "\n" not in text
+
+
+def test_handled_audio_multichannel_any_rate_and_windows(tmp_path):
+    stereo = _tone(tmp_path / "stereo.wav", seconds=2.0, sr=44100, data=np.random.randn(88200, 2).astype(np.float32) * 0.1)
+    wav = load_audio(stereo, sample_rate=16000)
+    assert wav.dim() == 1 and wav.shape[0] == 32000
+    window = load_audio(stereo, sample_rate=16000, start=0.5, duration=1.0)  # a long file is read by windows
+    assert window.shape[0] == 16000
+
+
+# ----------------------------------------------------------------------------------- manifests
+def _manifest(path, rows, header=("ID", "wav", "duration", "label")):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_manifest_problems_are_reported_together(tmp_path):
+    good = _tone(tmp_path / "good.wav")
+    empty = str(tmp_path / "empty.wav")
+    open(empty, "wb").close()
+    path = _manifest(tmp_path / "train.csv", [
+        ["a", good, 0.5, "dog"], ["a", good, 0.5, "cat"], ["b", empty, 0.5, "dog"],
+        ["c", str(tmp_path / "gone.wav"), 0.5, "cow"],
+    ])
+
+    def encode(label):
+        if label not in ("dog", "cat"):
+            raise ValueError(f"label {label!r} is not one of the 2 training classes")
+
+    with pytest.raises(ManifestError) as info:
+        check_manifest(path, encode, check_audio=True)
+    text = str(info.value)
+    assert text.startswith(path) and "4 problem(s)" in text
+    assert "duplicate ID 'a'" in text and "label 'cow'" in text
+    assert f"{empty}: empty file" in text and "gone.wav: file not found" in text
+
+
+@pytest.mark.parametrize("rows, header, message", [
+    ([], ("ID", "wav", "duration", "label"), "empty manifest"),
+    ([["a", "x.wav", "1.0"]], ("ID", "wav", "duration"), "missing column(s) label"),
+])
+def test_empty_manifest_and_missing_columns(tmp_path, rows, header, message):
+    path = _manifest(tmp_path / "m.csv", rows, header)
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_manifest(path)
+
+
+# ------------------------------------------------------------------- a whole run (in process)
+HPARAMS = """
+seed: 3
+output_folder: {out}
+data_folder: {data}
+train_csv: {data}/train.csv
+valid_csv: {data}/valid.csv
+test_csv: {data}/test.csv
+task: {{name: classification}}
+backbone: {{name: musicfm, config: tiny}}
+method: {{name: lora, options: {{rank: 2}}}}
+head: linear
+number_of_epochs: 1
+batch_size: 4
+num_threads: 1
+optimizer: {{name: adamw, lr: 0.001}}
+crop_seconds: null
+few_shot_k: 0
+few_shot_seed: 0
+bootstrap_resamples: 20
+"""
+
+
+@pytest.fixture
+def user_recipe(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = []
+    for i in range(8):
+        label = ["low", "high"][i % 2]
+        freq = 220 if label == "low" else 1760
+        t = np.arange(12000) / 24000
+        rows.append([f"clip{i}", _tone(data / f"clip{i}.wav", sr=24000, data=(0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)), 0.5, label])
+    for split in ("train", "valid", "test"):
+        _manifest(data / f"{split}.csv", rows)
+    hparams = tmp_path / "hparams.yaml"
+    hparams.write_text(HPARAMS.format(out=tmp_path / "out", data=data))
+    return str(hparams), data, rows
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging():
+    """run() configures logging to the (captured) console; drop those handlers between tests."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+
+
+def _run_error(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        run(argv, prepare=None)
+    assert info.value.code != 0
+    err = capsys.readouterr().err
+    assert "error: " in err and "Traceback" not in err
+    return err[err.index("error: "):]  # the message, with one line per problem when there are several
+
+
+def test_unknown_label_in_a_user_manifest(user_recipe, capsys):
+    hparams, data, rows = user_recipe
+    _manifest(data / "valid.csv", rows[:3] + [["odd", rows[0][1], 0.5, "medium"]])
+    line = _run_error([hparams, "--device=cpu"], capsys)
+    assert f"{data}/valid.csv" in line and "label 'medium'" in line
+
+
+def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, capsys):
+    hparams, data, rows = user_recipe
+    broken = data / "broken.wav"
+    broken.write_bytes(b"RIFFnonsense")
+    _manifest(data / "train.csv", rows + [["broken", str(broken), 0.5, "low"]])
+    line = _run_error([hparams, "--device=cpu"], capsys)
+    assert f"{broken}: not a readable audio file" in line
+    assert not os.path.exists(os.path.join(os.path.dirname(hparams), "out", "save"))  # nothing trained
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--method={name: lorra}", "unknown PETL method 'lorra'; valid: adapter"),
+    ("--method={name: lora, options: {rank: 0}}", "rank must be a positive integer"),
+    ("--method={name: adapter, options: {bottleneck: 4096}}", "larger than"),
+    ("--backbone={name: bert}", "unknown backbone 'bert'; valid: ast"),
+    ("--number_of_epoch=2", "unknown hyperparameter 'number_of_epoch'"),
+])
+def test_configuration_errors(user_recipe, capsys, override, message):
+    hparams, _, _ = user_recipe
+    assert message in _run_error([hparams, "--device=cpu", override], capsys)
+
+
+def test_checkpoint_of_another_method(user_recipe, capsys):
+    hparams, _, _ = user_recipe
+    results = run([hparams, "--device=cpu"], prepare=None)
+    assert results["status"] == "ok"
+    line = _run_error([hparams, "--device=cpu", "--method={name: bitfit}", "--number_of_epochs=2"], capsys)
+    assert "checkpoint does not match the trainable parameters" in line
