@@ -178,3 +178,11 @@ def test_checkpoint_of_another_method(user_recipe, capsys):
     assert results["status"] == "ok"
     line = _run_error([hparams, "--device=cpu", "--method={name: bitfit}", "--number_of_epochs=2"], capsys)
     assert "checkpoint does not match the trainable parameters" in line
+
+
+def test_yaml_octal_trap_is_refused(user_recipe, capsys):
+    hparams, _, _ = user_recipe
+    with open(hparams, "a") as f:
+        f.write("bootstrap_seed: 0501\n")
+    line = _run_error([hparams, "--device=cpu"], capsys)
+    assert "bootstrap_seed: 0501 has a leading zero" in line and hparams in line
