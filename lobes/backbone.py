@@ -136,7 +136,9 @@ class Backbone(nn.Module):
         grad_from = self._first_trainable_stage()
         stage = min(grad_from, self.num_layers + 1)
         use_cache = cache_keys is not None and self.feature_cache is not None and stage >= 1
-        cached = self.feature_cache.lookup(cache_keys, stage, wav.device) if use_cache else None
+        if use_cache:
+            cache_keys = [f"{key}@stage{stage}" for key in cache_keys]
+        cached = self.feature_cache.lookup(cache_keys, wav.device) if use_cache else None
         if cached is not None:
             x, mask = cached
             hidden = [None] * (stage - 1) + [self._record(stage - 1, x)]
@@ -149,7 +151,7 @@ class Backbone(nn.Module):
             hidden = [x]
         for i in range(len(hidden) - 1, self.num_layers):
             if use_cache and cached is None and i + 1 == stage:
-                self.feature_cache.store(cache_keys, stage, x, mask)
+                self.feature_cache.store(cache_keys, x, mask)
             with _grad_if(grad_from <= i + 1):
                 for edit in self.sequence_edits:
                     x, mask = edit.before_layer(i, x, mask)
@@ -160,7 +162,7 @@ class Backbone(nn.Module):
                     n_extra += extra
                 hidden.append(self._record(i + 1, x[:, n_extra:]))
         if use_cache and cached is None and stage == self.num_layers + 1:
-            self.feature_cache.store(cache_keys, stage, x, mask)
+            self.feature_cache.store(cache_keys, x, mask)
         return BackboneOutput(tuple(hidden), mask[:, mask.shape[1] - hidden[-1].shape[1]:])
 
     def _record(self, k: int, x: torch.Tensor) -> torch.Tensor:
@@ -200,6 +202,8 @@ class Backbone(nn.Module):
     def train(self, mode: bool = True):
         """Train mode for what trains; frozen BatchNorm and fully frozen blocks stay in eval mode."""
         super().train(mode)
+        if mode and not any(p.requires_grad for p in self.parameters()):
+            return super().train(False)  # probing: the whole backbone is a fixed feature extractor
         if mode:
             for module in self.modules():
                 is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)

@@ -5,7 +5,7 @@ front end and embeddings), that stage's input depends only on the clip. Given a 
 (the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
 backbone stores that input once and later starts from it.
 
-Entries are stored per clip without padding (``[valid_tokens, hidden]``) in memory or, with
+Keys are the caller's (the backbone appends the stage it caches). Entries are stored without padding (``[valid_tokens, hidden]``) in memory or, with
 ``folder``, as one file per key (``torch.save``; loaded with ``weights_only=True``).
 
 Example:
@@ -28,11 +28,11 @@ import torch
 
 
 class FeatureCache:
-    """Key → (stage, tensor ``[tokens, hidden]``) store, in memory or in a folder."""
+    """Key → tensor store (``[tokens, hidden]`` or ``[hidden]``), in memory or in a folder."""
 
     def __init__(self, folder: str | None = None) -> None:
         self.folder = folder
-        self._memory: dict[str, tuple[int, torch.Tensor]] = {}
+        self._memory: dict[str, torch.Tensor] = {}
         self.hits = 0
         self.misses = 0
         if folder:
@@ -41,37 +41,32 @@ class FeatureCache:
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, hashlib.sha1(key.encode()).hexdigest() + ".pt")
 
-    def get(self, key: str, stage: int) -> torch.Tensor | None:
-        if self.folder:
-            path = self._path(key)
-            if not os.path.exists(path):
-                return None
-            entry = torch.load(path, map_location="cpu", weights_only=True)
-            found = (int(entry["stage"]), entry["x"])
-        else:
-            found = self._memory.get(key)
-        if found is None or found[0] != stage:
+    def get(self, key: str) -> torch.Tensor | None:
+        if not self.folder:
+            return self._memory.get(key)
+        path = self._path(key)
+        if not os.path.exists(path):
             return None
-        return found[1]
+        return torch.load(path, map_location="cpu", weights_only=True)
 
-    def put(self, key: str, stage: int, x: torch.Tensor) -> None:
+    def put(self, key: str, x: torch.Tensor) -> None:
         x = x.detach().to("cpu", copy=True)
         if self.folder:
             path = self._path(key)
             tmp = path + ".tmp"
-            torch.save({"stage": stage, "x": x}, tmp)
+            torch.save(x, tmp)
             os.replace(tmp, path)
         else:
-            self._memory[key] = (stage, x)
+            self._memory[key] = x
 
     def __len__(self) -> int:
         if self.folder:
             return sum(name.endswith(".pt") for name in os.listdir(self.folder))
         return len(self._memory)
 
-    def lookup(self, keys: list[str], stage: int, device) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """A padded batch ``(x [B, N, D], mask [B, N])`` if every key is cached at ``stage``."""
-        items = [self.get(k, stage) for k in keys]
+    def lookup(self, keys: list[str], device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A padded batch ``(x [B, N, D], mask [B, N])`` if every key is cached (else None)."""
+        items = [self.get(k) for k in keys]
         if any(item is None for item in items):
             self.misses += len(keys)
             return None
@@ -84,6 +79,7 @@ class FeatureCache:
             mask[i, : item.shape[0]] = True
         return x.to(device), mask.to(device)
 
-    def store(self, keys: list[str], stage: int, x: torch.Tensor, mask: torch.Tensor) -> None:
+    def store(self, keys: list[str], x: torch.Tensor, mask: torch.Tensor) -> None:
+        """Store each row of a padded batch without its padding."""
         for key, row, valid in zip(keys, x, mask):
-            self.put(key, stage, row[: int(valid.sum())])
+            self.put(key, row[: int(valid.sum())])

@@ -66,9 +66,28 @@ class AudioClassifier(nn.Module):
         self.head = head
         self.layer = backbone.num_layers if layer is None else layer
 
-    def embed(self, wav: torch.Tensor, lengths: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        """Pooled embedding ``[B, D]`` (the head's input)."""
-        out = self.backbone(wav, lengths, **kwargs)
+    def embed(self, wav: torch.Tensor, lengths: torch.Tensor | None = None,
+              cache_keys: list[str] | None = None, **kwargs) -> torch.Tensor:
+        """Pooled embedding ``[B, D]`` (the head's input).
+
+        With ``cache_keys`` and the backbone's ``feature_cache`` set: a frozen backbone (probing)
+        caches the pooled embedding itself, so later epochs run only the head; otherwise the
+        backbone caches the input of its first trainable stage.
+        """
+        cache = self.backbone.feature_cache
+        frozen = not any(p.requires_grad for p in self.backbone.parameters())
+        if cache_keys is not None and cache is not None and frozen:
+            keys = [f"{key}@pooled{self.layer}" for key in cache_keys]
+            hit = cache.lookup(keys, wav.device)
+            if hit is not None:
+                return hit[0][:, 0]
+            with torch.no_grad():
+                pooled = self._pool(self.backbone(wav, lengths, **kwargs))
+            cache.store(keys, pooled[:, None], torch.ones(pooled.shape[0], 1, dtype=torch.bool))
+            return pooled
+        return self._pool(self.backbone(wav, lengths, cache_keys=cache_keys, **kwargs))
+
+    def _pool(self, out) -> torch.Tensor:
         tokens = self.backbone.final_norm(out.hidden_states[self.layer])
         return masked_mean(tokens, out.mask)
 

@@ -195,7 +195,7 @@ class MusicFMBackbone(Backbone):
         return mel, torch.div(lengths, hop, rounding_mode="floor").clamp(min=1)
 
     def embedding_modules(self) -> nn.Module:
-        return self.model.conv
+        return nn.ModuleList([self.model.conv, self.model.conformer.dropout])
 
     def embed(self, mel: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.model.conv(mel)
@@ -206,6 +206,8 @@ class MusicFMBackbone(Backbone):
     def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.training and self.layerdrop > 0 and torch.rand([]) < self.layerdrop:
             return x
+        if not bool(mask.all()):  # the depthwise conv sees padded frames: keep them at zero, so a
+            x = x.masked_fill(~mask[..., None], 0.0)  # clip's output does not depend on its batch mates
         rotary = self.model.conformer.embed_positions(x)
         return layer(x, attention_mask=self.attention_mask(x, mask), relative_position_embeddings=rotary)
 

@@ -125,8 +125,9 @@ class SSLBackbone(Backbone):
         return wav * valid, lengths
 
     def embedding_modules(self) -> nn.Module:
+        encoder = self.model.encoder
         return nn.ModuleList([self.model.feature_extractor, self.model.feature_projection,
-                              self.model.encoder.pos_conv_embed, self.model.encoder.layer_norm])
+                              encoder.pos_conv_embed, encoder.layer_norm, encoder.dropout])
 
     def embed(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         encoder = self.model.encoder

@@ -115,12 +115,17 @@ class PETLBrain(sb.Brain):
     Extra keyword arguments: ``task`` (a :class:`petl_core.tasks.Task`), ``augmenter``
     (:class:`petl_core.augment.Augmenter` or None), ``eval_window`` (samples, or None = whole clip),
     ``scheduler_fn`` (optimizer -> per-step LR scheduler, or None), ``train_logger``,
-    ``weight_decay_vectors`` (False = no weight decay on 1-D parameters).
+    ``weight_decay_vectors`` (False = no weight decay on 1-D parameters), ``feature_cache`` (the
+    backbone has a :class:`lobes.cache.FeatureCache`: evaluation inputs are cached by clip/window)
+    and ``cache_train_inputs`` (training inputs are deterministic — no random crop, no
+    augmentation — so they are cached too).
     """
 
     def __init__(self, *args, task, augmenter=None, eval_window=None, scheduler_fn=None, train_logger=None,
-                 weight_decay_vectors=True, **kwargs):
+                 weight_decay_vectors=True, feature_cache=False, cache_train_inputs=False, **kwargs):
         self.task = task
+        self.feature_cache_enabled = feature_cache
+        self.cache_train_inputs = feature_cache and cache_train_inputs
         self.augmenter = augmenter
         self.eval_window = eval_window
         self.scheduler_fn = scheduler_fn
@@ -167,15 +172,21 @@ class PETLBrain(sb.Brain):
                 g = self.augmenter.generator(self.current_epoch, self.step, self.rank)
                 wavs, lens, params = self.augmenter(wavs, lens, g)
                 labels = self.task.transform(labels, **params)
-            return self.modules["model"](wavs, lens), labels
+            keys = [f"train:{i}" for i in batch.id] if self.cache_train_inputs else None
+            return self.modules["model"](wavs, lens, cache_keys=keys), labels
         model = self.model  # unsharded evaluation: no DDP collectives
         if self.eval_window is None:
-            return model(wavs, lens), labels
+            return model(wavs, lens, cache_keys=self._eval_keys(batch.id)), labels
         chunks, chunk_lens, owner = windows(wavs, lens, self.eval_window)
-        logits = model(chunks, chunk_lens).float()
+        keys = self._eval_keys([f"{batch.id[o]}#{n}" for o, n in zip(owner.tolist(), _running_count(owner))])
+        logits = model(chunks, chunk_lens, cache_keys=keys).float()
         summed = torch.zeros(wavs.shape[0], logits.shape[1], device=logits.device).index_add_(0, owner, logits)
         counts = torch.bincount(owner, minlength=wavs.shape[0]).clamp(min=1).to(logits)
         return summed / counts[:, None], labels
+
+    def _eval_keys(self, ids):
+        """Cache keys of evaluation inputs (deterministic: whole clips or fixed windows)."""
+        return [f"eval:{i}" for i in ids] if self.feature_cache_enabled else None
 
     def compute_objectives(self, predictions, batch, stage):
         logits, labels = predictions
@@ -324,3 +335,13 @@ class PETLBrain(sb.Brain):
             self.modules[name] = DistributedDataParallel(
                 module, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters
             )
+
+
+def _running_count(owner: torch.Tensor) -> list[int]:
+    """For each window, its index among the windows of the same clip."""
+    seen: dict[int, int] = {}
+    counts = []
+    for o in owner.tolist():
+        counts.append(seen.get(o, 0))
+        seen[o] = counts[-1] + 1
+    return counts

@@ -21,7 +21,9 @@ hparams keys used (besides the required ones of :mod:`petl_core.config`): ``task
 ``lr``, ...), ``lr_schedule`` (``cosine`` per step, or ``constant``), ``lr_min``,
 ``crop_seconds``, ``eval_window_seconds``, ``max_eval_seconds``, ``augment`` (dict for
 :class:`petl_core.augment.Augmenter`), ``bootstrap_resamples``, ``bootstrap_seed``,
-``results_file``, ``record_train_ids``, ``num_threads`` (torch CPU threads), plus any SpeechBrain run option (``max_grad_norm``,
+``results_file``, ``record_train_ids``, ``num_threads`` (torch CPU threads), ``feature_cache``
+(null; true = in memory; a folder: frozen-stage outputs cached per clip, see :mod:`lobes.cache`;
+training inputs only when there is no random crop and no augmentation), plus any SpeechBrain run option (``max_grad_norm``,
 ``nonfinite_patience``, ``precision``...; the command line wins).
 """
 from __future__ import annotations
@@ -38,6 +40,7 @@ import torch
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process, is_distributed_initialized
 
 from lobes.audio import AudioError
+from lobes.cache import FeatureCache
 from petl_core.augment import Augmenter
 from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain
 from petl_core.checkpointing import AtomicCheckpointer, RandomState
@@ -176,6 +179,10 @@ def run(argv=None, prepare=None):
     steps_per_epoch = math.ceil(steps_per_epoch / int(getattr(run_opts, "grad_accumulation_factor", 1) or 1))
     augment = hparams.get("augment") or {}
     augmenter = Augmenter(sr, seed=int(hparams["seed"]), **augment) if augment else None
+    cache = hparams.get("feature_cache")  # null/false: off; true: in memory; a path: one file per clip
+    if cache:
+        model.backbone.feature_cache = FeatureCache(None if cache is True else str(cache))
+    deterministic_train = not crop and augmenter is None
     epoch_counter = sb.utils.epoch_loop.EpochCounter(limit=int(hparams["number_of_epochs"]))
     checkpointer = AtomicCheckpointer(save_folder, recoverables={"counter": epoch_counter, "rng": RandomState()})
     train_logger = sb.utils.train_logger.FileTrainLogger(save_file=os.path.join(hparams["output_folder"], "train_log.txt"))
@@ -188,6 +195,7 @@ def run(argv=None, prepare=None):
         eval_window=int(window * sr) if window else None,
         scheduler_fn=make_scheduler_fn(hparams, steps_per_epoch), train_logger=train_logger,
         weight_decay_vectors=bool(hparams.get("weight_decay_vectors", True)),
+        feature_cache=bool(cache), cache_train_inputs=deterministic_train,
     )
     if hparams.get("record_train_ids"):
         brain.record_ids_file = os.path.join(hparams["output_folder"], f"train_ids_rank{brain.rank}.txt")

@@ -300,3 +300,19 @@ def test_feature_cache_skips_frozen_stages_with_identical_outputs(tmp_path, trai
     valid = first.mask
     torch.testing.assert_close(again.hidden_states[-1][valid], first.hidden_states[-1][valid], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(again.mask, first.mask)
+
+
+def test_probe_caches_the_pooled_embedding():
+    from lobes.cache import FeatureCache
+    from lobes.heads import AudioClassifier, LinearHead
+
+    bb = build_backbone("ast", config="tiny").eval().requires_grad_(False)
+    bb.feature_cache = FeatureCache()
+    model = AudioClassifier(bb, LinearHead(bb.hidden_size, 3))
+    wav = torch.randn(2, 16000)
+    first = model(wav, cache_keys=["x", "y"])
+    calls = []
+    bb.register_forward_hook(lambda *args: calls.append(1))
+    again = model(wav, cache_keys=["x", "y"])
+    torch.testing.assert_close(again, first)
+    assert calls == [] and len(bb.feature_cache) == 2  # the backbone did not run

@@ -55,6 +55,7 @@ def test_json_fields_and_ratios(report):
         assert r["peak_mem_mb"] > 0
         assert math.isclose(r["peak_mem_ratio_vs_ft"], r["peak_mem_mb"] / res["ft"]["peak_mem_mb"])
     assert res["ft"]["train_ratio_vs_ft"] == 1.0 and res["ft"]["peak_mem_ratio_vs_ft"] == 1.0
+    assert res["ft"]["train_ratio_vs_ft_paired"] == 1.0 and res["lora"]["train_ratio_vs_ft_paired"] > 0
     assert res["plain"]["infer_ratio_vs_plain"] == 1.0 and res["plain"]["train_step_s"] is None
     assert res["lora"]["merged"] is True and res["adapter"]["merged"] is False and res["ft"]["merged"] is False
     assert res["lora"]["trainable_params"] < res["ft"]["trainable_params"]

@@ -9,7 +9,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from lobes import build_backbone
 from lobes.heads import AudioClassifier, build_head
-from petl_core.brain import NonFiniteLossError, PETLBrain, TrainableState
+from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain, TrainableState
 from petl_core.tasks import KeyTask
 from petl_modules import apply_petl
 
@@ -111,7 +111,7 @@ def test_checkpoint_includes_trainable_bn_buffers():
 def test_checkpoint_mismatch_is_an_error():
     state = TrainableState(_model()).state_dict()
     other = TrainableState(_model("bitfit", {}))
-    with pytest.raises(RuntimeError, match="does not match"):
+    with pytest.raises(CheckpointMismatchError, match="does not match"):
         other.load_state_dict(state)
 
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""MagnaTagATune top-50 tagging (split of Won et al.). Usage:
+
+    python recipes/MagnaTagATune/tagging/train.py recipes/MagnaTagATune/tagging/hparams/default.yaml --data_folder=/data/magnatagatune [--overrides]
+    torchrun --nproc_per_node=2 recipes/MagnaTagATune/tagging/train.py recipes/MagnaTagATune/tagging/hparams/default.yaml --data_folder=... --distributed_backend=nccl
+
+See recipes/MagnaTagATune/README.md (Training).
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+
+from petl_core.datasets.magnatagatune import prepare  # noqa: E402
+from petl_core.recipe import run  # noqa: E402
+
+if __name__ == "__main__":
+    run(sys.argv[1:], prepare)

@@ -1,0 +1,117 @@
+"""tools/new_recipe.py: scaffold a recipe per task into tmp, prepare a tiny fixture and train it
+for one epoch with the tiny backbone (subprocess); the scaffolded prepare's layouts and errors."""
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest_runs import write_tone
+
+from petl_core.manifest import DatasetError
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import new_recipe  # noqa: E402
+
+LABELS = {"classification": ["low", "high"], "tagging": ["bass;tone", "tone"], "key": ["Eb minor", "C major"],
+          "tempo": ["100", "1.205e+02"]}
+METRICS = {"classification": {"accuracy"}, "tagging": {"mAP", "roc_auc"}, "key": {"weighted_score", "accuracy"},
+           "tempo": {"acc1", "acc2"}}
+TINY = ["--backbone=tiny_musicfm", "--number_of_epochs=1", "--batch_size=4", "--crop_seconds=0.5",
+        "--eval_window_seconds=0.5", "--bootstrap_resamples=20", "--num_threads=1", "--device=cpu", "--noprogressbar"]
+
+
+def write_fixture(folder, labels, sizes=(("train", 6), ("valid", 4), ("test", 4))):
+    """Audio under ``folder/audio`` and ``folder/{split}.csv`` (path,label; relative paths)."""
+    os.makedirs(os.path.join(folder, "audio"), exist_ok=True)
+    k = 0
+    for split, n in sizes:
+        with open(os.path.join(folder, f"{split}.csv"), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label"])
+            for i in range(n):
+                rel = f"audio/{split}{i}.wav"
+                write_tone(os.path.join(folder, rel), (220, 1760)[i % 2], 0.8, seed=k)
+                k += 1
+                writer.writerow([rel, labels[i % 2]])
+    return folder
+
+
+def load_prepare(recipe):
+    spec = importlib.util.spec_from_file_location(f"prepare_{os.path.basename(recipe)}",
+                                                  os.path.join(recipe, "prepare.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.prepare
+
+
+@pytest.mark.parametrize("task", ["classification", "tagging", "key", "tempo"])
+def test_scaffold_and_train_one_epoch(tmp_path, task):
+    assert new_recipe.main(["MyData", "--task", task, "--dest", str(tmp_path / "recipes")]) == 0
+    recipe = tmp_path / "recipes" / "MyData" / task
+    for name in ("prepare.py", "train.py", "hparams/default.yaml", "README.md"):
+        assert (recipe / name).is_file(), name
+    data = write_fixture(str(tmp_path / "data"), LABELS[task])
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(recipe / "train.py"), str(recipe / "hparams" / "default.yaml"), f"--data_folder={data}",
+           f"--output_folder={out}", *TINY]
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    res = json.load(open(out / "results.json"))
+    assert res["status"] == "ok" and res["task"] == task
+    for split in ("valid", "test"):
+        assert set(res[split]) >= METRICS[task] | {"loss"}
+    assert res["n_items"] == {"valid": 4, "test": 4} and res["epochs"] == 1
+    assert res["config"]["backbone"]["name"] == "musicfm" and res["config"]["method"]["name"] == "adapter"
+    rows = list(csv.DictReader(open(out / "manifests" / "train.csv")))
+    assert len(rows) == 6 and rows[0]["ID"] == "audio/train0" and os.path.isabs(rows[0]["wav"])
+    assert abs(float(rows[0]["duration"]) - 0.8) < 1e-3
+    expected = {"key": "D# minor", "tempo": "100.0", "tagging": "bass;tone", "classification": "low"}[task]
+    assert rows[0]["label"] == expected
+
+
+def test_refuses_to_overwrite(tmp_path, capsys):
+    dest = str(tmp_path / "recipes")
+    assert new_recipe.main(["Demo", "--task", "key", "--dest", dest]) == 0
+    marker = tmp_path / "recipes" / "Demo" / "key" / "prepare.py"
+    marker.write_text("# edited by the user\n")
+    assert new_recipe.main(["Demo", "--task", "key", "--dest", dest]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert marker.read_text() == "# edited by the user\n"
+    assert new_recipe.main(["Demo", "--task", "tempo", "--dest", dest]) == 0  # another task of the same dataset
+    with pytest.raises(SystemExit):
+        new_recipe.main(["bad/name", "--task", "key", "--dest", dest])
+
+
+def test_scaffolded_prepare_layouts_and_errors(tmp_path):
+    new_recipe.main(["Folders", "--task", "classification", "--dest", str(tmp_path / "r")])
+    prepare = load_prepare(str(tmp_path / "r" / "Folders" / "classification"))
+    data = tmp_path / "folders"
+    for split in ("train", "valid", "test"):
+        for label in ("cat", "dog"):
+            (data / split / label).mkdir(parents=True)
+            write_tone(data / split / label / "a.wav", 440, 0.3)
+    paths = prepare(str(data), str(tmp_path / "m"))
+    rows = list(csv.DictReader(open(paths["train"])))
+    assert [(r["ID"], r["label"]) for r in rows] == [("train/cat/a", "cat"), ("train/dog/a", "dog")]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="train split not found"):
+        prepare(str(tmp_path / "empty"), str(tmp_path / "m2"))
+
+    new_recipe.main(["Keys", "--task", "key", "--dest", str(tmp_path / "r")])
+    prepare = load_prepare(str(tmp_path / "r" / "Keys" / "key"))
+    data = write_fixture(str(tmp_path / "keys"), ["Eb minor", "not a key"])
+    with pytest.raises(DatasetError) as info:
+        prepare(data, str(tmp_path / "m3"))
+    assert "train.csv:3: unusable key label 'not a key'" in str(info.value)
+    os.remove(os.path.join(data, "audio", "valid0.wav"))
+    write_fixture(data, ["Eb minor", "A"])  # fixed labels (rewritten lists, audio regenerated)
+    os.remove(os.path.join(data, "audio", "valid0.wav"))
+    with pytest.raises(DatasetError, match="valid0.wav: file not found"):
+        prepare(data, str(tmp_path / "m3"))
+    paths = prepare(data, str(tmp_path / "m3"), skip_bad_files=True)
+    assert len(list(csv.DictReader(open(paths["valid"])))) == 3

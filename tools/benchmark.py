@@ -1,0 +1,540 @@
+#!/usr/bin/env python
+"""Training-step time, peak memory and inference time of PETL methods, side by side.
+
+For one backbone at its REAL configuration (random weights: speed and memory do not depend on the
+values) and a list of methods, in ONE run:
+
+* training step: forward + backward + AdamW step over the trainable tensors only, on a batch of
+  ``--batch`` random clips of ``--seconds`` s, Linear head on the masked mean of the last layer;
+* inference: ``no_grad`` forward in eval mode; LoRA / BitFit / SSF are first folded into the frozen
+  weights with ``petl_modules.merge`` (``merged: true``);
+* peak memory of one training step (see "Memory" below).
+
+Timings are interleaved: after ``--warmup`` untimed steps per method, every repeat runs each method
+once in turn (round-robin), so slow drifts of a shared machine hit all methods alike. Reported:
+median and [min, max] over ``--repeats``. All methods share one copy of the frozen weights (each
+has its own ``nn.Parameter`` objects, so ``requires_grad`` stays per method).
+
+Memory (one fresh subprocess per method, so methods cannot see each other's allocations):
+* CUDA: ``torch.cuda.max_memory_allocated`` during the second training step (the first one
+  allocates the AdamW state) minus what was allocated before the model was built;
+* CPU: the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs`` right
+  before the second training step, after ``malloc_trim``) minus the resident set after importing
+  torch and before building the model. It therefore counts weights + gradients + optimizer state +
+  activations + allocator slack, as the CUDA number does (without the caching allocator's reserve).
+  Without a writable ``clear_refs`` the lifetime peak (``ru_maxrss``) is used and the json says so.
+
+Methods: ``ft`` (full fine-tuning), ``probe`` (linear probe: frozen backbone + head), ``plain``
+(the backbone without any method, inference only; always measured, it is the inference reference)
+and the PETL methods of ``petl_modules`` with the options in :data:`METHOD_OPTIONS` (override with
+``--method-options '{"lora": {"rank": 2}}'``).
+
+Example:
+    python tools/benchmark.py --backbone ast --methods ft,probe,lora,adapter --quick --out /tmp/bench_ast
+
+Writes ``OUT/benchmark.json`` and ``OUT/benchmark.png`` (ratios with the targets) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import ctypes
+import gc
+import json
+import logging
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lobes import build_backbone  # noqa: E402
+from lobes.heads import AudioClassifier, LinearHead  # noqa: E402
+
+BACKBONE_CHOICES = ["ast", "mert", "musicfm"]
+#: layers kept at the real configuration (seed 001 / seed 002 papers)
+DEFAULT_LAYERS = {"ast": 12, "mert": 6, "musicfm": 6}
+#: benchmark name -> petl_modules method name
+REGISTRY_NAME = {"probe": "linear"}
+#: options of each method (paper defaults; written into benchmark.json)
+METHOD_OPTIONS = {
+    "ft": {},
+    "probe": {},
+    "lora": {"rank": 8, "targets": ["q", "v"]},
+    "adapter": {"style": "pfeiffer", "bottleneck": 64},
+    "bitfit": {},
+    "ssf": {},
+    "prompt": {"num_prompts": 64, "deep": False},
+    "prefix": {"num_prefixes": 32},
+}
+#: smaller sizes for the hidden tiny configuration (tests; hidden size 32)
+TINY_OPTIONS = {"lora": {"rank": 2}, "adapter": {"bottleneck": 4}, "prompt": {"num_prompts": 4},
+                "prefix": {"num_prefixes": 4}}
+#: targets drawn on the plot (PETL train step vs FT, peak memory vs FT, inference vs plain)
+TRAIN_TARGET = {"ast": 0.65, "mert": 0.40, "musicfm": 0.40}
+MEM_TARGET = 0.6
+MERGED_INFER_TOL = 0.03
+ADAPTER_INFER_TARGET = 1.05
+NUM_CLASSES = 10
+QUICK = dict(batch=2, seconds=2.0, repeats=3, warmup=1)
+FULL = dict(batch=8, seconds=10.0, repeats=10, warmup=2)
+MEMORY_TAG = "BENCHMARK_MEMORY "
+
+logger = logging.getLogger("benchmark")
+
+
+# ---------------------------------------------------------------------------------------- args
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backbone", required=True, choices=BACKBONE_CHOICES)
+    p.add_argument("--methods", default="ft,probe,lora,adapter,bitfit,ssf,prompt,prefix",
+                   help="comma-separated: ft, probe, plain and petl_modules methods")
+    p.add_argument("--quick", action="store_true", help=f"short run: {QUICK}")
+    p.add_argument("--num-layers", type=int, default=None, help="layers kept (default: 12 AST, 6 MERT/MusicFM)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=None, help="clip length in seconds")
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--method-options", default=None, help="json {method: options} overriding the defaults")
+    p.add_argument("--no-memory", action="store_true", help="skip the per-method memory subprocesses")
+    p.add_argument("--memory-jobs", type=int, default=1,
+                   help="memory subprocesses at a time (each holds a model: mind the RAM)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    # hidden: tiny configuration for tests; memory worker mode
+    p.add_argument("--config", default="real", choices=["real", "tiny"], help=argparse.SUPPRESS)
+    p.add_argument("--_memory-worker", dest="memory_worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.num_layers is None and args.config == "real":
+        args.num_layers = DEFAULT_LAYERS[args.backbone]
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if len(set(args.methods)) != len(args.methods):
+        p.error("--methods names a method twice")
+    options = copy.deepcopy(METHOD_OPTIONS)
+    if args.config == "tiny":
+        for method, small in TINY_OPTIONS.items():
+            options[method] = {**options[method], **small}
+    if args.method_options:
+        try:
+            extra = json.loads(args.method_options)
+        except json.JSONDecodeError as exc:
+            p.error(f"--method-options is not valid json: {exc}")
+        if not isinstance(extra, dict):
+            p.error("--method-options must be a json object {method: options}")
+        options.update(extra)
+    args.options = {m: options.get(m, {}) for m in args.methods if m != "plain"}
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda but CUDA is not available")
+    if args.batch < 1 or args.seconds <= 0 or args.repeats < 1 or args.warmup < 0:
+        p.error("--batch, --repeats must be >= 1, --seconds > 0, --warmup >= 0")
+    return args
+
+
+# -------------------------------------------------------------------------------------- models
+def build_base(args) -> torch.nn.Module:
+    """The backbone without any method (random weights), inputs matched to ``--seconds``."""
+    torch.manual_seed(args.seed)
+    extra = {}
+    if args.backbone == "ast":
+        # AST works on fixed-length fbank clips: make that length the benchmark clip's length
+        # (as recipes do per dataset); positional embeddings are resized, layers are unchanged.
+        samples = int(round(args.seconds * 16000))
+        extra["max_length"] = max(16, 1 + (samples - 400) // 160)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_backbone(args.backbone, config=args.config, num_layers=args.num_layers, **extra)
+
+
+def share_weights_copy(base: torch.nn.Module) -> torch.nn.Module:
+    """A deep copy of ``base`` whose parameters are new ``Parameter`` objects on the same storage."""
+    memo = {}
+    for p in base.parameters():
+        memo[id(p)] = torch.nn.Parameter(p.data, requires_grad=p.requires_grad)
+    for b in base.buffers():
+        memo[id(b)] = b
+    return copy.deepcopy(base, memo)
+
+
+def apply_method(backbone, method: str, options: dict) -> bool:
+    """Freeze/unfreeze/inject ``method`` in place; return whether it can be merged."""
+    if method == "plain":
+        backbone.requires_grad_(False)
+        return False
+    try:
+        from petl_modules import METHODS, apply_petl
+    except ImportError:
+        if method not in ("ft", "probe"):
+            raise
+        backbone.requires_grad_(method == "ft")  # fallback while petl_modules is unavailable
+        return False
+    name = REGISTRY_NAME.get(method, method)
+    apply_petl(backbone, name, options)
+    return bool(METHODS[name].mergeable)
+
+
+def build_model(backbone, method: str, options: dict, device) -> tuple[AudioClassifier, bool]:
+    mergeable = apply_method(backbone, method, options)
+    head = LinearHead(backbone.hidden_size, NUM_CLASSES)
+    head.requires_grad_(method != "plain")
+    return AudioClassifier(backbone, head).to(device), mergeable
+
+
+def make_batch(args, sample_rate: int, device):
+    g = torch.Generator().manual_seed(args.seed)
+    wav = 0.1 * torch.randn(args.batch, int(round(args.seconds * sample_rate)), generator=g)
+    labels = torch.randint(0, NUM_CLASSES, (args.batch,), generator=g)
+    return wav.to(device), labels.to(device)
+
+
+def autocast(args):
+    if args.precision == "bf16":
+        return torch.autocast(device_type=args.device, dtype=torch.bfloat16)
+    return torch.autocast(device_type=args.device, enabled=False)
+
+
+class Runner:
+    """One method's model with its optimizer; ``train_step``/``infer`` are what gets timed."""
+
+    def __init__(self, model, mergeable: bool, args, batch):
+        self.model, self.mergeable, self.args, (self.wav, self.labels) = model, mergeable, args, batch
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=1e-5) if self.params else None
+        self.merged = False
+
+    def train_step(self) -> None:
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with autocast(self.args):
+            logits = self.model(self.wav)
+        loss = F.cross_entropy(logits.float(), self.labels)
+        loss.backward()
+        self.optimizer.step()
+
+    def prepare_inference(self) -> None:
+        self.model.eval()
+        if self.optimizer is not None:
+            self.optimizer.zero_grad(set_to_none=True)
+        if self.mergeable:
+            from petl_modules import merge
+            merge(self.model.backbone)
+            self.merged = True
+
+    @torch.no_grad()
+    def infer(self) -> None:
+        with autocast(self.args):
+            self.model(self.wav)
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device: str) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def round_robin(runners: dict, fn_name: str, args) -> dict[str, list[float]]:
+    """Warm-up each, then ``repeats`` rounds timing every runner once per round."""
+    for _ in range(args.warmup):
+        for runner in runners.values():
+            getattr(runner, fn_name)()
+    times = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, runner in runners.items():
+            times[name].append(timed(getattr(runner, fn_name), args.device))
+    return times
+
+
+# -------------------------------------------------------------------------------------- memory
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def memory_worker(args) -> dict:
+    """Peak memory (MiB) of one training step of ``args.memory_worker`` in this fresh process."""
+    method = args.memory_worker
+    gc.collect()
+    _malloc_trim()
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        baseline = torch.cuda.memory_allocated()
+    else:
+        baseline = (_status_kb("VmRSS") or 0) * 1024
+    backbone = build_base(args)
+    model, mergeable = build_model(backbone, method, args.options.get(method, {}), args.device)
+    runner = Runner(model, mergeable, args, make_batch(args, backbone.sample_rate, args.device))
+    runner.train_step()  # allocates the optimizer state
+    gc.collect()
+    sync(args.device)
+    if args.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        runner.train_step()
+        sync(args.device)
+        peak, how = torch.cuda.max_memory_allocated(), "cuda_max_memory_allocated"
+    else:
+        _malloc_trim()
+        if _reset_peak_rss():
+            runner.train_step()
+            peak, how = (_status_kb("VmHWM") or 0) * 1024, "cpu_vmhwm_step_minus_baseline_rss"
+        else:
+            runner.train_step()
+            peak, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "cpu_ru_maxrss_minus_baseline_rss"
+    return {"method": method, "peak_mem_mb": (peak - baseline) / 2**20, "memory_method": how}
+
+
+def memory_command(args, method: str) -> list[str]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--backbone", args.backbone, "--methods", method,
+           "--config", args.config, "--device", args.device, "--precision", args.precision,
+           "--batch", str(args.batch), "--seconds", str(args.seconds), "--repeats", "1", "--warmup", "0",
+           "--seed", str(args.seed), "--method-options", json.dumps(args.options), "--out", args.out,
+           "--_memory-worker", method]
+    if args.num_layers is not None:
+        cmd += ["--num-layers", str(args.num_layers)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return cmd
+
+
+def measure_memory(args, methods: list[str]) -> dict[str, dict]:
+    """Peak memory of each method, each in a fresh subprocess (``--memory-jobs`` at a time)."""
+    results, pending = {}, list(methods)
+    running: list[tuple[str, subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < max(1, args.memory_jobs):
+            method = pending.pop(0)
+            logger.info("peak memory of %s (subprocess)", method)
+            running.append((method, subprocess.Popen(memory_command(args, method), stdout=subprocess.PIPE,
+                                                     stderr=subprocess.PIPE, text=True)))
+        method, proc = running.pop(0)
+        stdout, stderr = proc.communicate()
+        results[method] = {"method": method, "peak_mem_mb": None, "memory_method": None}
+        for line in stdout.splitlines():
+            if line.startswith(MEMORY_TAG):
+                results[method] = json.loads(line[len(MEMORY_TAG):])
+                break
+        else:
+            tail = (stderr or stdout).strip().splitlines()[-3:]
+            logger.warning("memory measurement of %s failed (exit %d): %s", method, proc.returncode, " | ".join(tail))
+    return results
+
+
+# ------------------------------------------------------------------------------------- summary
+def summarize(samples: list[float]) -> tuple[float, list[float]]:
+    return statistics.median(samples), [min(samples), max(samples)]
+
+
+def ratio(value, reference):
+    if value is None or reference is None or reference == 0:
+        return None
+    return value / reference
+
+
+def paired(samples, reference):
+    """Median over rounds of the per-round ratio (both timed in the same round-robin round)."""
+    if not reference:
+        return None
+    return statistics.median(a / b for a, b in zip(samples, reference) if b > 0)
+
+
+def build_results(args, train_times, infer_times, memory, params, merged) -> dict:
+    results = {}
+    names = list(dict.fromkeys(["plain", *args.methods]))
+    ft_train = statistics.median(train_times["ft"]) if "ft" in train_times else None
+    ft_mem = memory.get("ft", {}).get("peak_mem_mb")
+    plain_infer = statistics.median(infer_times["plain"])
+    for name in names:
+        row = {"train_step_s": None, "train_step_range": None, "train_ratio_vs_ft": None,
+               "peak_mem_mb": None, "peak_mem_ratio_vs_ft": None}
+        if name in train_times:
+            med, rng = summarize(train_times[name])
+            row.update(train_step_s=med, train_step_range=rng, train_ratio_vs_ft=ratio(med, ft_train),
+                       train_ratio_vs_ft_paired=paired(train_times[name], train_times.get("ft")))
+        if name in memory:
+            mem = memory[name].get("peak_mem_mb")
+            row.update(peak_mem_mb=mem, peak_mem_ratio_vs_ft=ratio(mem, ft_mem))
+        med, rng = summarize(infer_times[name])
+        row.update(infer_s=med, infer_range=rng, infer_ratio_vs_plain=ratio(med, plain_infer),
+                   infer_ratio_vs_plain_paired=paired(infer_times[name], infer_times["plain"]),
+                   merged=merged[name], options=args.options.get(name, {}), **params[name])
+        results[name] = row
+    return results
+
+
+def print_table(report: dict) -> None:
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    cfg = report["config"]
+    print(f"\n{report['backbone']} ({cfg['num_layers']} layers, {cfg['config']}) on {report['device']}: "
+          f"batch {cfg['batch']} x {cfg['seconds']} s, {cfg['repeats']} repeats, {cfg['threads']} threads, "
+          f"{cfg['precision']}")
+    head = f"{'method':<9}{'trainable':>12}{'train s':>10}{'x FT':>7}{'peak MB':>10}{'x FT':>7}" \
+           f"{'infer s':>10}{'x plain':>9}  merged"
+    print(head)
+    print("-" * len(head))
+    for name, r in report["results"].items():
+        print(f"{name:<9}{r['trainable_params']:>12,}{fmt(r['train_step_s'], '.3f'):>10}"
+              f"{fmt(r['train_ratio_vs_ft'], '.2f'):>7}{fmt(r['peak_mem_mb'], '.0f'):>10}"
+              f"{fmt(r['peak_mem_ratio_vs_ft'], '.2f'):>7}{fmt(r['infer_s'], '.3f'):>10}"
+              f"{fmt(r['infer_ratio_vs_plain'], '.3f'):>9}  {'yes' if r['merged'] else 'no'}")
+    print(f"wall time: {report['wall_s']:.1f} s")
+
+
+def plot(report: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = report["results"]
+    backbone = report["backbone"]
+    panels = [
+        ("train_ratio_vs_ft", "training step / FT", [(TRAIN_TARGET[backbone], "PETL target")]),
+        ("peak_mem_ratio_vs_ft", "peak memory / FT", [(MEM_TARGET, "target")]),
+        ("infer_ratio_vs_plain", "inference / plain",
+         [(1 - MERGED_INFER_TOL, "merged ±3%"), (1 + MERGED_INFER_TOL, None),
+          (ADAPTER_INFER_TARGET, "adapters")]),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, (key, title, targets) in zip(axes, panels):
+        names = [n for n, r in results.items() if r.get(key) is not None]
+        values = [results[n][key] for n in names]
+        colors = ["tab:gray" if n in ("ft", "plain", "probe") else
+                  ("tab:green" if results[n].get("merged") else "tab:blue") for n in names]
+        ax.bar(names, values, color=colors)
+        for (y, label), style in zip(targets, ["--", "--", ":"]):
+            ax.axhline(y, color="tab:red", linestyle=style, linewidth=1, label=label)
+        ax.axhline(1.0, color="black", linewidth=0.6)
+        for i, v in enumerate(values):
+            ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+        top = max(values + [y for y, _ in targets] + [1.0])
+        ax.set_ylim(0, top * 1.1)
+        ax.set_title(title, pad=20)
+        ax.tick_params(axis="x", rotation=45)
+        if any(label for _, label in targets):
+            ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+        if not names:
+            ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+    cfg = report["config"]
+    fig.suptitle(f"{backbone} ({cfg['num_layers']} layers), {report['device']}, batch {cfg['batch']} x "
+                 f"{cfg['seconds']} s, median of {cfg['repeats']} (green: merged)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------- main
+def run(args) -> dict:
+    wall_start = time.perf_counter()
+    names = list(dict.fromkeys(["plain", *args.methods]))
+    base = build_base(args)
+    batch = make_batch(args, base.sample_rate, args.device)
+    runners, params, merged = {}, {}, {}
+    for name in names:
+        model, mergeable = build_model(share_weights_copy(base), name, args.options.get(name, {}), args.device)
+        runners[name] = Runner(model, mergeable, args, batch)
+        params[name] = {
+            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "total_params": sum(p.numel() for p in model.parameters()),
+        }
+    del base
+    trainable = {n: r for n, r in runners.items() if r.optimizer is not None}
+    logger.info("timing training steps: %s", ", ".join(trainable))
+    train_times = round_robin(trainable, "train_step", args)
+    for runner in runners.values():
+        runner.prepare_inference()
+    merged = {n: r.merged for n, r in runners.items()}
+    logger.info("timing inference: %s", ", ".join(runners))
+    infer_times = round_robin(runners, "infer", args)
+    num_layers = runners["plain"].model.backbone.num_layers
+    runners.clear()
+    gc.collect()
+    memory = {}
+    if not args.no_memory:
+        memory = measure_memory(args, list(trainable))
+    memory_methods = sorted({m["memory_method"] for m in memory.values() if m.get("memory_method")})
+    report = {
+        "backbone": args.backbone,
+        "device": args.device if args.device == "cpu" else f"cuda:{torch.cuda.get_device_name()}",
+        "config": {
+            "config": args.config, "num_layers": num_layers, "batch": args.batch, "seconds": args.seconds,
+            "repeats": args.repeats, "warmup": args.warmup, "threads": torch.get_num_threads(),
+            "precision": args.precision, "quick": args.quick, "seed": args.seed, "num_classes": NUM_CLASSES,
+            "optimizer": "AdamW(lr=1e-5) over trainable tensors", "head": "Linear on masked mean of last layer",
+            "method_options": args.options, "memory_method": memory_methods,
+            "timing": "interleaved round-robin after warm-up; median and [min, max]",
+            "torch": torch.__version__,
+        },
+        "targets": {"train_ratio_vs_ft": TRAIN_TARGET[args.backbone], "peak_mem_ratio_vs_ft": MEM_TARGET,
+                    "infer_ratio_vs_plain_merged": [1 - MERGED_INFER_TOL, 1 + MERGED_INFER_TOL],
+                    "infer_ratio_vs_plain_adapters": ADAPTER_INFER_TARGET},
+        "results": build_results(args, train_times, infer_times, memory, params, merged),
+        "raw": {"train_step_s": train_times, "infer_s": infer_times},
+    }
+    report["wall_s"] = time.perf_counter() - wall_start
+    return report
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    logging.getLogger("lobes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_worker:
+        print(MEMORY_TAG + json.dumps(memory_worker(args)), flush=True)
+        return 0
+    os.makedirs(args.out, exist_ok=True)
+    report = run(args)
+    with open(os.path.join(args.out, "benchmark.json"), "w") as fh:
+        json.dump(report, fh, indent=2)
+    plot(report, os.path.join(args.out, "benchmark.png"))
+    print_table(report)
+    print(f"wrote {os.path.join(args.out, 'benchmark.json')} and benchmark.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Predict with a trained run: labels / tags / key / tempo for audio files.
+
+Rebuilds the run's model from its resolved configuration (backbone + PETL method + head;
+pretrained weights as configured), loads the best-validation checkpoint (the one the run's test
+evaluation used; ``--checkpoint`` picks another) and predicts each file as evaluation does: the
+whole clip (capped at the run's ``max_eval_seconds``), logits averaged over
+``eval_window_seconds`` windows.
+
+    python tools/predict.py --run results/SynthMusic/key/1234 song1.wav song2.flac
+    python tools/predict.py --run results/GTZAN/genre/1234 --top-k 3 --format csv --out preds.csv *.wav
+
+Output per file (JSON: a list of objects; CSV: one row per file):
+
+* classification: ``label``, ``score`` (softmax probability), ``top_k`` [{label, score}];
+* tagging: ``tags`` (probability >= ``--threshold``, default 0.5), ``scores`` {tag: probability};
+* key: ``key`` (e.g. ``F# minor``), ``confidence``, ``top_k``;
+* tempo: ``bpm``.
+
+Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
+path for an unusable run/checkpoint (nothing is written then); 2 on bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from lobes.audio import AudioError, audio_info  # noqa: E402
+from petl_core.inference import RunError, clip_logits, decode, load_clip, load_run  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="example: python tools/predict.py --run results/SynthMusic/key/1234 a.wav b.wav",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="a training run's output folder (holds results.json, save/)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="a CKPT+... folder or its model.ckpt (default: the best-validation checkpoint)")
+    parser.add_argument("--format", choices=["json", "csv"], default="json")
+    parser.add_argument("--out", default=None, help="output file (default: stdout)")
+    parser.add_argument("--top-k", type=int, default=5, help="classes listed per file (classification, key; 0 = all)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="tagging: tags with probability >= this")
+    parser.add_argument("--max-seconds", type=float, default=-1.0,
+                        help="read at most this many seconds per file (default: the run's max_eval_seconds; 0 = all)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
+    args = parser.parse_args(argv)
+    if args.top_k < 0:
+        parser.error("--top-k must be >= 0")
+    return args
+
+
+def predict(model, task, hparams: dict, paths: list[str], top_k: int = 5, threshold: float = 0.5,
+            max_seconds: float | None = -1.0) -> list[dict]:
+    """One dict per file: ``{"file": path, **decode(...)}``; raises ``AudioError`` naming a bad file."""
+    out = []
+    for path in paths:
+        wav = load_clip(path, model, hparams, max_seconds)
+        out.append({"file": path, **decode(task, clip_logits(model, wav, hparams), top_k, threshold)})
+    return out
+
+
+def to_csv(task_name: str, rows: list[dict]) -> str:
+    """CSV text: ``file,prediction,score,details`` (details: ``name:score`` joined by ``;``)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["file", "prediction", "score", "details"])
+    for r in rows:
+        if task_name == "tempo":
+            writer.writerow([r["file"], r["bpm"], "", ""])
+        elif task_name == "tagging":
+            writer.writerow([r["file"], ";".join(r["tags"]), "",
+                             ";".join(f"{t}:{s:.6f}" for t, s in r["scores"].items())])
+        else:
+            label, score = (r["key"], r["confidence"]) if task_name == "key" else (r["label"], r["score"])
+            writer.writerow([r["file"], label, f"{score:.6f}",
+                             ";".join(f"{t['label']}:{t['score']:.6f}" for t in r["top_k"])])
+    return buf.getvalue()
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        for path in args.audio:  # cheap header check of every file before building the model
+            audio_info(path)
+        model, task, hparams = load_run(args.run, args.checkpoint, args.device)
+        rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, args.max_seconds)
+    except (AudioError, RunError) as exc:
+        return _fail(str(exc).splitlines()[0])
+    text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else to_csv(task.name, rows)
+    if args.out:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(folder, exist_ok=True)
+        tmp = args.out + ".tmp"
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
