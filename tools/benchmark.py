@@ -53,10 +53,9 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from lobes import build_backbone  # noqa: E402
-from lobes.heads import AudioClassifier, LinearHead  # noqa: E402
+from lobes import build_backbone
+from lobes.cache import FeatureCache
+from lobes.heads import AudioClassifier, LinearHead
 
 BACKBONE_CHOICES = ["ast", "mert", "musicfm"]
 #: layers kept at the real configuration (seed 001 / seed 002 papers)
@@ -82,6 +81,8 @@ TRAIN_TARGET = {"ast": 0.65, "mert": 0.40, "musicfm": 0.40}
 MEM_TARGET = 0.6
 MERGED_INFER_TOL = 0.03
 ADAPTER_INFER_TARGET = 1.05
+TRUNCATION_TARGET = 0.55  # forward of the kept layers / forward of all 12
+PROBE_CACHE_TARGET = 20.0  # probing pass recomputing the backbone / pass served by the cache
 NUM_CLASSES = 10
 QUICK = dict(batch=2, seconds=2.0, repeats=3, warmup=1)
 FULL = dict(batch=8, seconds=10.0, repeats=10, warmup=2)
@@ -107,6 +108,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--method-options", default=None, help="json {method: options} overriding the defaults")
     p.add_argument("--no-memory", action="store_true", help="skip the per-method memory subprocesses")
+    p.add_argument("--no-extras", action="store_true",
+                   help="skip the truncation (kept layers vs 12) and probe-cache measurements")
     p.add_argument("--memory-jobs", type=int, default=1,
                    help="memory subprocesses at a time (each holds a model: mind the RAM)")
     p.add_argument("--out", required=True, help="output folder")
@@ -419,6 +422,14 @@ def print_table(report: dict) -> None:
               f"{fmt(r['train_ratio_vs_ft'], '.2f'):>7}{fmt(r['peak_mem_mb'], '.0f'):>10}"
               f"{fmt(r['peak_mem_ratio_vs_ft'], '.2f'):>7}{fmt(r['infer_s'], '.3f'):>10}"
               f"{fmt(r['infer_ratio_vs_plain'], '.3f'):>9}  {'yes' if r['merged'] else 'no'}")
+    extras = report.get("extras") or {}
+    if "truncation" in extras:
+        t = extras["truncation"]
+        print(f"truncation: {t['layers'][0]} of {t['layers'][1]} layers = {t['ratio']:.2f} x the full forward "
+              f"(target <= {t['target']})")
+    if "probe_cache" in extras:
+        c = extras["probe_cache"]
+        print(f"probe cache: {c['speedup']:.1f} x faster than recomputing (target >= {c['target']:.0f})")
     print(f"wall time: {report['wall_s']:.1f} s")
 
 
@@ -464,6 +475,54 @@ def plot(report: dict, path: str) -> None:
     plt.close(fig)
 
 
+class Forward:
+    """A ``no_grad`` forward of ``model`` on ``wav`` (optionally with cache keys), for round_robin."""
+
+    def __init__(self, model, wav, cache_keys=None):
+        self.model, self.wav, self.cache_keys = model.eval(), wav, cache_keys
+
+    @torch.no_grad()
+    def infer(self) -> None:
+        with autocast(self.args):
+            self.model(self.wav, cache_keys=self.cache_keys)
+
+
+def measure_extras(args, base) -> dict:
+    """Truncation (the kept layers vs all 12, plain forward) and the probe cache (a probing pass
+    that recomputes the frozen backbone vs one served by the cache), interleaved like the rest."""
+    wav, _ = make_batch(args, base.sample_rate, args.device)
+    keys = [f"clip{i}" for i in range(wav.shape[0])]
+    probe = AudioClassifier(share_weights_copy(base).requires_grad_(False), LinearHead(base.hidden_size, NUM_CLASSES))
+    cached = AudioClassifier(share_weights_copy(base).requires_grad_(False), probe.head)
+    cached.backbone.feature_cache = FeatureCache()
+    runners = {"recompute": Forward(probe.to(args.device), wav), "cached": Forward(cached.to(args.device), wav, keys)}
+    extras = {}
+    full = base.full_num_layers
+    if base.num_layers < full or args.config == "real":
+        kept = base.num_layers if base.num_layers < full else full // 2
+        options = {"max_length": base.max_length} if args.backbone == "ast" else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for n in (kept, full):
+                torch.manual_seed(args.seed)
+                model = AudioClassifier(build_backbone(args.backbone, config=args.config, num_layers=n, **options),
+                                        LinearHead(base.hidden_size, NUM_CLASSES)).to(args.device)
+                runners[f"layers{n}"] = Forward(model.requires_grad_(False), wav)
+        extras["truncation"] = {"layers": [kept, full], "target": TRUNCATION_TARGET}
+    for runner in runners.values():
+        runner.args = args
+    times = round_robin(runners, "infer", args)
+    recompute, cached_s = statistics.median(times["recompute"]), statistics.median(times["cached"])
+    extras["probe_cache"] = {"recompute_s": recompute, "cached_s": cached_s, "speedup": recompute / cached_s,
+                             "target": PROBE_CACHE_TARGET, "what": "frozen backbone + head on one batch: "
+                             "recomputed vs pooled embeddings from lobes.cache.FeatureCache"}
+    if "truncation" in extras:
+        kept, full = extras["truncation"]["layers"]
+        t_kept, t_full = statistics.median(times[f"layers{kept}"]), statistics.median(times[f"layers{full}"])
+        extras["truncation"].update(kept_s=t_kept, full_s=t_full, ratio=t_kept / t_full)
+    return extras
+
+
 # ---------------------------------------------------------------------------------------- main
 def run(args) -> dict:
     wall_start = time.perf_counter()
@@ -478,6 +537,7 @@ def run(args) -> dict:
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total_params": sum(p.numel() for p in model.parameters()),
         }
+    extras = {} if args.no_extras else measure_extras(args, base)
     del base
     trainable = {n: r for n, r in runners.items() if r.optimizer is not None}
     logger.info("timing training steps: %s", ", ".join(trainable))
@@ -510,6 +570,7 @@ def run(args) -> dict:
                     "infer_ratio_vs_plain_merged": [1 - MERGED_INFER_TOL, 1 + MERGED_INFER_TOL],
                     "infer_ratio_vs_plain_adapters": ADAPTER_INFER_TARGET},
         "results": build_results(args, train_times, infer_times, memory, params, merged),
+        "extras": extras,
         "raw": {"train_step_s": train_times, "infer_s": infer_times},
     }
     report["wall_s"] = time.perf_counter() - wall_start
