@@ -9,10 +9,11 @@ One class per kind of task; the Brain is task-agnostic and calls these methods:
   ``main_metric`` (higher is better; used to pick the best-validation checkpoint).
 * ``item_metrics(logits, labels)``: metric building blocks per item, for bootstraps.
 
-Tempo (seed 001): 300 one-BPM classes (class k = ``min_bpm + k`` BPM) with soft targets 1 at the
-true bin and 0.5 at ±1 and ±2 bins. The soft target is normalised to a distribution and trained
-with cross-entropy (rather than 300 independent BCE terms, which the negatives dominate); the
-estimate is the arg-max bin.
+Tempo (seed 001, ``grid: linear``, the default): 300 one-BPM classes (class k = ``min_bpm + k``
+BPM) with soft targets 1 at the true bin and 0.5 at ±1 and ±2 bins. The soft target is normalised
+to a distribution and trained with cross-entropy (rather than 300 independent BCE terms, which the
+negatives dominate); the estimate is the arg-max bin. ``grid: log`` (the SynthMusic default): bins
+at 2 % spacing from 30 to 300 BPM with Gaussian soft targets, see :class:`TempoTask`.
 
 Example:
     >>> import torch
@@ -128,17 +129,58 @@ class KeyTask(ClassificationTask):
 
 
 class TempoTask(Task):
-    """Tempo as ``num_bins`` one-BPM classes with soft targets; metrics Accuracy1/2 (madmom)."""
+    """Tempo as classification over BPM bins with soft targets; metrics Accuracy1/2 (madmom).
+
+    Two bin grids (``grid``):
+
+    * ``"linear"`` (seed 001, the default): ``num_bins`` one-BPM classes (class k = ``min_bpm + k``
+      BPM), soft targets ``soft`` = 1 / 0.5 / 0.5 at the true bin and ±1, ±2 bins, estimate = the
+      arg-max bin. ``max_bpm``, ``spacing``, ``sigma`` and ``decode`` are ignored.
+    * ``"log"``: bins log-spaced by a factor ``1 + spacing`` from ``min_bpm`` up to ``max_bpm``
+      (bin k = ``min_bpm * (1 + spacing) ** k``; ``num_bins`` is derived, e.g. 117 bins for 2 %
+      from 30 to 300 BPM), Gaussian soft targets of ``sigma`` bins centred at the exact
+      (fractional) log-position of the BPM, so the equal-width relative tolerance of Accuracy1/2
+      maps to a fixed number of bins at every tempo. ``decode="argmax"`` returns the arg-max bin's
+      BPM; ``decode="parabolic"`` (default) refines it to sub-bin resolution with the vertex of
+      the parabola through the log-probabilities of the arg-max bin and its two neighbours (exact
+      for a Gaussian-shaped output, like the targets).
+
+    Either way the target is normalised to a distribution and trained with cross-entropy.
+    """
 
     name = "tempo"
     main_metric = "acc2"
+    GRIDS = ("linear", "log")
+    DECODERS = ("argmax", "parabolic")
 
-    def __init__(self, num_bins: int = 300, min_bpm: float = 1.0, soft: tuple = (1.0, 0.5, 0.5),
-                 tolerance: float = M.TEMPO_TOLERANCE) -> None:
-        self.num_outputs = num_bins
-        self.min_bpm = float(min_bpm)
-        self.soft = tuple(float(s) for s in soft)
+    def __init__(self, num_bins: int | None = None, min_bpm: float | None = None, soft: tuple = (1.0, 0.5, 0.5),
+                 tolerance: float = M.TEMPO_TOLERANCE, grid: str = "linear", max_bpm: float = 300.0,
+                 spacing: float = 0.02, sigma: float = 1.5, decode: str = "parabolic") -> None:
+        if grid not in self.GRIDS:
+            raise ValueError(f"unknown tempo grid {grid!r}; valid: {', '.join(self.GRIDS)}")
+        if decode not in self.DECODERS:
+            raise ValueError(f"unknown tempo decode {decode!r}; valid: {', '.join(self.DECODERS)}")
+        self.grid = grid
         self.tolerance = tolerance
+        self.decode_mode = decode
+        if grid == "linear":
+            self.num_outputs = 300 if num_bins is None else int(num_bins)
+            self.min_bpm = 1.0 if min_bpm is None else float(min_bpm)
+            self.soft = tuple(float(s) for s in soft)
+            return
+        self.min_bpm = 30.0 if min_bpm is None else float(min_bpm)
+        self.max_bpm = float(max_bpm)
+        self.spacing = float(spacing)
+        self.sigma = float(sigma)
+        if not 0 < self.min_bpm < self.max_bpm or self.spacing <= 0 or self.sigma <= 0:
+            raise ValueError(f"log tempo grid needs 0 < min_bpm < max_bpm, spacing > 0, sigma > 0; got "
+                             f"{self.min_bpm}, {self.max_bpm}, {self.spacing}, {self.sigma}")
+        self.log_step = float(np.log1p(self.spacing))
+        derived = int(np.floor(np.log(self.max_bpm / self.min_bpm) / self.log_step + 1e-9)) + 1
+        if num_bins is not None and int(num_bins) != derived:
+            raise ValueError(f"num_bins={num_bins} does not match the log grid {self.min_bpm}-{self.max_bpm} BPM "
+                             f"at {self.spacing:.0%} spacing ({derived} bins); leave num_bins out")
+        self.num_outputs = derived
 
     def encode(self, label: str) -> torch.Tensor:
         bpm = float(label)
@@ -151,30 +193,73 @@ class TempoTask(Task):
             return labels
         return labels * stretch_rates.to(labels)
 
+    # ------------------------------------------------------------------ grid <-> BPM
+    def position(self, bpm: torch.Tensor) -> torch.Tensor:
+        """Fractional bin position of ``bpm`` (clamped to the grid)."""
+        bpm = bpm.float()
+        if self.grid == "linear":
+            pos = bpm - self.min_bpm
+        else:
+            pos = torch.log(bpm.clamp(min=1e-6) / self.min_bpm) / self.log_step
+        return pos.clamp(0, self.num_outputs - 1)
+
+    def bin_bpm(self, position: torch.Tensor) -> torch.Tensor:
+        """BPM of a (fractional) bin position."""
+        position = position.float()
+        if self.grid == "linear":
+            return position + self.min_bpm
+        return self.min_bpm * torch.exp(position * self.log_step)
+
     def bins(self, bpm: torch.Tensor) -> torch.Tensor:
-        return torch.round(bpm - self.min_bpm).long().clamp(0, self.num_outputs - 1)
+        return torch.round(self.position(bpm)).long().clamp(0, self.num_outputs - 1)
 
     def soft_targets(self, bpm: torch.Tensor) -> torch.Tensor:
-        """Rows: 1 at the true bin, ``soft[d]`` at ±d bins, normalised to sum 1."""
-        centre = self.bins(bpm)
+        """Target distributions ``[B, num_bins]`` (rows sum to 1).
+
+        Linear grid: 1 at the true bin, ``soft[d]`` at ±d bins. Log grid: a Gaussian of ``sigma``
+        bins around the fractional position of the BPM, truncated at 4 sigma.
+        """
         grid = torch.arange(self.num_outputs, device=bpm.device)[None]
-        dist = (grid - centre[:, None]).abs()
-        weights = torch.zeros(len(bpm), self.num_outputs, device=bpm.device)
-        for d, w in enumerate(self.soft):
-            weights[dist == d] = w
+        if self.grid == "linear":
+            centre = self.bins(bpm)
+            dist = (grid - centre[:, None]).abs()
+            weights = torch.zeros(len(bpm), self.num_outputs, device=bpm.device)
+            for d, w in enumerate(self.soft):
+                weights[dist == d] = w
+        else:
+            dist = grid.float() - self.position(bpm)[:, None]
+            weights = torch.exp(-0.5 * (dist / self.sigma) ** 2)
+            weights = torch.where(dist.abs() <= 4 * self.sigma, weights, torch.zeros_like(weights))
         return weights / weights.sum(1, keepdim=True)
 
     def loss(self, logits, labels):
         return -(self.soft_targets(labels) * F.log_softmax(logits.float(), -1)).sum(-1).mean()
 
     def predict_bpm(self, logits):
-        return logits.argmax(-1).float() + self.min_bpm
+        logits = logits.float()
+        peak = logits.argmax(-1)
+        if self.grid == "linear" or self.decode_mode == "argmax":
+            return self.bin_bpm(peak.float())
+        logp = F.log_softmax(logits, -1)
+        left = logp.gather(1, (peak - 1).clamp(min=0)[:, None])[:, 0]
+        right = logp.gather(1, (peak + 1).clamp(max=self.num_outputs - 1)[:, None])[:, 0]
+        centre = logp.gather(1, peak[:, None])[:, 0]
+        curvature = left - 2 * centre + right  # <= 0 at a maximum
+        offset = torch.where(curvature < -1e-6, 0.5 * (left - right) / curvature.clamp(max=-1e-6),
+                             torch.zeros_like(curvature))
+        interior = (peak > 0) & (peak < self.num_outputs - 1)
+        offset = torch.where(interior, offset.clamp(-0.5, 0.5), torch.zeros_like(offset))
+        return self.bin_bpm(peak.float() + offset)
 
     def item_metrics(self, logits, labels):
         return M.tempo_scores(self.predict_bpm(logits).cpu().tolist(), labels.cpu().tolist(), self.tolerance)
 
     def describe(self):
-        return {**super().describe(), "min_bpm": self.min_bpm, "soft": list(self.soft), "tolerance": self.tolerance}
+        out = {**super().describe(), "grid": self.grid, "min_bpm": self.min_bpm, "tolerance": self.tolerance}
+        if self.grid == "linear":
+            return {**out, "soft": list(self.soft)}
+        return {**out, "max_bpm": self.max_bpm, "spacing": self.spacing, "sigma": self.sigma,
+                "decode": self.decode_mode}
 
 
 class TaggingTask(Task):
