@@ -138,7 +138,7 @@ class BranchAdapterMethod(Method):
         if o["bottleneck"] is not None and o["reduction_rate"] is not None:
             raise PetlError(f"{m}: give either bottleneck or reduction_rate, not both")
         if o["reduction_rate"] is not None:
-            rr = positive_int(m, "reduction_rate", o["reduction_rate"], d, f"the hidden size")
+            rr = positive_int(m, "reduction_rate", o["reduction_rate"], d, "the hidden size")
             o["bottleneck"] = max(1, d // rr)
             o["reduction_rate"] = None  # normalised options name the bottleneck (idempotent validation)
         o["bottleneck"] = positive_int(m, "bottleneck", 16 if o["bottleneck"] is None else o["bottleneck"], d,

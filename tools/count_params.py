@@ -18,11 +18,8 @@ import argparse
 import csv
 import json
 import logging
-import os
 import sys
 import warnings
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 
 import torch
 from torch import nn

@@ -25,10 +25,8 @@ import tempfile
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from lobes import BACKBONES, build_backbone  # noqa: E402
-from lobes.audio import AudioError, load_audio  # noqa: E402
+from lobes import BACKBONES, build_backbone
+from lobes.audio import AudioError, load_audio
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,15 +14,13 @@ covers the others (exit code 1 if any failed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
-from petl_core.results import load_results, write_results  # noqa: E402
+from petl_core.results import load_results, write_results
 
 
 def summarise(runs: dict[int, dict]) -> dict:

@@ -104,15 +104,9 @@ returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.run
 """
 import csv
 import os
-import sys
 
-for _root in (os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."), @@TOOLKIT_FALLBACK@@):
-    if os.path.isdir(os.path.join(_root, "petl_core")):  # the toolkit (else: the installed package)
-        sys.path.insert(0, os.path.abspath(_root))
-        break
-
-from petl_core.datasets import build_parser, run_cli  # noqa: E402
-from petl_core.manifest import (  # noqa: E402,F401
+from petl_core.datasets import build_parser, run_cli
+from petl_core.manifest import (  # noqa: F401
     AUDIO_EXTENSIONS,
     DatasetError,
     check_disjoint,
@@ -253,18 +247,10 @@ TRAIN = '''#!/usr/bin/env python3
 
 See @@REL@@/README.md.
 """
-import os
 import sys
 
-_here = os.path.dirname(os.path.abspath(__file__))
-for _root in (os.path.join(_here, "..", "..", ".."), @@TOOLKIT_FALLBACK@@):
-    if os.path.isdir(os.path.join(_root, "petl_core")):  # the toolkit (else: the installed package)
-        sys.path.insert(0, os.path.abspath(_root))
-        break
-sys.path.insert(0, _here)
-
-from prepare import prepare  # noqa: E402
-from petl_core.recipe import run  # noqa: E402
+from prepare import prepare  # this recipe's prepare.py (the script's folder is on sys.path)
+from petl_core.recipe import run
 
 if __name__ == "__main__":
     run(sys.argv[1:], prepare)
@@ -398,7 +384,6 @@ def scaffold(name: str, task: str, dest: str = "recipes", backbone: str = "mert_
         "METRIC": info["metric"], "BACKBONE": backbone, "METHOD": method, "HEAD": head,
         "LR_TABLE": "seed002_ast" if ast else "seed001_music", "OPTIMIZER": "adamw" if ast else "adam",
         # a recipe outside the toolkit finds it here (unless the toolkit is pip-installed)
-        "TOOLKIT_FALLBACK": "" if inside else repr(TOOLKIT),
         "NORMALISER": NORMALISERS[task].rstrip("\n") + "\n",
         "FOLDERS_DOC": FOLDERS_DOC if task == "classification" else "",
         "FOLDERS_README": FOLDERS_README if task == "classification" else "",

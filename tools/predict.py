@@ -30,10 +30,8 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from lobes.audio import AudioError, audio_info  # noqa: E402
-from petl_core.inference import RunError, clip_logits, decode, load_clip, load_run  # noqa: E402
+from lobes.audio import AudioError, audio_info
+from petl_core.inference import RunError, clip_logits, decode, load_clip, load_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -25,12 +25,10 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from lobes.audio import AudioError  # noqa: E402
-from petl_core.inference import RunError, clip_embedding, load_clip, load_run  # noqa: E402
-from petl_core.manifest import read_manifest  # noqa: E402
-from petl_core.tasks import split_tags  # noqa: E402
+from lobes.audio import AudioError
+from petl_core.inference import RunError, clip_embedding, load_clip, load_run
+from petl_core.manifest import read_manifest
+from petl_core.tasks import split_tags
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -7,13 +7,9 @@ Importable: ``prepare(data_folder, save_folder, **options)`` returns ``{split: m
 the options and the expected layout are documented in :mod:`petl_core.datasets.giantsteps` and in
 ``recipes/GiantSteps/README.md``. Reruns with the same options reuse the manifests.
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
-
-from petl_core.datasets import build_parser, run_cli  # noqa: E402
-from petl_core.datasets import giantsteps as dataset  # noqa: E402
+from petl_core.datasets import build_parser, run_cli
+from petl_core.datasets import giantsteps as dataset
 
 
 def prepare(data_folder, save_folder, **options):

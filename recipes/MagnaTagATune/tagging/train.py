@@ -6,13 +6,10 @@
 
 See recipes/MagnaTagATune/README.md (Training).
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
-
-from petl_core.datasets.magnatagatune import prepare  # noqa: E402
-from petl_core.recipe import run  # noqa: E402
+from petl_core.datasets.magnatagatune import prepare
+from petl_core.recipe import run
 
 if __name__ == "__main__":
     run(sys.argv[1:], prepare)

@@ -8,12 +8,8 @@ Generates the seeded synthetic clips offline (no download) and writes the manife
 Importable: ``prepare(data_folder, save_folder, n_train=240, n_valid=48, n_test=48, seed=1234, ...)``
 returns ``{"train": csv, "valid": csv, "test": csv}`` (see :mod:`petl_core.datasets.synthmusic`).
 """
-import os
-import sys
 
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
-
-from petl_core.datasets import synthmusic  # noqa: E402
+from petl_core.datasets import synthmusic
 
 TASK = "tagging"
 
