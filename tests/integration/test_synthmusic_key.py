@@ -43,14 +43,16 @@ def test_key_small_end_to_end(tmp_path, synth_data):
     out2 = str(tmp_path / "key_fs")
     proc = run_recipe("key", out2, synth_data, *SMALL, "--number_of_epochs=1", "--few_shot_k=1", "--few_shot_seed=3",
                       timeout=180)
-    # 24 clips cannot hold 1 example of each of the 24 keys only if a key is missing: either a clean
-    # error naming the classes, or a 1-per-class subset
-    if proc.returncode == 0:
-        res2 = json.load(open(os.path.join(out2, "results.json")))
-        rows = list(csv.DictReader(open(res2["config"]["train_csv"])))
-        assert len(rows) == len({r["label"] for r in rows}) == res2["n_train"]
-    else:
-        assert "fewer than 1 training examples" in proc.stderr
+    # the generator cycles through the 24 keys, so 24 training clips hold exactly one of each
+    assert proc.returncode == 0
+    res2 = json.load(open(os.path.join(out2, "results.json")))
+    rows = list(csv.DictReader(open(res2["config"]["train_csv"])))
+    assert len(rows) == len({r["label"] for r in rows}) == res2["n_train"] == 24
+
+    # k larger than what a class has: one clear error, nothing trained
+    out3 = str(tmp_path / "key_fs2")
+    proc = run_recipe("key", out3, synth_data, *SMALL, "--few_shot_k=2", timeout=180)
+    assert proc.returncode != 0 and "fewer than 2 training examples" in proc.stderr
 
 
 def test_unknown_override_is_one_clear_error(tmp_path, synth_data):
