@@ -78,9 +78,9 @@ def test_seed002_defaults(recipe):
 
 @pytest.mark.parametrize("recipe", MUSIC_RECIPES)
 def test_seed001_defaults(recipe):
-    for name, backbone in (("default", "mert"), ("musicfm", "musicfm")):
-        path = os.path.join(REPO, "recipes", recipe, "hparams", f"{name}.yaml")
-        h = _load(path)
+    path = os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml")
+    for preset, backbone in ((None, "mert"), ("musicfm_msd", "musicfm")):
+        h = _load(path, **({"backbone": preset} if preset else {}))
         assert h["backbone"]["name"] == backbone and h["backbone"]["num_layers"] == 6 and h["backbone"]["pretrained"]
         assert h["head"] == "mlp" and h["layer"] is None and h["batch_size"] == 16
         assert h["optimizer"] == {"name": "adam", "lr": 1e-4} and h["lr_min"] == 1e-7 and h["max_grad_norm"] == 1.0
