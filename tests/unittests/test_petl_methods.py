@@ -460,7 +460,7 @@ def test_registry_is_complete():
 
 
 def test_lora_matches_peft():
-    peft = pytest.importorskip("peft")
+    import peft  # a test extra (setup.py): its absence is a failure, not a skip
     torch.manual_seed(0)
     base = nn.Sequential(nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 8))
     ours_model = copy.deepcopy(base)

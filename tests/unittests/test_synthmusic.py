@@ -101,7 +101,6 @@ def test_tempo_labels_match_audio():
 
 def test_tempo_labels_match_madmom():
     """Independent check with madmom's RNN beat activations + tempo histogram (Accuracy2)."""
-    pytest.importorskip("madmom")
     from madmom.audio.signal import Signal
     from madmom.features.beats import RNNBeatProcessor
     from madmom.features.tempo import TempoEstimationProcessor
