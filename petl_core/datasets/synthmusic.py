@@ -13,7 +13,7 @@ Three tasks, each rendered with plain numpy/scipy (no system packages, no downlo
 * ``tagging`` -- 1-4 instruments out of :data:`TAGS` playing together in a random key and tempo.
   Label: the tags joined with ``;`` in :data:`TAGS` order.
 
-Clips are mono float32, peak-normalised to 0.5 with a random gain of +-6 dB and seeded per clip,
+Clips are mono 16-bit PCM WAV files (float32 arrays from :func:`generate_clip`), peak-normalised to 0.5 with a random gain of +-6 dB and seeded per clip,
 so the same seed gives byte-identical WAV files.
 
 Example:
@@ -738,7 +738,7 @@ def prepare(
                 cid = f"synth_{task}_{split}_{i:05d}"
                 out = split_dir / f"{cid}.wav"
                 tmp = split_dir / f".{cid}.tmp.wav"
-                sf.write(str(tmp), wav, int(sample_rate), subtype="FLOAT")
+                sf.write(str(tmp), wav, int(sample_rate), subtype="PCM_16")  # no PEAK chunk: its timestamp varies
                 os.replace(tmp, out)
                 clips[split].append([cid, label])
             keep = {f"{cid}.wav" for cid, _ in clips[split]}
