@@ -367,6 +367,42 @@ def require_file(path: str, what: str, layout: str = "") -> str:
     return path
 
 
+def read_table(path: str, required: Iterable[str], what: str, layout: str = "") -> list[dict[str, str]]:
+    """Rows of a CSV annotation file that must exist and hold the ``required`` columns."""
+    require_file(path, what, layout)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = set(required) - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{path}: missing column(s) {sorted(missing)}")
+        return list(reader)
+
+
+class CrossValidation:
+    """k-fold cross-validation: ``test_fold`` is the test set, the next fold (cyclically) the
+    validation set, the other folds the training set.
+
+    Example:
+        >>> cv = CrossValidation("ESC-50", test_fold=5, num_folds=5)
+        >>> cv.valid_fold, cv.split("5", "meta.csv:2"), cv.split("1", "meta.csv:3"), cv.split("3", "meta.csv:4")
+        (1, 'test', 'valid', 'train')
+    """
+
+    def __init__(self, dataset: str, test_fold: int, num_folds: int) -> None:
+        if not 1 <= int(test_fold) <= num_folds:
+            raise ValueError(f"{dataset} test_fold must be 1..{num_folds}, got {test_fold}")
+        self.test_fold = int(test_fold)
+        self.valid_fold = self.test_fold % num_folds + 1
+
+    def split(self, fold: str, where: str) -> str:
+        """The split of an item in ``fold`` (text from an annotation file, ``where`` names it)."""
+        try:
+            number = int(fold)
+        except ValueError:
+            raise DatasetError(f"{where}: bad fold {fold!r}") from None
+        return "test" if number == self.test_fold else "valid" if number == self.valid_fold else "train"
+
+
 def first_existing(candidates: Iterable[str], isdir: bool = False) -> str | None:
     for c in candidates:
         if (os.path.isdir(c) if isdir else os.path.exists(c)):

@@ -14,18 +14,10 @@ Manifest extra column: ``fold``.
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 
-from petl_core.manifest import (
-    DatasetError,
-    check_disjoint,
-    ensure_dataset,
-    finalize_splits,
-    prepare_once,
-    require_file,
-)
+from petl_core.manifest import CrossValidation, check_disjoint, ensure_dataset, finalize_splits, prepare_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -52,41 +44,28 @@ def prepare(
     check_samples: bool = False,
 ) -> dict[str, str]:
     """Write ``train/valid/test.csv`` for fold ``test_fold``; return ``{split: path}``."""
-    if not 1 <= int(test_fold) <= NUM_FOLDS:
-        raise ValueError(f"ESC-50 test_fold must be 1..{NUM_FOLDS}, got {test_fold}")
-    test_fold = int(test_fold)
-    valid_fold = test_fold % NUM_FOLDS + 1
+    cv = CrossValidation("ESC-50", test_fold, NUM_FOLDS)
     data_folder = os.path.abspath(data_folder)
     if not os.path.isdir(os.path.join(data_folder, "ESC-50-master")):
         ensure_dataset(data_folder, os.path.join("meta", "esc50.csv"), "ESC-50", LAYOUT, download,
                        [(URL, None)])
     root = _root(data_folder)
-    options = dict(dataset="esc50", data_folder=root, test_fold=test_fold, valid_fold=valid_fold,
+    options = dict(dataset="esc50", data_folder=root, test_fold=cv.test_fold, valid_fold=cv.valid_fold,
                    esc10=esc10, skip_bad_files=skip_bad_files, check_samples=check_samples)
 
     def build():
-        meta = require_file(os.path.join(root, "meta", "esc50.csv"), "ESC-50 metadata", LAYOUT)
-        with open(meta, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = {"filename", "fold", "category"} - set(reader.fieldnames or [])
-            if missing:
-                raise DatasetError(f"{meta}: missing column(s) {sorted(missing)}")
-            entries = list(reader)
+        meta = os.path.join(root, "meta", "esc50.csv")
+        entries = read_table(meta, ("filename", "fold", "category"), "ESC-50 metadata", LAYOUT)
         rows = {s: [] for s in SPLITS}
         for i, e in enumerate(entries):
             if esc10 and str(e.get("esc10", "")).strip().lower() != "true":
                 continue
-            try:
-                fold = int(e["fold"])
-            except ValueError:
-                raise DatasetError(f"{meta}: line {i + 2}: bad fold {e['fold']!r}") from None
-            split = "test" if fold == test_fold else "valid" if fold == valid_fold else "train"
             name = e["filename"].strip()
-            rows[split].append({
+            rows[cv.split(e["fold"], f"{meta}: line {i + 2}")].append({
                 "ID": os.path.splitext(name)[0],
                 "wav": os.path.join(root, "audio", name),
                 "label": e["category"].strip(),
-                "fold": fold,
+                "fold": int(e["fold"]),
             })
         check_disjoint(rows, "ESC-50")
         return finalize_splits(rows, skip_bad_files, check_samples, "ESC-50")

@@ -14,18 +14,10 @@ eight. Labels are the ``class`` names (``dog_bark``, ``siren``, ...). Extra colu
 """
 from __future__ import annotations
 
-import csv
 import logging
 import os
 
-from petl_core.manifest import (
-    DatasetError,
-    check_disjoint,
-    ensure_dataset,
-    finalize_splits,
-    prepare_once,
-    require_file,
-)
+from petl_core.manifest import CrossValidation, check_disjoint, ensure_dataset, finalize_splits, prepare_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -50,41 +42,28 @@ def prepare(
     check_samples: bool = False,
 ) -> dict[str, str]:
     """Write ``train/valid/test.csv`` for fold ``test_fold``; return ``{split: path}``."""
-    if not 1 <= int(test_fold) <= NUM_FOLDS:
-        raise ValueError(f"UrbanSound8K test_fold must be 1..{NUM_FOLDS}, got {test_fold}")
-    test_fold = int(test_fold)
-    valid_fold = test_fold % NUM_FOLDS + 1
+    cv = CrossValidation("UrbanSound8K", test_fold, NUM_FOLDS)
     data_folder = os.path.abspath(data_folder)
     if not os.path.isdir(os.path.join(data_folder, "UrbanSound8K")):
         ensure_dataset(data_folder, os.path.join("metadata", "UrbanSound8K.csv"), "UrbanSound8K",
                        LAYOUT, download, [(URL, None)])
     root = _root(data_folder)
-    options = dict(dataset="urbansound8k", data_folder=root, test_fold=test_fold,
-                   valid_fold=valid_fold, skip_bad_files=skip_bad_files,
+    options = dict(dataset="urbansound8k", data_folder=root, test_fold=cv.test_fold,
+                   valid_fold=cv.valid_fold, skip_bad_files=skip_bad_files,
                    check_samples=check_samples)
 
     def build():
-        meta = require_file(os.path.join(root, "metadata", "UrbanSound8K.csv"),
-                            "UrbanSound8K metadata", LAYOUT)
-        with open(meta, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = {"slice_file_name", "fold", "class"} - set(reader.fieldnames or [])
-            if missing:
-                raise DatasetError(f"{meta}: missing column(s) {sorted(missing)}")
-            entries = list(reader)
+        meta = os.path.join(root, "metadata", "UrbanSound8K.csv")
+        entries = read_table(meta, ("slice_file_name", "fold", "class"), "UrbanSound8K metadata", LAYOUT)
         rows = {s: [] for s in SPLITS}
         for i, e in enumerate(entries):
-            try:
-                fold = int(e["fold"])
-            except ValueError:
-                raise DatasetError(f"{meta}: line {i + 2}: bad fold {e['fold']!r}") from None
-            split = "test" if fold == test_fold else "valid" if fold == valid_fold else "train"
             name = e["slice_file_name"].strip()
-            rows[split].append({
+            fold = e["fold"].strip()
+            rows[cv.split(fold, f"{meta}: line {i + 2}")].append({
                 "ID": os.path.splitext(name)[0],
                 "wav": os.path.join(root, "audio", f"fold{fold}", name),
                 "label": e["class"].strip(),
-                "fold": fold,
+                "fold": int(fold),
                 "salience": e.get("salience", "").strip(),
             })
         check_disjoint(rows, "UrbanSound8K")
