@@ -3,7 +3,10 @@
 * :class:`AtomicCheckpointer`: SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first and the
   parameter files after it, so a kill in between leaves a folder that looks complete. Here each
   checkpoint is written into a hidden ``.partial-CKPT+…`` folder and renamed into place once every
-  file is written; leftovers of a killed save are removed at start-up.
+  file is written; leftovers of a killed save are removed at start-up. Under DDP every rank must
+  agree on which checkpoints exist (deletion and recovery are collective: one broadcast per deleted
+  checkpoint): the rename is followed by a barrier, and the list of checkpoints is the main
+  process's, broadcast to every rank — so save, keep, delete and recover decide alike everywhere.
 * :class:`RandomState`: a recoverable holding the Python, NumPy and torch random states, so a run
   resumed from an intra-epoch checkpoint draws the same crops, augmentations and dropout masks
   as the run that was interrupted (same test metrics on CPU).
@@ -33,7 +36,7 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
-from speechbrain.utils.distributed import ddp_barrier, if_main_process
+from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 
 PARTIAL = ".partial-"
 
@@ -56,13 +59,18 @@ class AtomicCheckpointer(Checkpointer):
     def save_checkpoint(self, *args, **kwargs):
         checkpoint = super().save_checkpoint(*args, **kwargs)
         ddp_barrier()  # every rank has written its files
-        if checkpoint is None:
-            return None
-        final = checkpoint.path.with_name(checkpoint.path.name[len(PARTIAL):])
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(checkpoint.path, final)
-        return Checkpoint(final, checkpoint.meta, {k: final / v.name for k, v in checkpoint.paramfiles.items()})
+        if checkpoint is not None:  # the main process
+            final = checkpoint.path.with_name(checkpoint.path.name[len(PARTIAL):])
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(checkpoint.path, final)
+            checkpoint = Checkpoint(final, checkpoint.meta, {k: final / v.name for k, v in checkpoint.paramfiles.items()})
+        ddp_barrier()  # renamed before any rank lists, keeps or deletes
+        return checkpoint
+
+    def list_checkpoints(self):
+        """The main process's list, on every rank (ranks must never delete or load differently)."""
+        return ddp_broadcast(super().list_checkpoints() if if_main_process() else None, src=0)
 
 
 def _partial(path: pathlib.Path) -> pathlib.Path:

@@ -43,3 +43,55 @@ def test_random_state_round_trip(tmp_path):
     random.random(), np.random.rand(), torch.rand(3)  # move every generator on
     ckpt.recover_if_possible()
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def _ddp_keep_and_recover(rank, folder, port, out):
+    """One gloo rank: 3 epochs of save + keep-best + an intra-epoch checkpoint, then recovery."""
+    import datetime
+    import json
+
+    import petl_core.checkpointing as checkpointing
+
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                                         timeout=datetime.timedelta(seconds=30))
+    if rank == 0:  # the main process renames late: other ranks must not list before it has
+        replace = os.replace
+
+        def slow_replace(src, dst):
+            import time
+            time.sleep(0.3)
+            replace(src, dst)
+        checkpointing.os.replace = slow_replace
+    ckpt = AtomicCheckpointer(folder, recoverables={"model": torch.nn.Linear(1, 1)})
+    for epoch, acc in enumerate([0.5, 0.7, 0.6], start=1):
+        ckpt.save_and_keep_only(meta={"brain_intra_epoch_ckpt": True}, end_of_epoch=False, num_to_keep=1,
+                                ckpt_predicate=lambda c: "brain_intra_epoch_ckpt" in c.meta)
+        ckpt.save_and_keep_only(meta={"acc": acc, "epoch": epoch}, max_keys=["acc"], num_to_keep=1)
+    loaded = ckpt.recover_if_possible(max_key="acc")
+    with open(f"{out}.{rank}", "w") as f:
+        json.dump({"epoch": loaded.meta["epoch"], "listed": sorted(c.path.name for c in ckpt.list_checkpoints()),
+                   "kept_epochs": sorted(c.meta.get("epoch", 0) for c in ckpt.list_checkpoints())}, f)
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_ranks_agree_on_keep_delete_recover(tmp_path):
+    """Two gloo ranks save/keep/delete for 3 epochs with a slow rename on the main process: no hang
+    (a 30 s collective timeout turns one into a failure); the best and the latest are kept, the
+    same on both ranks, and both recover the best."""
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = str(tmp_path / "result")
+    mp.start_processes(_ddp_keep_and_recover, args=(str(tmp_path / "save"), port, out), nprocs=2,
+                       start_method="spawn", join=True)
+    results = [json.load(open(f"{out}.{rank}")) for rank in (0, 1)]
+    assert results[0] == results[1]
+    assert results[0]["epoch"] == 2  # best acc 0.7
+    on_disk = sorted(n for n in os.listdir(tmp_path / "save") if n.startswith("CKPT"))
+    assert on_disk == results[0]["listed"] and results[0]["kept_epochs"] == [2, 3]
