@@ -4,7 +4,10 @@
 * ``MLPHead``: Linear(d, d) → Dropout(0.5) → ReLU → Linear(d, C) (seed 001, on the time mean of
   the chosen layer).
 * ``AudioClassifier``: backbone → ``hidden_states[layer]`` → backbone's final norm → masked mean
-  over time → head. It returns logits; losses live in the training core.
+  over time → head. It returns logits; losses live in the training core. ``layer`` is any
+  :mod:`lobes.layer_pooling` choice: one layer, the mean of ``[first, last]``, or ``"weighted"``
+  (a learned softmax-weighted sum of every kept state, SUPERB); each state is normed and pooled
+  first (the choices are linear, so this equals pooling the combined tokens).
 
 Example:
     >>> import torch
@@ -20,6 +23,7 @@ import torch
 from torch import nn
 
 from lobes.backbone import Backbone
+from lobes.layer_pooling import build_layer_choice
 
 
 class LinearHead(nn.Linear):
@@ -56,40 +60,48 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class AudioClassifier(nn.Module):
-    """Backbone + pooled layer ``layer`` (default: the last kept layer) + head."""
+    """Backbone + pooled layer choice ``layer`` (default: the last kept layer) + head."""
 
-    def __init__(self, backbone: Backbone, head: nn.Module, layer: int | None = None) -> None:
+    def __init__(self, backbone: Backbone, head: nn.Module, layer=None) -> None:
         super().__init__()
-        if layer is not None and not 0 <= layer <= backbone.num_layers:
-            raise ValueError(f"layer must be between 0 and {backbone.num_layers}, got {layer}")
         self.backbone = backbone
         self.head = head
-        self.layer = backbone.num_layers if layer is None else layer
+        self.layer_choice = build_layer_choice(layer, backbone.num_layers)
+        self.layer = self.layer_choice.describe()
 
     def embed(self, wav: torch.Tensor, lengths: torch.Tensor | None = None,
               cache_keys: list[str] | None = None, **kwargs) -> torch.Tensor:
         """Pooled embedding ``[B, D]`` (the head's input).
 
         With ``cache_keys`` and the backbone's ``feature_cache`` set: a frozen backbone (probing)
-        caches the pooled embedding itself, so later epochs run only the head; otherwise the
-        backbone caches the input of its first trainable stage.
+        caches the pooled embeddings of ALL its hidden states (``[num_layers + 1, D]`` per clip),
+        so later epochs — and runs with another layer choice on the same cache — run only the
+        head; otherwise the backbone caches the input of its first trainable stage.
         """
         cache = self.backbone.feature_cache
         frozen = not any(p.requires_grad for p in self.backbone.parameters())
+        choice = self.layer_choice
         if cache_keys is not None and cache is not None and frozen:
-            keys = [f"{key}@pooled{self.layer}" for key in cache_keys]
+            keys = [f"{key}@pooled_layers" for key in cache_keys]
             hit = cache.lookup(keys, wav.device)
-            if hit is not None:
-                return hit[0][:, 0]
-            with torch.no_grad():
-                pooled = self._pool(self.backbone(wav, lengths, **kwargs))
-            cache.store(keys, pooled[:, None], torch.ones(pooled.shape[0], 1, dtype=torch.bool))
-            return pooled
-        return self._pool(self.backbone(wav, lengths, cache_keys=cache_keys, **kwargs))
+            if hit is None:
+                with torch.no_grad():
+                    states = self._pool(self.backbone(wav, lengths, **kwargs), range(self.backbone.num_layers + 1))
+                cache.store(keys, states, torch.ones(states.shape[:2], dtype=torch.bool))
+            else:
+                states = hit[0]
+            return choice(states[:, choice.indices])
+        return choice(self._pool(self.backbone(wav, lengths, cache_keys=cache_keys, **kwargs), choice.indices))
 
-    def _pool(self, out) -> torch.Tensor:
-        tokens = self.backbone.final_norm(out.hidden_states[self.layer])
-        return masked_mean(tokens, out.mask)
+    def _pool(self, out, indices) -> torch.Tensor:
+        """Normed, time-pooled hidden states ``indices``: ``[B, len(indices), D]``."""
+        pooled = []
+        for k in indices:
+            if out.hidden_states[k] is None:
+                raise ValueError(f"hidden state {k} is not available: the feature cache starts the backbone at "
+                                 "its first trainable stage; choose a later layer or turn feature_cache off")
+            pooled.append(masked_mean(self.backbone.final_norm(out.hidden_states[k]), out.mask))
+        return torch.stack(pooled, 1)
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         return self.head(self.embed(wav, lengths, **kwargs))
