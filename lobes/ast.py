@@ -88,6 +88,12 @@ class ASTBackbone(Backbone):
     def max_length(self) -> int:
         return self.model.config.max_length
 
+    @property
+    def max_input_samples(self) -> int:
+        """Longest input in samples: exactly ``max_length`` fbank frames (25 ms window, 10 ms hop);
+        longer input is cut. Consecutive windows starting every ``max_length`` hops tile the frames."""
+        return 400 + (self.max_length - 1) * 160
+
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-clip fbank ``[B, max_length, mels]``, identical to ``ASTFeatureExtractor``."""
         cfg = self.model.config

@@ -2,9 +2,16 @@
 """Extract frame-level features of audio files with any backbone.
 
 Writes with ``torch.save`` a dict mapping each audio path, exactly as given, to a float tensor
-``[frames, hidden]``: the whole file as one clip, no pooling, taken at transformer layer K with the
-meaning of the reference implementations' ``hidden_states[K]`` (K=0: the embeddings entering the
-first layer; default: the last layer used).
+of the whole file, no pooling, taken at transformer layer K with the meaning of the reference
+implementations' ``hidden_states[K]`` (K=0: the embeddings entering the first layer; default: the
+last layer used):
+
+* ``[frames, hidden]`` for backbones that take any length (MERT, MusicFM, HuBERT, ...): the whole
+  file as one clip;
+* ``[windows, tokens, hidden]`` for fixed-length backbones (AST: ``max_length`` fbank frames,
+  10.24 s at the AudioSet checkpoint's 1024): the file is cut into consecutive windows that tile
+  its fbank frames (window ``j`` starts at ``j * max_length`` hops), the last one padded as AST
+  pads short clips, so nothing of a long file is dropped.
 
 Example:
     python tools/extract_features.py --backbone mert --pretrained m-a-p/MERT-v1-95M \
@@ -49,11 +56,30 @@ def extract(backbone, paths: list[str], layer: int | None, device: str = "cpu") 
     backbone.eval().to(device)
     k = backbone.num_layers if layer is None else layer
     features = {}
+    max_samples = getattr(backbone, "max_input_samples", None)
     for path in tqdm(paths, desc="extracting", unit="file", disable=len(paths) < 2):
         wav = load_audio(path, sample_rate=backbone.sample_rate).to(device)
-        out = backbone(wav.unsqueeze(0))
-        features[path] = out.hidden_states[k][0, out.mask[0]].float().cpu()
+        if max_samples is None:
+            out = backbone(wav.unsqueeze(0))
+            features[path] = out.hidden_states[k][0, out.mask[0]].float().cpu()
+        else:
+            features[path] = torch.stack([
+                backbone(piece.unsqueeze(0)).hidden_states[k][0].float().cpu()
+                for piece in fixed_length_windows(wav, max_samples, backbone.max_length * 160)
+            ])
     return features
+
+
+def fixed_length_windows(wav: torch.Tensor, size: int, hop: int) -> list[torch.Tensor]:
+    """Consecutive windows of at most ``size`` samples every ``hop`` (<= ``size``) samples covering
+    all of ``wav``; a window holding nothing but its overlap with the previous one is not made.
+
+    >>> [w.shape[0] for w in fixed_length_windows(torch.zeros(25), size=10, hop=8)]
+    [10, 10, 9]
+    """
+    overlap = size - hop
+    return [wav[start: start + size] for start in range(0, wav.shape[0], hop)
+            if start == 0 or wav.shape[0] - start > overlap]
 
 
 def save_atomically(obj, path: str) -> None:

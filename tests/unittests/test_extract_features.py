@@ -62,3 +62,31 @@ def test_missing_file_and_bad_layer(tmp_path, capsys):
     assert extract_features.main(["--backbone", "ast", "--config", "tiny", "--layer", "9",
                                   "--out", str(tmp_path / "x.pt"), good]) == 1
     assert "--layer must be between 0 and 4" in capsys.readouterr().err
+
+
+def test_ast_long_file_is_extracted_whole_in_tiling_windows(tmp_path):
+    """A file longer than AST's fixed input (tiny config: max_length frames) is not cut: its
+    windows tile the fbank frames, and each window equals AST run on that stretch of audio."""
+    from lobes import build_backbone
+    from lobes.audio import load_audio
+
+    torch.manual_seed(0)
+    backbone = build_backbone("ast", config="tiny").eval()
+    hop = backbone.max_length * 160
+    seconds = 2.5 * hop / 16000  # two and a half windows
+    path = _write(tmp_path / "long.wav", seconds, 16000)
+    feats = extract_features.extract(backbone, [path], layer=None)[path]
+    assert feats.dim() == 3 and feats.shape[0] == 3
+    wav = load_audio(path, sample_rate=16000)
+    with torch.no_grad():
+        second = backbone(wav[hop: hop + backbone.max_input_samples].unsqueeze(0))
+    torch.testing.assert_close(feats[1], second.hidden_states[backbone.num_layers][0])
+    # the windows' frames are exactly the whole file's fbank frames, in order
+    import torchaudio.compliance.kaldi as kaldi
+    whole = kaldi.fbank(wav.unsqueeze(0), sample_frequency=16000, window_type="hanning", num_mel_bins=8,
+                        htk_compat=True, use_energy=False, dither=0.0, frame_shift=10)
+    tiled = torch.cat([kaldi.fbank(w.unsqueeze(0), sample_frequency=16000, window_type="hanning", num_mel_bins=8,
+                                   htk_compat=True, use_energy=False, dither=0.0, frame_shift=10)
+                       for w in extract_features.fixed_length_windows(wav, backbone.max_input_samples, hop)])
+    torch.testing.assert_close(tiled[: whole.shape[0]], whole)
+    assert tiled.shape[0] == whole.shape[0]
