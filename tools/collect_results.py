@@ -7,19 +7,27 @@ Reads every ``results.json`` below the roots (keys ``test``, ``valid``, ``test_c
 ``seconds_per_epoch``, ``config``; all optional except ``test``) and writes to ``--out``:
 
 * ``results.csv``: one row per run (task, backbone, method, seed, few_shot_k, num_layers,
-  parameters and every test/valid metric);
+  parameters, the backbone and method configurations as JSON and every test/valid metric);
 * ``table_main.md``: (a) rows method × backbone, columns tasks (seed 001, Table 2) and (b) one
   table per backbone, rows methods, columns tasks, with the trainable parameters (seed 002,
   Tables I/II). Cells are the mean over seeds, ``± std`` (sample std) when there are several; the
   best mean of each column is **bold**. Few-shot runs are left out, and where a backbone was run
   with several depths only its most frequent ``num_layers`` is used (the others are ablations);
 * ``table_fewshot.md``: per task and backbone, rows methods, columns k, mean ± std over seeds;
-* ``params_vs_metric.png`` (metric vs trainable parameters, log x) and ``layers_vs_metric.png``
-  (metric vs number of layers, seed 001 Fig. 3), each only when there is something to draw.
+* ``params_vs_metric.png`` (metric vs trainable parameters, symlog x: linear up to 1, so a probe with
+  0 trainable backbone parameters is drawn at 0) and ``layers_vs_metric.png`` (metric vs number of
+  layers, seed 001 Fig. 3), each only when there is something to draw.
+
+Rows keep configurations apart: runs are grouped by backbone *configuration* (``config.backbone``
+without ``num_layers``, which is its own column) and method *configuration* (``config.method``), not
+by name alone. When one name was run with several configurations, each gets a label with what
+differs, e.g. ``musicfm (config=tiny)`` and ``musicfm (hidden_size=96, num_hidden_layers=2, …)``;
+``table_main.md`` lists every label's full configuration.
 
 The metric of a task is chosen from what its runs report: a key weighted score, else tempo Acc2,
 else mAP and ROC-AUC (two columns), else accuracy, else the first metric; ``--metric
-TASK=name[,name]`` picks others. Values in [0, 1] are shown in percent (``--no-percent``: as is).
+TASK=name[,name]`` picks others (an unknown task or metric is an error naming the valid ones).
+Values in [0, 1] are shown in percent (``--no-percent``: as is).
 """
 from __future__ import annotations
 
@@ -35,6 +43,10 @@ import sys
 from collections import Counter, defaultdict
 
 logger = logging.getLogger("collect_results")
+
+
+class CollectError(ValueError):
+    """A bad request (e.g. an unknown ``--metric``); the message names the valid choices."""
 
 METHOD_ORDER = ["ft", "linear", "probe", "mlp", "lora", "adapter", "convpass", "conformer_adapter", "prompt",
                 "prefix", "bitfit", "ssf"]
@@ -53,6 +65,14 @@ def _name(value, default=None):
     if isinstance(value, dict):
         value = value.get("name", default)
     return default if value is None else str(value)
+
+
+def _settings(value, drop=("name",)) -> dict:
+    """The configuration of a ``{'name': ..., **settings}`` mapping (``{}`` for a plain name); unset
+    entries (``None``, ``{}``) are left out, so ``'lora'`` and ``{'name': 'lora', 'options': {}}`` match."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k not in drop and v is not None and v != {}}
 
 
 def _int_or_none(value):
@@ -96,7 +116,6 @@ def load_run(path: str) -> dict | None:
     config = data.get("config") or {}
     params = data.get("params") or {}
     method = config.get("method")
-    options = method.get("options") if isinstance(method, dict) else None
     few = _int_or_none(config.get("few_shot_k"))
     num_layers = config.get("num_layers")
     if num_layers is None and isinstance(config.get("backbone"), dict):
@@ -107,7 +126,8 @@ def load_run(path: str) -> dict | None:
         "main_metric": data.get("main_metric") if isinstance(data.get("main_metric"), str) else None,
         "backbone": _name(config.get("backbone"), "?"),
         "method": _name(method, "?"),
-        "method_options": options,
+        "backbone_config": _settings(config.get("backbone"), ("name", "num_layers")),
+        "method_config": _settings(method),
         "seed": config.get("seed"),
         "few_shot_k": few if few and few > 0 else None,
         "num_layers": _int_or_none(num_layers),
@@ -137,6 +157,73 @@ def find_results(roots: list[str]) -> list[str]:
             if "results.json" in files:
                 paths.append(os.path.join(folder, "results.json"))
     return sorted(set(paths))
+
+
+# -------------------------------------------------------------------------------- configurations
+LABEL_ITEMS = 4  # settings shown in a label; the full configuration is listed in table_main.md
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """``{'config': {'hidden_size': 96}}`` -> ``{'config.hidden_size': 96}``."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_labels(name: str, configs: list[dict]) -> dict[str, str]:
+    """``{canonical configuration: label}`` for the configurations run under one name: the bare name
+    when there is one, else the name with the settings that tell them apart.
+
+    >>> sorted(config_labels("lora", [{"rank": 2}, {"rank": 8}]).values())
+    ['lora (rank=2)', 'lora (rank=8)']
+    """
+    unique = {_canonical(c): c for c in configs}
+    if len(unique) == 1:
+        return {key: name for key in unique}
+    flats = {key: _flat(c) for key, c in unique.items()}
+    keys = list(dict.fromkeys(k for f in flats.values() for k in f))  # in configuration order
+    differing = [k for k in keys if len({_canonical(f[k]) if k in f else None for f in flats.values()}) > 1]
+    labels = {}
+    for key, flat in flats.items():
+        shown = [k for k in differing if k in flat]
+        short = [k.rsplit(".", 1)[-1] for k in shown]
+        names = short if len(set(short)) == len(short) else shown
+        items = [f"{n}={v if isinstance(v, str) else _canonical(v)}" for n, v in zip(names, (flat[k] for k in shown))]
+        text = ", ".join(items[:LABEL_ITEMS]) + (", …" if len(items) > LABEL_ITEMS else "")
+        labels[key] = f"{name} ({text or 'defaults'})"
+    counts = Counter(labels.values())
+    seen = Counter()
+    for key in sorted(labels):  # truncated labels that collide get a number
+        if counts[labels[key]] > 1:
+            seen[labels[key]] += 1
+            labels[key] = f"{labels[key][:-1]} #{seen[labels[key]]})"
+    return labels
+
+
+def label_configurations(runs: list[dict]) -> dict[str, str]:
+    """Replace each run's ``backbone``/``method`` name by its configuration label (the names stay in
+    ``backbone_name``/``method_name``); returns ``{label: configuration JSON}`` of the labels that
+    differ from their name."""
+    legend = {}
+    for field in ("backbone", "method"):
+        by_name = defaultdict(list)
+        for r in runs:
+            by_name[r[field]].append(r[f"{field}_config"])
+        labels = {name: config_labels(name, configs) for name, configs in by_name.items()}
+        for r in runs:
+            r[f"{field}_name"] = r[field]
+            r[field] = labels[r[field]][_canonical(r[f"{field}_config"])]
+            if r[field] != r[f"{field}_name"]:
+                legend[r[field]] = _canonical(r[f"{field}_config"])
+    return legend
 
 
 # --------------------------------------------------------------------------------------- metrics
@@ -171,6 +258,13 @@ def choose_metrics(runs: list[dict], overrides: dict[str, list[str]]) -> dict[st
         keys[r["task"]] |= set(r["test"])
         if r.get("main_metric") and r["main_metric"] in r["test"]:
             declared[r["task"]][r["main_metric"]] += 1
+    for task, names in overrides.items():
+        if task not in keys:
+            raise CollectError(f"--metric {task}=...: no runs of task {task!r}; tasks: {', '.join(sorted(keys)) or 'none'}")
+        unknown = [n for n in names if n not in keys[task]]
+        if unknown:
+            raise CollectError(f"--metric {task}={','.join(names)}: unknown metric(s) {', '.join(unknown)}; "
+                               f"{task} runs report: {', '.join(sorted(keys[task]))}")
     chosen = {}
     for task, k in sorted(keys.items()):
         if overrides.get(task):
@@ -189,7 +283,11 @@ def metric_label(metric: str) -> str:
 
 
 def order_key(order: list[str]):
-    return lambda name: (order.index(name) if name in order else len(order), name)
+    """Sort key: position of the (base) name in ``order``, then the label."""
+    def key(label: str):
+        name = label.split(" (")[0]
+        return (order.index(name) if name in order else len(order), label)
+    return key
 
 
 # ------------------------------------------------------------------------------------- aggregate
@@ -285,7 +383,8 @@ def seeds_text(runs) -> str:
     return "/".join(map(str, values))
 
 
-def table_main(runs: list[dict], metrics: dict, percent: bool, digits: int) -> str:
+def table_main(runs: list[dict], metrics: dict, percent: bool, digits: int, legend: dict | None = None) -> str:
+    """The main tables; ``legend`` (:func:`label_configurations`) is listed under them."""
     kept, notes = main_runs(runs)
     columns = [(t, m) for t, ms in metrics.items() for m in ms if any(r["task"] == t for r in kept)]
     out = ["# Main results", ""]
@@ -316,6 +415,9 @@ def table_main(runs: list[dict], metrics: dict, percent: bool, digits: int) -> s
             body.append([method, params] + [cells[method][c].text(digits) if c in cells[method] else "-"
                                             for c in b_cols])
         out += [f"### {backbone}", "", markdown(header, body, ["---", "---:"] + ["---:"] * len(b_cols)), ""]
+    if legend:
+        out += ["## Configurations", "", "Names run with several configurations, labelled by what differs:", ""]
+        out += [f"- `{label}`: `{config}`" for label, config in sorted(legend.items())] + [""]
     return "\n".join(out)
 
 
@@ -363,7 +465,10 @@ def _group_mean(runs, key, metric):
 
 
 def plot_params(runs, metrics, percent, path) -> bool:
-    full = [r for r in runs if r["few_shot_k"] is None and r["trainable"]]
+    """Metric vs trainable parameters (head excluded), one panel per task. The x axis is symlog
+    (linear below 1), so methods that train no backbone parameter (linear/MLP probes) sit at 0;
+    the points of one method name on one backbone are joined (e.g. a rank sweep)."""
+    full = [r for r in runs if r["few_shot_k"] is None and r["trainable"] is not None]
     panels = [(t, ms[0]) for t, ms in metrics.items() if any(r["task"] == t for r in full)]
     if not panels:
         return False
@@ -375,22 +480,31 @@ def plot_params(runs, metrics, percent, path) -> bool:
     for ax, (task, metric) in zip(axes[0], panels):
         sel = [r for r in full if r["task"] == task]
         scale = metric_scale(sel, metric, percent)
-        means = _group_mean(sel, lambda r: (r["backbone"], r["method"], r["trainable"]), metric)
-        for backbone in sorted({k[0] for k in means}, key=order_key(BACKBONE_ORDER)):
-            marker = "os^Dv<>p"[sorted({k[0] for k in means}, key=order_key(BACKBONE_ORDER)).index(backbone) % 8]
+        means = _group_mean(sel, lambda r: (r["backbone"], r["method_name"], r["method"], r["trainable"]), metric)
+        backbones = sorted({k[0] for k in means}, key=order_key(BACKBONE_ORDER))
+        labels = []
+        for backbone in backbones:
+            marker = "os^Dv<>p"[backbones.index(backbone) % 8]
             for method in sorted({k[1] for k in means if k[0] == backbone}, key=order_key(METHOD_ORDER)):
-                pts = sorted((p, v * scale) for (b, m, p), v in means.items() if b == backbone and m == method)
+                pts = sorted((p, v * scale) for (b, m, _, p), v in means.items() if b == backbone and m == method)
                 xs, ys = zip(*pts)
                 line = ax.plot(xs, ys, marker=marker, linestyle="-" if len(pts) > 1 else "none")[0]
-                ax.annotate(f"{method} ({backbone})", (xs[-1], ys[-1]), fontsize=7, color=line.get_color(),
-                            xytext=(3, 3), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel("trainable parameters")
+                labels.append(ax.annotate(f"{method} ({backbone})", (xs[-1], ys[-1]), fontsize=7,
+                                          color=line.get_color(), xytext=(3, 3), textcoords="offset points"))
+        ax.set_xscale("symlog", linthresh=1, linscale=0.5)
+        ax.margins(x=0.08, y=0.12)
+        ax.autoscale_view()
+        to_axes = ax.transData + ax.transAxes.inverted()
+        for label in labels:  # labels of points on the right half extend leftwards: never clipped
+            if to_axes.transform(label.xy)[0] > 0.5:
+                label.set_horizontalalignment("right")
+                label.xyann = (-3, 3)
+        ax.set_xlabel("trainable parameters (head excluded; symlog, 0 = probe)")
         ax.set_ylabel(metric_label(metric) + (" (%)" if scale == 100 else ""))
         ax.set_title(task)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return True
 
@@ -437,7 +551,7 @@ def write_csv(runs: list[dict], path: str) -> None:
     valid_keys = sorted({k for r in runs for k in r["valid"]})
     ci_keys = sorted({k for r in runs for k, v in r["test_ci"].items() if isinstance(v, (list, tuple)) and len(v) == 2})
     base = ["task", "backbone", "method", "seed", "few_shot_k", "num_layers", "trainable_params", "total_params",
-            "head_params", "seconds_per_epoch", "method_options", "path"]
+            "head_params", "seconds_per_epoch", "backbone_config", "method_config", "path"]
     header = base + [f"test_{k}" for k in test_keys] + [f"valid_{k}" for k in valid_keys] + \
         [f"test_ci_{k}_{side}" for k in ci_keys for side in ("low", "high")]
     with open(path, "w", newline="") as fh:
@@ -448,7 +562,8 @@ def write_csv(runs: list[dict], path: str) -> None:
                                             str(r["num_layers"]), str(r["seed"]))):
             row = [r["task"], r["backbone"], r["method"], r["seed"], r["few_shot_k"], r["num_layers"], r["trainable"],
                    r["total"], r["head"], r["seconds_per_epoch"],
-                   json.dumps(r["method_options"], sort_keys=True) if r["method_options"] else "", r["path"]]
+                   _canonical(r["backbone_config"]) if r["backbone_config"] else "",
+                   _canonical(r["method_config"]) if r["method_config"] else "", r["path"]]
             row += [r["test"].get(k) for k in test_keys] + [r["valid"].get(k) for k in valid_keys]
             for k in ci_keys:
                 ci = r["test_ci"].get(k)
@@ -476,13 +591,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def collect(roots, out, metric_overrides=None, percent=True, digits=None) -> dict:
     runs = [r for r in (load_run(p) for p in find_results(roots)) if r is not None]
+    legend = label_configurations(runs)
+    metrics = choose_metrics(runs, metric_overrides or {})
     os.makedirs(out, exist_ok=True)
     digits = digits if digits is not None else (1 if percent else 3)
-    metrics = choose_metrics(runs, metric_overrides or {})
     written = {}
     write_csv(runs, os.path.join(out, "results.csv"))
     written["csv"] = os.path.join(out, "results.csv")
-    for name, text in (("table_main.md", table_main(runs, metrics, percent, digits)),
+    for name, text in (("table_main.md", table_main(runs, metrics, percent, digits, legend)),
                        ("table_fewshot.md", table_fewshot(runs, metrics, percent, digits))):
         with open(os.path.join(out, name), "w") as fh:
             fh.write(text)
@@ -499,7 +615,11 @@ def collect(roots, out, metric_overrides=None, percent=True, digits=None) -> dic
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    summary = collect(args.roots, args.out, args.metrics, not args.no_percent, args.digits)
+    try:
+        summary = collect(args.roots, args.out, args.metrics, not args.no_percent, args.digits)
+    except CollectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if summary["runs"] == 0:
         print("no results.json with test metrics found under " + ", ".join(args.roots), file=sys.stderr)
         return 1

@@ -13,10 +13,11 @@ from tools import collect_results  # noqa: E402
 
 
 def write(root, name, *, dataset, backbone, method, seed, test, few_shot_k=None, num_layers=None, trainable=1000,
-          extra_config=None, **rest):
+          extra_config=None, backbone_config=None, options=None, **rest):
     folder = root / name
     folder.mkdir(parents=True)
-    config = {"backbone": {"name": backbone, "num_layers": num_layers}, "method": {"name": method, "options": {}},
+    config = {"backbone": {"name": backbone, "num_layers": num_layers, **(backbone_config or {})},
+              "method": {"name": method, "options": options or {}},
               "dataset": dataset, "seed": seed, "few_shot_k": few_shot_k, "num_layers": num_layers,
               **(extra_config or {})}
     data = {"test": test, "valid": {k: v - 0.01 for k, v in test.items()},
@@ -135,3 +136,84 @@ def test_recipe_results_format(tmp_path):
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert rows[0]["num_layers"] == "6" and rows[0]["few_shot_k"] == "" and rows[0]["test_ci_weighted_score_low"]
     assert "No few-shot runs" in (out / "table_fewshot.md").read_text()
+
+
+SMALL_MUSICFM = {"hidden_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 192,
+                 "conv_dim": 16}
+
+
+def test_configurations_kept_apart(tmp_path):
+    """tiny_musicfm and small_musicfm (both name 'musicfm') and LoRA ranks are separate rows."""
+    root = tmp_path / "runs"
+    for i, (config, options, acc) in enumerate([("tiny", {"rank": 2}, 0.5), ("tiny", {"rank": 2}, 0.6),
+                                                (SMALL_MUSICFM, {"rank": 2}, 0.9), ("tiny", {"rank": 8}, 0.7)]):
+        write(root, f"r{i}", dataset="SynthMusic-key", backbone="musicfm", method="lora", seed=i, test={"accuracy": acc},
+              backbone_config={"config": config}, options=options, num_layers=2)
+    out = tmp_path / "out"
+    assert collect_results.main([str(root), "--out", str(out)]) == 0
+    main = (out / "table_main.md").read_text()
+    tiny = "musicfm (config=tiny)"
+    small = "musicfm (hidden_size=96, num_hidden_layers=2, num_attention_heads=4, intermediate_size=192, …)"
+    assert f"| lora (rank=2) | {tiny} | 55.0 ± 7.1 |" in main
+    assert f"| lora (rank=2) | {small} | **90.0** |" in main
+    assert f"| lora (rank=8) | {tiny} | 70.0 |" in main
+    assert f"### {tiny}" in main and f"### {small}" in main
+    assert "## Configurations" in main and f'- `{small}`: `{{"config": {{"conv_dim": 16' in main
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert sorted({r["backbone"] for r in rows}) == sorted([tiny, small])
+    assert {json.loads(r["backbone_config"])["config"] == "tiny" for r in rows} == {True, False}
+    assert {json.loads(r["method_config"])["options"]["rank"] for r in rows} == {2, 8}
+
+
+def test_config_labels_unique_and_plain():
+    assert collect_results.config_labels("ast", [{}, {}]) == {"{}": "ast"}
+    labels = collect_results.config_labels("m", [{"a": 1, "b": {"x": 1}}, {"a": 2}, {}])
+    assert sorted(labels.values()) == ["m (a=1, x=1)", "m (a=2)", "m (defaults)"]
+    many = [{f"k{j}": int(i == j) for j in range(6)} for i in range(5, 3, -1)]  # differ only after the 4th item
+    assert len(set(collect_results.config_labels("m", many).values())) == 2
+
+
+def test_params_plot_keeps_probe_and_labels(tmp_path, monkeypatch):
+    """The linear probe (0 trainable parameters) is drawn, and no point label leaves the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    drawn = {}
+    original = Figure.savefig
+
+    def capture(fig, *args, **kwargs):  # what the saved figure holds, measured as it is drawn
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        drawn[ax.get_xlabel()] = (sorted(float(x) for line in ax.lines for x in line.get_xdata()),
+                                  {t.get_text(): t.get_window_extent(renderer) for t in ax.texts},
+                                  fig.bbox.frozen(), ax.bbox.frozen())
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    root = tmp_path / "runs"
+    for method, trainable, acc in (("linear", 0, 0.4), ("lora", 405_504, 0.7), ("ft", 179_679_360, 0.8)):
+        write(root, method, dataset="ESC50", backbone="musicfm", method=method, seed=1, test={"accuracy": acc},
+              trainable=trainable)
+    assert collect_results.main([str(root), "--out", str(tmp_path / "out")]) == 0
+    xs, texts, fig_box, ax_box = next(v for k, v in drawn.items() if k.startswith("trainable"))
+    assert xs == [0.0, 405_504.0, 179_679_360.0]
+    assert sorted(texts) == ["ft (musicfm)", "linear (musicfm)", "lora (musicfm)"]
+    for text, extent in texts.items():
+        assert fig_box.x0 <= extent.x0 and extent.x1 <= fig_box.x1, text
+        assert fig_box.y0 <= extent.y0 and extent.y1 <= fig_box.y1, text
+        assert ax_box.x0 <= extent.x0 and extent.x1 <= ax_box.x1, text  # inside its panel
+
+
+def test_unknown_metric_is_an_error(tmp_path, capsys):
+    root = tmp_path / "runs"
+    write(root, "a", dataset="T", backbone="ast", method="lora", seed=1, test={"mAP": 0.3, "roc_auc": 0.8})
+    out = tmp_path / "out"
+    assert collect_results.main([str(root), "--out", str(out), "--metric", "T=rocauc"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric(s) rocauc" in err and "mAP, roc_auc" in err
+    assert collect_results.main([str(root), "--out", str(out), "--metric", "X=mAP"]) == 2
+    assert "no runs of task 'X'; tasks: T" in capsys.readouterr().err
+    assert not out.exists()
