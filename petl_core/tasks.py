@@ -67,6 +67,13 @@ class Task:
     def describe(self) -> dict:
         return {"name": self.name, "num_outputs": self.num_outputs, "main_metric": self.main_metric}
 
+    #: few-shot sampling of a class with fewer than k training items: "error", or "all" (use them all)
+    few_shot_short = "error"
+
+    def few_shot_class(self, label: str) -> str:
+        """The class a training item counts for in few-shot sampling (k items per class)."""
+        return label
+
 
 class ClassificationTask(Task):
     """Single-label classification over ``classes`` (cross-entropy, accuracy)."""
@@ -149,13 +156,21 @@ class TempoTask(Task):
     """
 
     name = "tempo"
-    main_metric = "acc2"
     GRIDS = ("linear", "log")
     DECODERS = ("argmax", "parabolic")
+    METRICS = ("acc1", "acc2")
 
     def __init__(self, num_bins: int | None = None, min_bpm: float | None = None, soft: tuple = (1.0, 0.5, 0.5),
                  tolerance: float = M.TEMPO_TOLERANCE, grid: str = "linear", max_bpm: float = 300.0,
-                 spacing: float = 0.02, sigma: float = 1.5, decode: str = "parabolic") -> None:
+                 spacing: float = 0.02, sigma: float = 1.5, decode: str = "parabolic", main_metric: str = "acc1",
+                 few_shot_band: float = 0.1) -> None:
+        if main_metric not in self.METRICS:
+            raise ValueError(f"unknown tempo main_metric {main_metric!r}; valid: {', '.join(self.METRICS)}")
+        if not few_shot_band > 0:
+            raise ValueError(f"few_shot_band must be > 0 (relative width of a tempo band), got {few_shot_band!r}")
+        self.main_metric = main_metric  # checkpoint selection; the papers report Accuracy1
+        self.few_shot_short = "all"  # sparse extreme tempo bands contribute what they have
+        self.few_shot_band = float(few_shot_band)
         if grid not in self.GRIDS:
             raise ValueError(f"unknown tempo grid {grid!r}; valid: {', '.join(self.GRIDS)}")
         if decode not in self.DECODERS:
@@ -187,6 +202,18 @@ class TempoTask(Task):
         if not np.isfinite(bpm) or bpm <= 0:
             raise ValueError(f"invalid tempo label {label!r} (expected a positive BPM)")
         return torch.tensor(bpm, dtype=torch.float32)
+
+    def few_shot_class(self, label: str) -> str:
+        """Tempo band of the BPM: bands ``few_shot_band`` (10 %) wide on a log axis from 1 BPM, so
+        k examples are drawn per band rather than per distinct BPM string.
+
+        >>> t = TempoTask()
+        >>> t.few_shot_class("120.0") == t.few_shot_class("125.1"), t.few_shot_class("120.0") == t.few_shot_class("135")
+        (True, False)
+        """
+        band = int(np.floor(np.log(float(self.encode(label))) / np.log1p(self.few_shot_band)))
+        lo, hi = np.exp(band * np.log1p(self.few_shot_band)), np.exp((band + 1) * np.log1p(self.few_shot_band))
+        return f"{lo:.1f}-{hi:.1f} BPM"
 
     def transform(self, labels, pitch_steps=None, stretch_rates=None):
         if stretch_rates is None:
@@ -300,6 +327,82 @@ class TaggingTask(Task):
         return {**super().describe(), "tags": self.tags}
 
 
+class RegressionTask(Task):
+    """Regression of ``targets`` (names; the label holds one number per target, joined by ``;``).
+
+    The model outputs standardised targets ``(y - mean) / std`` (``mean``/``std`` per target,
+    from the training manifest when ``build_task`` gets ``standardize: true``, the default;
+    MARBLE standardises Emomusic the same way); ``loss`` is one of :data:`LOSSES` (or any
+    callable ``loss(outputs, targets)``) on that scale. Metrics (:func:`petl_core.metrics.
+    regression_metrics`) are computed in the original units: R² and Pearson's r per target and
+    their means; ``r2`` (the mean R²) picks the best-validation checkpoint.
+    """
+
+    name = "regression"
+    main_metric = "r2"
+    scalar = False
+    LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss, "huber": F.huber_loss}
+
+    def __init__(self, targets: list[str], loss="mse", mean: list[float] | None = None,
+                 std: list[float] | None = None) -> None:
+        if not targets or len(set(targets)) != len(targets):
+            raise ValueError(f"regression needs distinct target names, got {targets}")
+        self.targets = [str(t) for t in targets]
+        self.num_outputs = len(self.targets)
+        if isinstance(loss, str) and loss not in self.LOSSES:
+            raise ValueError(f"unknown regression loss {loss!r}; valid: {', '.join(self.LOSSES)} (or a callable)")
+        if not isinstance(loss, str) and not callable(loss):
+            raise ValueError(f"regression loss must be a name or a callable, got {loss!r}")
+        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", repr(loss))
+        self.loss_fn = self.LOSSES[loss] if isinstance(loss, str) else loss
+        mean = [0.0] * self.num_outputs if mean is None else [float(m) for m in mean]
+        std = [1.0] * self.num_outputs if std is None else [float(v) for v in std]
+        if len(mean) != self.num_outputs or len(std) != self.num_outputs or not all(v > 0 for v in std):
+            raise ValueError(f"regression mean/std need {self.num_outputs} values (std > 0), got {mean}, {std}")
+        self.mean, self.std = torch.tensor(mean), torch.tensor(std)
+
+    def encode(self, label: str) -> torch.Tensor:
+        try:
+            values = [float(v) for v in str(label).split(";")]
+        except ValueError:
+            values = []
+        if len(values) != self.num_outputs or not all(np.isfinite(values)):
+            raise ValueError(f"regression label {label!r} must hold {self.num_outputs} finite numbers joined by ';' "
+                             f"({';'.join(self.targets)})")
+        return torch.tensor(values, dtype=torch.float32)
+
+    def loss(self, logits, labels):
+        scaled = (labels.float() - self.mean.to(labels.device)) / self.std.to(labels.device)
+        return self.loss_fn(logits.float(), scaled)
+
+    def predict(self, logits: torch.Tensor) -> torch.Tensor:
+        """Outputs in the targets' units."""
+        return logits.float() * self.std.to(logits.device) + self.mean.to(logits.device)
+
+    def item_metrics(self, logits, labels):
+        return {"predictions": self.predict(logits).cpu().numpy(), "targets": labels.float().cpu().numpy()}
+
+    def summarise(self, items, idx=None):
+        pred, ref = items["predictions"], items["targets"]
+        if idx is not None:
+            pred, ref = pred[idx], ref[idx]
+        return M.regression_metrics(pred, ref, self.targets)
+
+    def describe(self):
+        return {**super().describe(), "targets": self.targets, "loss": self.loss_name,
+                "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def target_statistics(labels: list[str], task: RegressionTask) -> tuple[list[float], list[float]]:
+    """Per-target mean and (population) standard deviation of regression labels."""
+    values = torch.stack([task.encode(label) for label in labels]).double()
+    std = values.std(0, unbiased=False)
+    if len(values) < 2 or not bool((std > 0).all()):
+        raise ValueError(f"cannot standardise regression targets {task.targets}: the training labels need at least "
+                         "two distinct values per target (or set standardize: false)")
+    return values.mean(0).tolist(), std.tolist()
+
+
 # ------------------------------------------------------------------------------------ helpers
 def split_tags(label: str) -> list[str]:
     return [t.strip() for t in str(label).split(";") if t.strip()]
@@ -344,4 +447,14 @@ def build_task(options: dict, train_csv: str) -> Task:
     if name == "tagging":
         tags = options.pop("tags", None) or sorted({t for label in read_labels(train_csv) for t in split_tags(label)})
         return TaggingTask(tags, **options)
-    raise ValueError(f"unknown task {name!r}; valid: classification, tagging, key, tempo")
+    if name == "regression":
+        standardize = options.pop("standardize", True)
+        if standardize and ("mean" in options or "std" in options):
+            raise ValueError("regression task: give mean/std only with standardize: false (standardize computes "
+                             "them from the training manifest)")
+        task = RegressionTask(**options)
+        if standardize:
+            mean, std = target_statistics(read_labels(train_csv), task)
+            task = RegressionTask(**{**options, "mean": mean, "std": std})
+        return task
+    raise ValueError(f"unknown task {name!r}; valid: classification, tagging, key, tempo, regression")

@@ -22,7 +22,7 @@ from dataset_fixtures import RECIPE_DATA  # noqa: E402
 
 METRICS = {"classification": {"accuracy"}, "tagging": {"mAP", "roc_auc"}, "key": {"weighted_score", "accuracy"},
            "tempo": {"acc1", "acc2"}}
-MAIN = {"classification": "accuracy", "tagging": "mAP", "key": "weighted_score", "tempo": "acc2"}
+MAIN = {"classification": "accuracy", "tagging": "mAP", "key": "weighted_score", "tempo": "acc1"}
 TINY = ["--device=cpu", "--noprogressbar", "--number_of_epochs=1", "--batch_size=4", "--eval_batch_size=4",
         "--num_workers=0", "--num_threads=1", "--bootstrap_resamples=20", "--precision=fp32"]
 AST_TINY = ["--backbone=tiny_ast"]

@@ -73,3 +73,30 @@ def test_tool_summary_mean_std():
     spec.loader.exec_module(tool)
     out = tool.summarise({0: {"test": {"acc": 0.5}}, 1: {"test": {"acc": 0.7}}, 2: {"test": {"acc": 0.9}}})
     assert out["acc"]["mean"] == pytest.approx(0.7) and out["acc"]["std"] == pytest.approx(0.2) and out["acc"]["n"] == 3
+
+
+def test_tempo_few_shot_is_by_bpm_band_not_by_bpm_string():
+    """GTZAN-like tempi: almost every BPM string is distinct; k examples are drawn per tempo band."""
+    from petl_core.tasks import TempoTask
+
+    rng = __import__("numpy").random.default_rng(0)
+    bpms = [f"{b:.2f}" for b in rng.uniform(60, 180, size=200)] + ["41.00"]  # one sparse band
+    rows = [{"ID": str(i), "wav": f"/x/{i}.wav", "duration": "30", "label": b} for i, b in enumerate(bpms)]
+    assert len(set(bpms)) > 190  # by string this would be ~200 "classes" of one item
+    task = TempoTask()
+    sub = select_few_shot(rows, k=4, seed=1, class_of=task.few_shot_class, short=task.few_shot_short)
+    bands = Counter(task.few_shot_class(r["label"]) for r in sub)
+    all_bands = Counter(task.few_shot_class(b) for b in bpms)
+    assert set(bands) == set(all_bands) and 10 <= len(all_bands) <= 14
+    assert all(n == min(4, all_bands[b]) for b, n in bands.items())
+    assert bands[task.few_shot_class("41.00")] == 1  # the sparse band contributes what it has
+    with pytest.raises(FewShotError, match="fewer than 4"):  # classification keeps the strict rule
+        select_few_shot(rows, k=4, seed=1, class_of=task.few_shot_class)
+
+
+def test_tempo_checkpoints_select_on_accuracy1_by_default():
+    from petl_core.tasks import TempoTask
+
+    assert TempoTask().main_metric == "acc1" and TempoTask(main_metric="acc2").main_metric == "acc2"
+    with pytest.raises(ValueError, match="valid: acc1, acc2"):
+        TempoTask(main_metric="accuracy")
