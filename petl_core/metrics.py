@@ -6,6 +6,8 @@
 * key weighted score from ``mir_eval.key.weighted_score``. NOTE: mir_eval credits 0.5 only when the
   estimate is a perfect fifth ABOVE the reference (peft-music credited a fifth in both
   directions); we report mir_eval's definition;
+* regression R² (``sklearn.metrics.r2_score``, per target and averaged as ``multioutput=
+  "uniform_average"``) and Pearson's r (``scipy.stats.pearsonr``);
 * tempo Accuracy1 / Accuracy2 from ``madmom.evaluation.tempo.TempoEvaluation`` (tolerance 4 %,
   Accuracy2 also accepts ×2, ½, ×3, ⅓ of the annotated tempo);
 * seeded bootstrap confidence intervals for any of them.
@@ -84,6 +86,27 @@ def tagging_metrics(scores: np.ndarray, targets: np.ndarray) -> dict:
             float(roc_auc_score(targets[:, has_both], scores[:, has_both], average="macro"))
             if has_both.any() else float("nan")
         )
+    return out
+
+
+def regression_metrics(predictions: np.ndarray, targets: np.ndarray, names: Sequence[str]) -> dict:
+    """R² (``sklearn.metrics.r2_score``) and Pearson's r (``scipy.stats.pearsonr``) per target
+    (``r2_<name>``, ``pearson_<name>``) and their means over targets (``r2``, ``pearson``).
+    ``predictions``/``targets``: ``[N, len(names)]``. Undefined values (fewer than 2 items, a
+    constant column) are NaN."""
+    from scipy.stats import pearsonr
+    from sklearn.metrics import r2_score
+
+    predictions = np.asarray(predictions, dtype=float).reshape(len(predictions), -1)
+    targets = np.asarray(targets, dtype=float).reshape(len(targets), -1)
+    out = {}
+    for j, name in enumerate(names):
+        pred, ref = predictions[:, j], targets[:, j]
+        defined = len(ref) >= 2 and np.ptp(ref) > 0
+        out[f"r2_{name}"] = float(r2_score(ref, pred)) if defined else float("nan")
+        out[f"pearson_{name}"] = float(pearsonr(pred, ref).statistic) if defined and np.ptp(pred) > 0 else float("nan")
+    out["r2"] = float(np.mean([out[f"r2_{n}"] for n in names]))
+    out["pearson"] = float(np.mean([out[f"pearson_{n}"] for n in names]))
     return out
 
 

@@ -49,11 +49,15 @@ from petl_core.data import make_dataset
 from petl_core.few_shot import FewShotError, write_few_shot_manifest
 from petl_core.manifest import DatasetError, ManifestError, check_manifest
 from petl_core.metrics import bootstrap_ci
-from petl_core.results import write_results
+from petl_core.results import extra_results, write_results
 from petl_core.tasks import build_task
 
 logger = logging.getLogger(__name__)
 
+#: results.json keys the run writes itself (extra_results of the model may not reuse them)
+RESERVED_KEYS = ("task", "main_metric", "status", "valid", "test", "test_ci95", "bootstrap", "n_items", "params",
+                 "epochs", "best_epoch", "seconds_per_epoch", "epoch_seconds", "train_seconds", "valid_history",
+                 "n_train", "world_size", "config")
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 
 
@@ -234,6 +238,7 @@ def run(argv=None, prepare=None):
         results.update(valid=valid["metrics"], test=test["metrics"], test_ci95=ci,
                        bootstrap={"resamples": n_boot, "seed": boot_seed, "level": 0.95},
                        n_items={"valid": valid["n_items"], "test": test["n_items"]})
+        results.update(extra_results(brain.model, reserved=RESERVED_KEYS))  # best-valid weights, e.g. learned layer weights
     best = max(brain.valid_history, key=lambda h: _finite(h.get(task.main_metric)), default=None)
     results.update(
         params=counts,

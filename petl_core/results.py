@@ -53,6 +53,23 @@ def write_results(output_folder: str, results: dict, name: str = "results.json")
     return path
 
 
+def extra_results(model, reserved=()) -> dict:
+    """What the model's modules add to ``results.json``: the merged ``extra_results()`` of every
+    submodule that defines it (e.g. the learned layer weights of a weighted layer sum). A key
+    given twice, or one in ``reserved`` (keys the run writes itself), is an error naming the module."""
+    out, owner = {}, {}
+    for name, module in model.named_modules():
+        fn = getattr(module, "extra_results", None)
+        if not callable(fn):
+            continue
+        for key, value in fn().items():
+            if key in out or key in reserved:
+                raise ValueError(f"extra_results key {key!r} of module {name!r} is already taken "
+                                 f"(by {owner.get(key, 'the run itself')!r})")
+            out[key], owner[key] = value, name
+    return out
+
+
 def load_results(path: str) -> dict:
     if os.path.isdir(path):
         path = os.path.join(path, "results.json")

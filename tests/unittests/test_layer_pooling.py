@@ -74,3 +74,13 @@ def test_build_layer_choice_values_and_errors():
                        (True, "valid:"), ([1, 2, 3], "valid:"), ([1.0, 2], "valid:")):
         with pytest.raises(ValueError, match=match):
             build_layer_choice(bad, 4)
+
+
+def test_results_json_gets_the_learned_weights(backbone):
+    from petl_core.results import extra_results
+
+    model = _model(backbone, "weighted")
+    assert extra_results(model) == {"layer_weights": [pytest.approx(1 / 3)] * 3}
+    assert extra_results(_model(backbone, 1)) == {}
+    with pytest.raises(ValueError, match="'layer_weights' of module 'layer_choice' is already taken"):
+        extra_results(model, reserved=("layer_weights",))
