@@ -10,6 +10,8 @@ checkpoint that ``evaluate(max_key=task.main_metric)`` picks (or the one given).
 
 A run without ``results.json`` (still training, or killed) is read from its ``hyperparams.yaml``
 (the resolved backbone/method are in its trailing comment block) and its training manifest.
+Relative paths in a run's configuration (``save_folder``, manifests) were relative to the folder
+the recipe ran in; :func:`run_path` finds them from the run folder, wherever the tool is started.
 
 Evaluation-equivalent inference (:func:`clip_logits`, :func:`clip_embedding`): the whole clip
 (capped at ``max_eval_seconds``), cut into ``eval_window_seconds`` windows (default
@@ -22,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import torch
@@ -78,6 +81,24 @@ def _config_from_hyperparams(path: str) -> dict:
     return plain(hparams)
 
 
+def run_path(folder: str, config: dict, path: str | None) -> str | None:
+    """A path from a run's configuration, resolved as the run saw it, from any current folder.
+
+    Absolute paths are kept. A relative one was relative to the folder the recipe ran in, where
+    the recorded ``output_folder`` named ``folder``: so it is taken relative to ``folder`` through
+    that (``output_folder: results/k/1``, ``save_folder: ckpt/1`` -> ``<folder>/../../../ckpt/1``);
+    when ``output_folder`` was absolute (the recipe's folder is unknown), relative to ``folder``.
+
+    >>> run_path("/runs/k/1", {"output_folder": "results/k/1"}, "results/k/1/save")
+    '/runs/k/1/save'
+    """
+    if not path or os.path.isabs(path):
+        return path
+    output = config.get("output_folder")
+    relative = os.path.relpath(path, output) if isinstance(output, str) and not os.path.isabs(output) else path
+    return os.path.normpath(os.path.join(os.path.abspath(folder), relative))
+
+
 def build_run_task(config: dict, folder: str | None = None) -> Task:
     """The run's task: class/tag lists from ``task_resolved`` (or the run's training manifest)."""
     options = dict(config.get("task") or {})
@@ -88,6 +109,8 @@ def build_run_task(config: dict, folder: str | None = None) -> Task:
         options["tags"] = resolved["tags"]
     # the FULL training manifest (as the recipe), not a few-shot subset
     train_csv = (config.get("manifests") or {}).get("train") or config.get("train_csv")
+    if folder is not None:
+        train_csv = run_path(folder, config, train_csv)
     if options.get("name") in ("classification", "tagging") and "classes" not in options and "tags" not in options:
         candidates = [train_csv, os.path.join(folder or "", "manifests", "train.csv")]
         train_csv = next((c for c in candidates if c and os.path.isfile(c)), None)
@@ -123,11 +146,12 @@ def _checkpoint_file(checkpoint: str) -> str:
 
 
 def run_save_folder(folder: str, config: dict) -> str:
-    """``<run>/save`` when present (a moved run), else the configured ``save_folder``."""
+    """``<run>/save`` when present (a moved run), else the configured ``save_folder`` (a relative
+    one resolved by :func:`run_path`, not against the current folder)."""
     local = os.path.join(os.path.abspath(folder), "save")
     if os.path.isdir(local) or not config.get("save_folder"):
         return local
-    return config["save_folder"]
+    return run_path(folder, config, config["save_folder"])
 
 
 def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
@@ -167,7 +191,9 @@ def eval_window_samples(model, hparams: dict) -> int | None:
 
 def load_clip(path: str, model, hparams: dict, max_seconds: float | None = -1.0) -> torch.Tensor:
     """The clip as evaluation reads it (mono, backbone rate, capped at ``max_eval_seconds``;
-    ``max_seconds`` overrides the cap, ``None``/0 = whole file)."""
+    ``max_seconds`` > 0 overrides the cap, ``None``/0 = whole file, -1 = the run's cap)."""
+    if max_seconds not in (None, -1.0) and not (math.isfinite(max_seconds) and max_seconds >= 0):
+        raise ValueError(f"max_seconds must be > 0, 0/None (whole file) or -1 (the run's cap), got {max_seconds}")
     cap = hparams.get("max_eval_seconds") if max_seconds == -1.0 else max_seconds
     if cap:
         from lobes.audio import audio_info

@@ -4,8 +4,9 @@
 Rebuilds the run's model from its resolved configuration (backbone + PETL method + head;
 pretrained weights as configured), loads the best-validation checkpoint (the one the run's test
 evaluation used; ``--checkpoint`` picks another) and predicts each file as evaluation does: the
-whole clip (capped at the run's ``max_eval_seconds``), logits averaged over
-``eval_window_seconds`` windows.
+whole clip (capped at the run's ``max_eval_seconds``; ``--max-seconds`` sets another cap,
+``--whole-file`` none), logits averaged over ``eval_window_seconds`` windows. A run's relative
+``save_folder`` is found from the run folder, not from the current folder.
 
     python tools/predict.py --run results/SynthMusic/key/1234 song1.wav song2.flac
     python tools/predict.py --run results/GTZAN/genre/1234 --top-k 3 --format csv --out preds.csv *.wav
@@ -27,6 +28,7 @@ import csv
 import io
 import json
 import logging
+import math
 import os
 import sys
 
@@ -45,14 +47,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default=None, help="output file (default: stdout)")
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per file (classification, key; 0 = all)")
     parser.add_argument("--threshold", type=float, default=0.5, help="tagging: tags with probability >= this")
-    parser.add_argument("--max-seconds", type=float, default=-1.0,
-                        help="read at most this many seconds per file (default: the run's max_eval_seconds; 0 = all)")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--max-seconds", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="read at most this many seconds per file (> 0; default: the run's max_eval_seconds)")
+    length.add_argument("--whole-file", action="store_true", help="read every file whole (no cap)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
     args = parser.parse_args(argv)
     if args.top_k < 0:
         parser.error("--top-k must be >= 0")
     return args
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0 (use --whole-file for no cap)")
+    return value
 
 
 def predict(model, task, hparams: dict, paths: list[str], top_k: int = 5, threshold: float = 0.5,
@@ -95,7 +110,8 @@ def main(argv=None) -> int:
         for path in args.audio:  # cheap header check of every file before building the model
             audio_info(path)
         model, task, hparams = load_run(args.run, args.checkpoint, args.device)
-        rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, args.max_seconds)
+        cap = 0.0 if args.whole_file else (-1.0 if args.max_seconds is None else args.max_seconds)
+        rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, cap)
     except (AudioError, RunError) as exc:
         return _fail(str(exc).splitlines()[0])
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else to_csv(task.name, rows)

@@ -109,3 +109,49 @@ def test_decode_per_task():
     logits = torch.full((300,), -10.0)
     logits[119] = 5.0  # bin 119 = 120 BPM
     assert decode(tempo, logits) == {"bpm": 120.0}
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "abc"])
+def test_max_seconds_must_be_positive(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        predict_tool.parse_args(["--run", "r", "--max-seconds", value, "a.wav"])
+    assert info.value.code == 2
+    assert "--max-seconds" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other
+        predict_tool.parse_args(["--run", "r", "--max-seconds", "3", "--whole-file", "a.wav"])
+    assert predict_tool.parse_args(["--run", "r", "--max-seconds", "2.5", "a.wav"]).max_seconds == 2.5
+
+
+def _moved_run(tiny_run, root, output_folder, save_folder, save_at):
+    """A copy of the tiny run whose results.json records ``output_folder``/``save_folder`` and whose
+    checkpoints live at ``save_at`` (not ``<run>/save``)."""
+    import shutil
+
+    run = root / "b" / "run2"
+    shutil.copytree(tiny_run, run)
+    shutil.move(str(run / "save"), str(save_at))
+    data = json.loads((run / "results.json").read_text())
+    data["config"].update(output_folder=output_folder, save_folder=save_folder)
+    (run / "results.json").write_text(json.dumps(data))
+    return run
+
+
+@pytest.mark.parametrize("layout", ["relative_output", "absolute_output"])
+def test_relative_save_folder_resolved_from_the_run(tiny_run, tmp_path, monkeypatch, capsys, layout):
+    """The recipe ran in ``tmp/a`` with ``output_folder: b/run2`` and ``save_folder: ckpts``, and the tool
+    is started from another folder: the checkpoints are ``tmp/a/ckpts``, not ``<cwd>/ckpts``."""
+    root = tmp_path / "a"
+    if layout == "relative_output":
+        run = _moved_run(tiny_run, root, "b/run2", "ckpts", root / "ckpts")
+    else:  # the recipe's folder is unknown: relative to the run
+        (root / "b").mkdir(parents=True)
+        run = _moved_run(tiny_run, root, str(root / "b" / "run2"), "ckpts", tmp_path / "ckpts_tmp")
+        os.replace(tmp_path / "ckpts_tmp", run / "ckpts")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    wav = write_tone(tmp_path / "clip.wav", 440, 0.5)
+    out = tmp_path / "pred.json"
+    assert predict_tool.main(["--run", str(run), "--out", str(out), wav]) == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())[0]["label"] in ("low", "high")
+    assert not os.listdir(elsewhere)
