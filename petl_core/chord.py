@@ -1,0 +1,168 @@
+"""Chord recognition: ``.lab`` files, chord vocabularies, frame targets, segments, mir_eval metrics.
+
+* Annotations: ``.lab`` files (``start end label`` per line, Harte syntax, e.g. ``C:maj``,
+  ``A:min7/b3``, ``N``), the Isophonics format; parsed with ``mir_eval.io`` and validated with
+  ``mir_eval.chord`` (:func:`read_lab`, :func:`write_lab`).
+* Vocabularies (:data:`VOCABULARIES`): ``majmin`` = ``N`` + 12 roots x {maj, min} (25 classes);
+  ``extended`` = ``N`` + 12 roots x the 14 qualities maj, min, 7, maj7, min7, dim, aug, sus4, sus2,
+  maj6, min6, minmaj7, dim7, hdim7 (169 classes; the qualities of McFee & Bello, ISMIR 2017).
+  A chord maps to its root and the LARGEST vocabulary quality whose pitch classes (relative to
+  the root, bass ignored, as ``mir_eval.chord.encode``) are all in the chord (ties: the earlier
+  quality above): ``C:9`` -> ``C:7`` (extended) / ``C:maj`` (majmin), ``C:maj7/3`` -> ``C:maj7`` /
+  ``C:maj``. Chords that contain no vocabulary quality (majmin: ``dim``, ``aug``, ``sus``, ``5``,
+  ``1``) and ``X`` are ignored in the loss (target -100), as the ``majmin`` metric excludes them.
+* Loss: cross-entropy over valid frames. Decoding: arg-max per frame, runs of equal classes
+  become segments whose boundaries lie midway between frame centres (:meth:`ChordTask.decode`).
+* Metrics: ``mir_eval.chord`` comparisons root, majmin, mirex, thirds, triads, sevenths, tetrads
+  on the reference / estimate merged exactly as ``mir_eval.chord.evaluate`` does; per track they
+  equal ``mir_eval.chord.evaluate``; over a set they are duration-weighted (total correct
+  duration / total scored duration, the MIREX "WCSR").
+
+Example:
+    >>> task = ChordTask("majmin")
+    >>> task.num_outputs, [task.classes[task.class_of(c)] for c in ("N", "Eb:min7", "G:9/5")]
+    (25, ['N', 'D#:min', 'G:maj'])
+    >>> task.class_of("B:dim")
+    -100
+"""
+from __future__ import annotations
+
+import os
+
+import mir_eval
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from petl_core.frame_tasks import FrameTask
+
+ROOTS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+VOCABULARIES = {
+    "majmin": ["maj", "min"],
+    "extended": ["maj", "min", "7", "maj7", "min7", "dim", "aug", "sus4", "sus2", "maj6", "min6", "minmaj7",
+                 "dim7", "hdim7"],
+}
+METRICS = ("root", "majmin", "mirex", "thirds", "triads", "sevenths", "tetrads")
+IGNORE = -100
+
+
+def read_lab(path: str) -> tuple[np.ndarray, list[str]]:
+    """``(intervals [N, 2], labels)`` of a ``.lab`` file; bad lines or chord labels raise ``ValueError``."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: chord annotation file not found")
+    try:
+        intervals, labels = mir_eval.io.load_labeled_intervals(path)
+    except Exception as exc:  # mir_eval raises ValueError / IndexError on malformed lines
+        raise ValueError(f"{path}: not a 'start end label' .lab file ({exc})") from None
+    if not labels:
+        raise ValueError(f"{path}: no chord segments")
+    for label in labels:
+        try:
+            mir_eval.chord.encode(label)
+        except mir_eval.chord.InvalidChordException as exc:
+            raise ValueError(f"{path}: invalid chord label {label!r} ({exc})") from None
+    return intervals, list(labels)
+
+
+def write_lab(path: str, intervals, labels) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for (start, end), label in zip(np.asarray(intervals, dtype=float), labels):
+            f.write(f"{start:.6f}\t{end:.6f}\t{label}\n")
+
+
+class ChordTask(FrameTask):
+    """Chord classes per frame over a vocabulary (``majmin`` or ``extended``); CE; mir_eval metrics."""
+
+    name = "chord"
+    main_metric = "majmin"
+
+    def __init__(self, vocabulary: str = "majmin") -> None:
+        super().__init__()
+        if vocabulary not in VOCABULARIES:
+            raise ValueError(f"unknown chord vocabulary {vocabulary!r}; valid: {', '.join(VOCABULARIES)}")
+        self.vocabulary = vocabulary
+        self.qualities = VOCABULARIES[vocabulary]
+        self.classes = ["N"] + [f"{r}:{q}" for r in ROOTS for q in self.qualities]
+        self.num_outputs = len(self.classes)
+        bitmaps = [np.asarray(mir_eval.chord.QUALITIES[q]).astype(bool) for q in self.qualities]
+        # larger qualities first, vocabulary order among equals
+        self._templates = sorted(enumerate(bitmaps), key=lambda t: (-int(t[1].sum()), t[0]))
+        self._class_cache: dict[str, int] = {}
+
+    def class_of(self, label: str) -> int:
+        """Class index of a Harte chord label (``IGNORE`` when outside the vocabulary or ``X``)."""
+        if label in self._class_cache:
+            return self._class_cache[label]
+        root, bitmap, _ = mir_eval.chord.encode(label)
+        if root < 0:
+            index = 0 if bitmap.sum() == 0 else IGNORE  # N (all zero) or X (all -1)
+        else:
+            notes = bitmap.astype(bool)
+            index = IGNORE
+            for q, template in self._templates:
+                if np.all(notes[template]):
+                    index = 1 + (root % 12) * len(self.qualities) + q
+                    break
+        self._class_cache[label] = index
+        return index
+
+    def parse(self, path):
+        intervals, labels = read_lab(path)
+        return intervals, labels, np.array([self.class_of(lab) for lab in labels])
+
+    def frame_targets(self, annotation, times):
+        intervals, _, classes = annotation
+        seg = np.searchsorted(intervals[:, 0], times, side="right") - 1
+        inside = (seg >= 0) & (times < intervals[np.clip(seg, 0, None), 1])
+        return torch.from_numpy(np.where(inside, classes[np.clip(seg, 0, None)], IGNORE).astype(np.int64))
+
+    def frame_loss(self, logits, mask, targets):
+        targets = torch.where(mask, targets, torch.full_like(targets, IGNORE))
+        if not bool((targets != IGNORE).any()):
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+
+    def decode(self, logits, seconds):
+        """``(intervals [S, 2], labels)``: runs of the per-frame arg-max over ``[0, seconds]``."""
+        timing = self._require_timing()
+        pred = logits.argmax(-1).cpu().numpy()
+        change = np.flatnonzero(np.diff(pred)) + 1
+        starts = np.concatenate([[0], change])
+        bounds = np.concatenate([[0.0], timing.first + (change - 0.5) / timing.rate, [seconds]])
+        bounds = np.clip(bounds, 0.0, seconds)
+        intervals = np.stack([bounds[:-1], bounds[1:]], axis=1)
+        keep = intervals[:, 1] > intervals[:, 0]
+        return intervals[keep], [self.classes[pred[s]] for s, k in zip(starts, keep) if k]
+
+    def score(self, estimate, annotation):
+        """Per track: ``<metric>_num`` (correct seconds), ``<metric>_den`` (scored seconds), ``<metric>``."""
+        est_intervals, est_labels = estimate
+        ref_intervals, ref_labels = annotation[0], annotation[1]
+        est_intervals, est_labels = mir_eval.util.adjust_intervals(
+            np.asarray(est_intervals), list(est_labels), ref_intervals.min(), ref_intervals.max(),
+            mir_eval.chord.NO_CHORD, mir_eval.chord.NO_CHORD)
+        intervals, ref, est = mir_eval.util.merge_labeled_intervals(ref_intervals, ref_labels, est_intervals,
+                                                                    est_labels)
+        durations = mir_eval.util.intervals_to_durations(intervals)
+        items = {}
+        for metric in METRICS:
+            comparison = np.asarray(getattr(mir_eval.chord, metric)(ref, est))
+            scored = comparison >= 0
+            items[f"{metric}_num"] = float(np.sum(durations[scored] * comparison[scored]))
+            items[f"{metric}_den"] = float(np.sum(durations[scored]))
+            items[metric] = items[f"{metric}_num"] / items[f"{metric}_den"] if items[f"{metric}_den"] else 0.0
+        return items
+
+    def summarise(self, items, idx=None):
+        """Duration-weighted over tracks (the per-track values are only reported per track)."""
+        out = {}
+        for metric in METRICS:
+            num = np.asarray(items[f"{metric}_num"], dtype=float)
+            den = np.asarray(items[f"{metric}_den"], dtype=float)
+            if idx is not None:
+                num, den = num[idx], den[idx]
+            out[metric] = float(num.sum() / den.sum()) if den.sum() > 0 else float("nan")
+        return out
+
+    def describe(self):
+        return {**super().describe(), "vocabulary": self.vocabulary, "classes": self.classes}

@@ -1,0 +1,157 @@
+"""Frame-level tasks (beat/downbeat tracking, chord recognition): what they share.
+
+A frame task's manifest ``label`` is the path of the track's annotation file (``.beats``,
+``.lab``). The task
+
+* parses it once (:meth:`FrameTask.annotation`, cached; a bad file raises one ``ValueError``
+  naming it), so :func:`petl_core.manifest.check_manifest` validates every annotation before
+  training through :meth:`FrameTask.encode`;
+* turns it into frame targets for any excerpt ``[start, start + seconds)`` at the model's output
+  frames (:attr:`FrameTask.timing`, a :class:`lobes.frame_head.FrameTiming` that the training code
+  binds from ``FrameModel.timing``);
+* computes a masked loss from ``(logits [B, M, C], mask [B, M])`` and targets;
+* decodes a whole track's logits into events (beat times, chord segments) and scores them
+  against the full annotation (:meth:`FrameTask.track_metrics`); :meth:`FrameTask.summarise`
+  aggregates per-track items (mean over tracks, or duration-weighted for chords), also for
+  bootstrap resamples (``idx``).
+
+:func:`frame_dataset` is the SpeechBrain dataset of a frame task: random crops of
+``crop_seconds`` for training (targets of the crop), whole tracks for evaluation.
+
+Example:
+    >>> import torch
+    >>> from lobes.frame_head import FrameTiming
+    >>> masked_mean(torch.tensor([[1.0, 3.0, 100.0]]), torch.tensor([[True, True, False]])).item()
+    2.0
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import speechbrain as sb
+import torch
+from speechbrain.dataio.dataset import DynamicItemDataset
+
+from lobes.audio import load_audio
+from lobes.frame_head import FrameTiming
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` (``[B, M]``) over ``mask``."""
+    weights = mask.to(values.dtype)
+    return (values * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+class FrameTask:
+    """Base class; subclasses define ``parse``, ``frame_targets``, ``loss``, ``decode``, ``score``."""
+
+    name = "frame"
+    main_metric: str
+    num_outputs: int
+    frame_level = True
+
+    def __init__(self) -> None:
+        self.timing: FrameTiming | None = None
+        self._cache: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ annotations
+    def parse(self, path: str):
+        raise NotImplementedError
+
+    def annotation(self, path: str):
+        """The parsed annotation file (cached)."""
+        if path not in self._cache:
+            self._cache[path] = self.parse(path)
+        return self._cache[path]
+
+    def encode(self, label: str):
+        """Validate one manifest label (the annotation path); returns the parsed annotation."""
+        if not label:
+            raise ValueError("empty label: a frame task's label is the path of the annotation file")
+        return self.annotation(label)
+
+    def _require_timing(self) -> FrameTiming:
+        if self.timing is None:
+            raise RuntimeError(f"{type(self).__name__}.timing is not set: bind the model's output timing "
+                               "(task.timing = frame_model.timing) before making targets")
+        return self.timing
+
+    def targets(self, label: str, start: float, seconds: float) -> torch.Tensor:
+        """Targets ``[n_frames, ...]`` of the excerpt ``[start, start + seconds)`` of a track."""
+        timing = self._require_timing()
+        times = start + timing.times(timing.num_frames(seconds))
+        return self.frame_targets(self.annotation(label), times)
+
+    def frame_targets(self, annotation, times: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ training
+    def loss(self, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
+             target_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Masked loss; ``targets`` ``[B, T, ...]`` (padded, ``target_lengths`` relative)."""
+        n = min(logits.shape[1], targets.shape[1])
+        mask = mask[:, :n]
+        if target_lengths is not None:
+            valid = torch.round(target_lengths.to(logits.device).float() * targets.shape[1]).long()
+            mask = mask & (torch.arange(n, device=logits.device)[None] < valid[:, None])
+        return self.frame_loss(logits[:, :n].float(), mask, targets[:, :n].to(logits.device))
+
+    def frame_loss(self, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ evaluation
+    def decode(self, logits: torch.Tensor, seconds: float):
+        """Events of one track from its logits ``[M, C]``."""
+        raise NotImplementedError
+
+    def track_metrics(self, logits: torch.Tensor, label: str, seconds: float) -> dict:
+        """Per-track metric items of one track's logits against its full annotation."""
+        return self.score(self.decode(logits, seconds), self.annotation(label))
+
+    def score(self, estimate, annotation) -> dict:
+        raise NotImplementedError
+
+    def summarise(self, items: dict, idx: np.ndarray | None = None) -> dict:
+        """Mean over tracks (NaN items, e.g. a track without downbeats, are left out)."""
+        out = {}
+        for key, values in items.items():
+            values = np.asarray(values, dtype=float)
+            values = values if idx is None else values[idx]
+            values = values[np.isfinite(values)]
+            out[key] = float(values.mean()) if values.size else float("nan")
+        return out
+
+    def describe(self) -> dict:
+        return {"name": self.name, "num_outputs": self.num_outputs, "main_metric": self.main_metric,
+                "frame_rate": None if self.timing is None else self.timing.rate}
+
+
+def frame_dataset(csv_path: str, task: FrameTask, sample_rate: int, train: bool,
+                  crop_seconds: float | None = None) -> DynamicItemDataset:
+    """SpeechBrain dataset with ``sig`` and ``targets`` (the targets of the crop, or whole track).
+
+    Training items are random crops of ``crop_seconds`` (start from the global ``random``
+    module, seeded by the recipe); evaluation items are whole tracks (``seconds`` = their length)
+    and keep the annotation path in ``label`` for :meth:`FrameTask.track_metrics`.
+    """
+    dataset = DynamicItemDataset.from_csv(csv_path)
+
+    @sb.utils.data_pipeline.takes("wav", "duration", "label")
+    @sb.utils.data_pipeline.provides("sig", "targets", "seconds")
+    def pipeline(wav, duration, label):
+        duration = float(duration)
+        start, seconds = 0.0, duration
+        if train and crop_seconds and duration > crop_seconds:
+            start, seconds = random.uniform(0.0, duration - crop_seconds), float(crop_seconds)
+            sig = load_audio(wav, sample_rate, start=start, duration=seconds)
+        else:
+            sig = load_audio(wav, sample_rate)
+            seconds = sig.shape[-1] / sample_rate
+        yield sig
+        yield task.targets(label, start, seconds)
+        yield seconds
+
+    sb.dataio.dataset.add_dynamic_item([dataset], pipeline)
+    sb.dataio.dataset.set_output_keys([dataset], ["id", "sig", "targets", "seconds", "label"])
+    return dataset
