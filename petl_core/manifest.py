@@ -379,28 +379,59 @@ def read_table(path: str, required: Iterable[str], what: str, layout: str = "") 
 
 
 class CrossValidation:
-    """k-fold cross-validation: ``test_fold`` is the test set, the next fold (cyclically) the
-    validation set, the other folds the training set.
+    """k-fold cross-validation: ``test_fold`` is the test set, ``valid_fold`` the validation set,
+    the other folds the training set.
+
+    ``valid_fold``: ``"next"`` (the fold after the test fold, cyclically), ``"previous"`` (the fold
+    before it: PETL_AST's ESC-50 roles, train = the three folds after the test fold), a fold
+    number, or ``"test"``: PETL_AST's UrbanSound8K protocol, train on every other fold and validate
+    on the test fold itself (checkpoint selection then sees the test fold: an optimistic figure,
+    kept only to compare with that paper).
 
     Example:
         >>> cv = CrossValidation("ESC-50", test_fold=5, num_folds=5)
-        >>> cv.valid_fold, cv.split("5", "meta.csv:2"), cv.split("1", "meta.csv:3"), cv.split("3", "meta.csv:4")
-        (1, 'test', 'valid', 'train')
+        >>> cv.valid_fold, cv.splits("5", "meta.csv:2"), cv.splits("1", "meta.csv:3"), cv.splits("3", "meta.csv:4")
+        (1, ['test'], ['valid'], ['train'])
+        >>> CrossValidation("ESC-50", test_fold=5, num_folds=5, valid_fold="previous").valid_fold
+        4
+        >>> CrossValidation("US8K", test_fold=10, num_folds=10, valid_fold="test").splits("10", "meta.csv:2")
+        ['valid', 'test']
     """
 
-    def __init__(self, dataset: str, test_fold: int, num_folds: int) -> None:
+    ROLES = ("next", "previous", "test")
+
+    def __init__(self, dataset: str, test_fold: int, num_folds: int, valid_fold: str | int = "next") -> None:
         if not 1 <= int(test_fold) <= num_folds:
             raise ValueError(f"{dataset} test_fold must be 1..{num_folds}, got {test_fold}")
         self.test_fold = int(test_fold)
-        self.valid_fold = self.test_fold % num_folds + 1
+        if valid_fold == "next":
+            self.valid_fold = self.test_fold % num_folds + 1
+        elif valid_fold == "previous":
+            self.valid_fold = (self.test_fold - 2) % num_folds + 1
+        elif valid_fold == "test":
+            self.valid_fold = self.test_fold
+        elif isinstance(valid_fold, int) and not isinstance(valid_fold, bool) and 1 <= valid_fold <= num_folds \
+                and valid_fold != self.test_fold:
+            self.valid_fold = valid_fold
+        else:
+            raise ValueError(f"{dataset} valid_fold must be one of {', '.join(self.ROLES)} or a fold number "
+                             f"1..{num_folds} other than the test fold ({self.test_fold}); got {valid_fold!r}")
+        self.valid_is_test = self.valid_fold == self.test_fold
 
-    def split(self, fold: str, where: str) -> str:
-        """The split of an item in ``fold`` (text from an annotation file, ``where`` names it)."""
+    def splits(self, fold: str, where: str) -> list[str]:
+        """The splits of an item in ``fold`` (text from an annotation file, ``where`` names it)."""
         try:
             number = int(fold)
         except ValueError:
             raise DatasetError(f"{where}: bad fold {fold!r}") from None
-        return "test" if number == self.test_fold else "valid" if number == self.valid_fold else "train"
+        if number == self.test_fold:
+            return ["valid", "test"] if self.valid_is_test else ["test"]
+        return ["valid"] if number == self.valid_fold else ["train"]
+
+    def check_disjoint(self, split_rows: Mapping[str, Sequence[Mapping[str, object]]], context: str) -> None:
+        """:func:`check_disjoint` over the splits that must not share files (not valid/test when the
+        protocol validates on the test fold)."""
+        check_disjoint({s: r for s, r in split_rows.items() if not (self.valid_is_test and s == "valid")}, context)
 
 
 def first_existing(candidates: Iterable[str], isdir: bool = False) -> str | None:

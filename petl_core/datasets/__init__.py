@@ -27,6 +27,14 @@ DATASETS = {
     "gtzan_tempo": ("gtzan", "prepare_tempo"),
     "giantsteps_key": ("giantsteps", "prepare_key"),
     "giantsteps_tempo": ("giantsteps", "prepare_tempo"),
+    "mtg_jamendo_genre": ("mtg_jamendo", "prepare_genre"),
+    "mtg_jamendo_instrument": ("mtg_jamendo", "prepare_instrument"),
+    "mtg_jamendo_moodtheme": ("mtg_jamendo", "prepare_moodtheme"),
+    "nsynth_instrument": ("nsynth", "prepare_instrument"),
+    "nsynth_pitch": ("nsynth", "prepare_pitch"),
+    "vocalset_singer": ("vocalset", "prepare_singer"),
+    "vocalset_technique": ("vocalset", "prepare_technique"),
+    "emomusic": ("emomusic", "prepare"),
 }
 
 
@@ -45,7 +53,10 @@ def build_parser(description: str, test_fold: Sequence[int] | None = None) -> ar
     parser.add_argument("--save_folder", required=True, help="where the manifests are written")
     if test_fold is not None:
         parser.add_argument("--test_fold", type=int, default=test_fold[0], choices=list(test_fold),
-                            help="fold used as test set (the next fold is the validation set)")
+                            help="fold used as test set")
+        parser.add_argument("--valid_fold", type=_fold_role, default=None,
+                            help="validation fold: next, previous, test (PETL_AST's US8K protocol) or a "
+                                 "number (default: the dataset's, see its README)")
     parser.add_argument("--download", action="store_true",
                         help="download the dataset when data_folder lacks it (needs internet)")
     parser.add_argument("--skip_bad_files", action="store_true",
@@ -53,6 +64,10 @@ def build_parser(description: str, test_fold: Sequence[int] | None = None) -> ar
     parser.add_argument("--check_samples", action="store_true",
                         help="also decode every file to detect NaN/inf samples (slow)")
     return parser
+
+
+def _fold_role(text: str) -> str | int:
+    return int(text) if text.strip().isdigit() else text.strip()
 
 
 def run_cli(prepare: Callable[..., dict], parser: argparse.ArgumentParser,

@@ -7,8 +7,10 @@ Official layout (``git clone https://github.com/karolpiczak/ESC-50`` or the GitH
 
 ``<data_folder>/ESC-50-master/`` (the unpacked zip) is accepted too.
 
-Splits (5-fold cross-validation): ``test`` = fold ``test_fold`` (1-5), ``valid`` = the next fold
-(``test_fold % 5 + 1``, so fold 5 is validated on fold 1), ``train`` = the other three folds.
+Splits (5-fold cross-validation), PETL_AST's fold roles by default: ``test`` = fold ``test_fold``
+(1-5), ``valid`` = the previous fold (``valid_fold="previous"``: 5 → 4, 1 → 5), ``train`` = the
+other three folds (the three after the test fold, as PETL_AST's ``folds_train``). ``valid_fold``
+takes ``"next"`` or a fold number too (see :class:`petl_core.manifest.CrossValidation`).
 Labels are the ``category`` names (``dog``, ``rain``, ...). ``esc10=True`` keeps the ESC-10 subset.
 Manifest extra column: ``fold``.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 
-from petl_core.manifest import CrossValidation, check_disjoint, ensure_dataset, finalize_splits, prepare_once, read_table
+from petl_core.manifest import CrossValidation, ensure_dataset, finalize_splits, prepare_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +40,14 @@ def prepare(
     data_folder: str,
     save_folder: str,
     test_fold: int = 1,
+    valid_fold: str | int = "previous",
     esc10: bool = False,
     download: bool = False,
     skip_bad_files: bool = False,
     check_samples: bool = False,
 ) -> dict[str, str]:
     """Write ``train/valid/test.csv`` for fold ``test_fold``; return ``{split: path}``."""
-    cv = CrossValidation("ESC-50", test_fold, NUM_FOLDS)
+    cv = CrossValidation("ESC-50", test_fold, NUM_FOLDS, valid_fold)
     data_folder = os.path.abspath(data_folder)
     if not os.path.isdir(os.path.join(data_folder, "ESC-50-master")):
         ensure_dataset(data_folder, os.path.join("meta", "esc50.csv"), "ESC-50", LAYOUT, download,
@@ -61,13 +64,14 @@ def prepare(
             if esc10 and str(e.get("esc10", "")).strip().lower() != "true":
                 continue
             name = e["filename"].strip()
-            rows[cv.split(e["fold"], f"{meta}: line {i + 2}")].append({
-                "ID": os.path.splitext(name)[0],
-                "wav": os.path.join(root, "audio", name),
-                "label": e["category"].strip(),
-                "fold": int(e["fold"]),
-            })
-        check_disjoint(rows, "ESC-50")
+            for split in cv.splits(e["fold"], f"{meta}: line {i + 2}"):
+                rows[split].append({
+                    "ID": os.path.splitext(name)[0],
+                    "wav": os.path.join(root, "audio", name),
+                    "label": e["category"].strip(),
+                    "fold": int(e["fold"]),
+                })
+        cv.check_disjoint(rows, "ESC-50")
         return finalize_splits(rows, skip_bad_files, check_samples, "ESC-50")
 
     return prepare_once(save_folder, SPLITS, options, build)

@@ -9,7 +9,10 @@ Official layout (https://urbansounddataset.weebly.com/urbansound8k.html, Zenodo 
 
 Splits (10-fold cross-validation, as the dataset's authors require): ``test`` = fold
 ``test_fold`` (1-10), ``valid`` = the next fold (``test_fold % 10 + 1``), ``train`` = the other
-eight. Labels are the ``class`` names (``dog_bark``, ``siren``, ...). Extra columns: ``fold``,
+eight. ``valid_fold="test"`` is PETL_AST's protocol instead: train on the nine other folds and
+select the checkpoint on the test fold itself (US8K has no validation fold there; the figure is
+optimistic, for comparison with that paper only). See :class:`petl_core.manifest.CrossValidation`.
+Labels are the ``class`` names (``dog_bark``, ``siren``, ...). Extra columns: ``fold``,
 ``salience``.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 
-from petl_core.manifest import CrossValidation, check_disjoint, ensure_dataset, finalize_splits, prepare_once, read_table
+from petl_core.manifest import CrossValidation, ensure_dataset, finalize_splits, prepare_once, read_table
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +40,13 @@ def prepare(
     data_folder: str,
     save_folder: str,
     test_fold: int = 1,
+    valid_fold: str | int = "next",
     download: bool = False,
     skip_bad_files: bool = False,
     check_samples: bool = False,
 ) -> dict[str, str]:
     """Write ``train/valid/test.csv`` for fold ``test_fold``; return ``{split: path}``."""
-    cv = CrossValidation("UrbanSound8K", test_fold, NUM_FOLDS)
+    cv = CrossValidation("UrbanSound8K", test_fold, NUM_FOLDS, valid_fold)
     data_folder = os.path.abspath(data_folder)
     if not os.path.isdir(os.path.join(data_folder, "UrbanSound8K")):
         ensure_dataset(data_folder, os.path.join("metadata", "UrbanSound8K.csv"), "UrbanSound8K",
@@ -59,14 +63,15 @@ def prepare(
         for i, e in enumerate(entries):
             name = e["slice_file_name"].strip()
             fold = e["fold"].strip()
-            rows[cv.split(fold, f"{meta}: line {i + 2}")].append({
-                "ID": os.path.splitext(name)[0],
-                "wav": os.path.join(root, "audio", f"fold{fold}", name),
-                "label": e["class"].strip(),
-                "fold": int(fold),
-                "salience": e.get("salience", "").strip(),
-            })
-        check_disjoint(rows, "UrbanSound8K")
+            for split in cv.splits(fold, f"{meta}: line {i + 2}"):
+                rows[split].append({
+                    "ID": os.path.splitext(name)[0],
+                    "wav": os.path.join(root, "audio", f"fold{fold}", name),
+                    "label": e["class"].strip(),
+                    "fold": int(fold),
+                    "salience": e.get("salience", "").strip(),
+                })
+        cv.check_disjoint(rows, "UrbanSound8K")
         return finalize_splits(rows, skip_bad_files, check_samples, "UrbanSound8K")
 
     return prepare_once(save_folder, SPLITS, options, build)

@@ -40,8 +40,8 @@ def test_folds_and_labels(esc, tmp_path):
     paths = esc50.prepare(esc, tmp_path / "save", test_fold=1)
     rows = {s: read_manifest(p) for s, p in paths.items()}
     assert {r["fold"] for r in rows["test"]} == {"1"}
-    assert {r["fold"] for r in rows["valid"]} == {"2"}  # the next fold
-    assert {r["fold"] for r in rows["train"]} == {"3", "4", "5"}
+    assert {r["fold"] for r in rows["valid"]} == {"5"}  # PETL_AST: the previous fold
+    assert {r["fold"] for r in rows["train"]} == {"2", "3", "4"}
     assert {r["ID"]: r["label"] for r in rows["test"]} == {"1-100032-A-0": "dog",
                                                           "1-100038-A-14": "chirping_birds"}
     assert all(os.path.isabs(r["wav"]) and float(r["duration"]) == pytest.approx(0.2)
@@ -50,9 +50,18 @@ def test_folds_and_labels(esc, tmp_path):
     assert sum(map(len, ids)) == len(set.union(*ids)) == 9
 
 
-def test_last_fold_validates_on_first(esc, tmp_path):
-    paths = esc50.prepare(esc, tmp_path / "save", test_fold=5)
+def test_fold_roles_are_petl_ast_by_default_and_configurable(esc, tmp_path):
+    # PETL_AST main.py: folds_train [[1,2,3], [2,3,4], ...], folds_valid [[4], [5], ...], folds_test [[5], [1], ...]
+    for test, valid, train in ((5, "4", {"1", "2", "3"}), (1, "5", {"2", "3", "4"}), (3, "2", {"4", "5", "1"})):
+        paths = esc50.prepare(esc, tmp_path / f"save{test}", test_fold=test)
+        assert {r["fold"] for r in read_manifest(paths["valid"])} == {valid}
+        assert {r["fold"] for r in read_manifest(paths["train"])} == train
+    paths = esc50.prepare(esc, tmp_path / "next", test_fold=5, valid_fold="next")
     assert {r["fold"] for r in read_manifest(paths["valid"])} == {"1"}
+    paths = esc50.prepare(esc, tmp_path / "three", test_fold=5, valid_fold=3)
+    assert {r["fold"] for r in read_manifest(paths["valid"])} == {"3"}
+    with pytest.raises(ValueError, match="valid_fold must be one of next, previous, test"):
+        esc50.prepare(esc, tmp_path / "bad", test_fold=5, valid_fold=5)
     with pytest.raises(ValueError, match="1..5"):
         esc50.prepare(esc, tmp_path / "save", test_fold=6)
 
@@ -60,7 +69,8 @@ def test_last_fold_validates_on_first(esc, tmp_path):
 def test_esc10_subset(esc, tmp_path):
     paths = esc50.prepare(esc, tmp_path / "save", test_fold=1, esc10=True)
     assert [r["ID"] for r in read_manifest(paths["test"])] == ["1-100032-A-0"]
-    assert [r["ID"] for r in read_manifest(paths["train"])] == ["5-9032-A-0"]
+    assert [r["ID"] for r in read_manifest(paths["train"])] == ["2-118072-A-0"]
+    assert [r["ID"] for r in read_manifest(paths["valid"])] == ["5-9032-A-0"]
 
 
 def test_unpacked_zip_folder_is_found(esc, tmp_path):

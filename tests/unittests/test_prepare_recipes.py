@@ -55,7 +55,7 @@ def test_cli_end_to_end_esc50(tmp_path):
                           str(tmp_path / "save"), "--test_fold", "5"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert [r["ID"] for r in read_manifest(tmp_path / "save" / "valid.csv")] == ["1-100001-A-0"]
+    assert [r["ID"] for r in read_manifest(tmp_path / "save" / "valid.csv")] == ["4-100004-A-0"]  # PETL_AST roles
     assert "test: " in out.stdout
     bad = subprocess.run([sys.executable, script, "--data_folder", str(tmp_path / "none"),
                           "--save_folder", str(tmp_path / "s2")], capture_output=True, text=True,
@@ -69,3 +69,22 @@ def test_registry_lists_every_wrapper():
     for name in DATASETS:
         assert callable(get_prepare(name))
     assert len(glob.glob(os.path.join(ROOT, "recipes", "*", "*", "prepare.py"))) >= len(WRAPPERS)
+
+
+def test_cli_valid_fold_option(tmp_path):
+    root = tmp_path / "ESC-50"
+    (root / "meta").mkdir(parents=True)
+    (root / "audio").mkdir()
+    lines = ["filename,fold,target,category,esc10,src_file,take"]
+    for fold in range(1, 6):
+        name = f"{fold}-10000{fold}-A-0.wav"
+        lines.append(f"{name},{fold},0,dog,True,10000{fold},A")
+        sf.write(root / "audio" / name, np.zeros(800, dtype=np.float32), 16000)
+    (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    script = os.path.join(ROOT, "recipes", "ESC50", "classification", "prepare.py")
+    for role, expected in (("next", "1-100001-A-0"), ("2", "2-100002-A-0")):
+        out = subprocess.run([sys.executable, script, "--data_folder", str(root), "--save_folder",
+                              str(tmp_path / role), "--test_fold", "5", "--valid_fold", role],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert [r["ID"] for r in read_manifest(tmp_path / role / "valid.csv")] == [expected]

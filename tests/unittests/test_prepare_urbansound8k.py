@@ -50,6 +50,16 @@ def test_folds_labels_and_wrap_around(us8k, tmp_path):
         urbansound8k.prepare(us8k, tmp_path / "s0", test_fold=0)
 
 
+def test_petl_ast_protocol_trains_on_nine_folds_and_validates_on_the_test_fold(us8k, tmp_path):
+    paths = urbansound8k.prepare(us8k, tmp_path / "petl", test_fold=1, valid_fold="test")
+    rows = {s: read_manifest(p) for s, p in paths.items()}
+    assert [r["ID"] for r in rows["valid"]] == [r["ID"] for r in rows["test"]]
+    assert {r["fold"] for r in rows["test"]} == {"1"}
+    assert "2" in {r["fold"] for r in rows["train"]}  # the default's validation fold trains here
+    default = read_manifest(urbansound8k.prepare(us8k, tmp_path / "default", test_fold=1)["train"])
+    assert len(rows["train"]) > len(default)
+
+
 def test_parent_folder_accepted(us8k, tmp_path):
     paths = urbansound8k.prepare(tmp_path, tmp_path / "save", test_fold=9)
     assert [r["ID"] for r in read_manifest(paths["test"])] == ["104817-4-0-0"]
