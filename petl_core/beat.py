@@ -12,7 +12,7 @@
   ``DBNBeatTrackingProcessor`` (beats) and ``DBNDownBeatTrackingProcessor`` (``beats_per_bar``,
   default 3 and 4) at the head's frame rate. The downbeat tracker takes two columns, beat that is
   not a downbeat and downbeat: ``[max(p_beat - p_down, 0), p_down]``. Times are shifted by the
-  centre of frame 0 (:class:`lobes.frame_head.FrameTiming`).
+  centre of frame 0 (:class:`lobes.frame_head.FrameTiming`); events past the track's end are dropped.
 * Metrics (madmom.evaluation.beats, per track, averaged over tracks as madmom's
   ``MeanBeatEvaluation``): beat F-measure (±70 ms), CMLt, AMLt; downbeat F-measure (±70 ms, the
   beat F-measure of the downbeats). madmom does not skip the first 5 s (mir_eval's
@@ -135,6 +135,7 @@ class BeatTask(FrameTask):
         beat_dbn = DBNBeatTrackingProcessor(min_bpm=self.min_bpm, max_bpm=self.max_bpm, fps=timing.rate,
                                             transition_lambda=self.transition_lambda)
         beats = beat_dbn(act[:, 0]) + timing.first
+        beats = beats[beats < seconds]
         if not self.downbeats:
             return beats, None
         pair = np.stack([np.clip(act[:, 0] - act[:, 1], 0.0, 1.0), act[:, 1]], axis=1)
@@ -143,7 +144,7 @@ class BeatTask(FrameTask):
                                                 transition_lambda=self.transition_lambda)
         rows = down_dbn(pair)
         downbeats = rows[rows[:, 1] == 1, 0] + timing.first if len(rows) else np.empty(0)
-        return beats, downbeats
+        return beats, downbeats[downbeats < seconds]
 
     def score(self, estimate, annotation):
         from madmom.evaluation.beats import BeatEvaluation
