@@ -16,6 +16,12 @@ Three tasks, each rendered with plain numpy/scipy (no system packages, no downlo
 Clips are mono 16-bit PCM WAV files (float32 arrays from :func:`generate_clip`), peak-normalised to 0.5 with a random gain of +-6 dB and seeded per clip,
 so the same seed gives byte-identical WAV files.
 
+Where the audio goes: ``prepare(data_folder, ...)`` writes ``<data_folder>/<task>/``; with
+``data_folder=None`` (the recipes' default) it uses a cache shared by every run, wherever it is
+started: ``$SYNTHMUSIC_DATA``, else ``$XDG_CACHE_HOME/petl-audio/SynthMusic``, else
+``~/.cache/petl-audio/SynthMusic`` (:func:`default_data_folder`). Generation shows a progress bar
+(stderr) naming that folder; a rerun with the same options reuses the files.
+
 Example:
     >>> import numpy as np
     >>> wav, label = generate_clip("key", np.random.default_rng([0, 0]), 16000, 1.0)
@@ -27,15 +33,20 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
+from tqdm import tqdm
 
 from petl_core.manifest import write_json_atomic, write_manifest
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "KEYS",
@@ -44,6 +55,7 @@ __all__ = [
     "TEMPO_RANGE",
     "build_parser",
     "cli",
+    "default_data_folder",
     "generate_clip",
     "prepare",
 ]
@@ -58,6 +70,7 @@ SPLITS = ("train", "valid", "test")
 # Bump when the audio produced for a given seed changes: prepare() then regenerates.
 GENERATOR_VERSION = 1
 _OPTIONS_FILE = "synthmusic.json"
+DATA_ENV = "SYNTHMUSIC_DATA"  # overrides the cache folder
 
 _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 _MINOR = np.array([0, 2, 3, 5, 7, 8, 10])
@@ -685,6 +698,15 @@ def _targets(task: str, split_idx: int, n: int, seed: int) -> list:
     return [TAGS[(offset + i) % len(TAGS)] for i in range(n)]
 
 
+def default_data_folder() -> Path:
+    """The audio folder used when ``data_folder`` is None: ``$SYNTHMUSIC_DATA``, else
+    ``$XDG_CACHE_HOME/petl-audio/SynthMusic`` (``~/.cache/petl-audio/SynthMusic``)."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "petl-audio" / "SynthMusic"
+
+
 def prepare(
     data_folder,
     save_folder,
@@ -698,7 +720,9 @@ def prepare(
 ) -> Dict[str, str]:
     """Generate (or reuse) a SynthMusic dataset and write SpeechBrain CSV manifests.
 
-    Audio goes to ``data_folder/<task>/<split>/<ID>.wav``; the options and labels are recorded in
+    Audio goes to ``data_folder/<task>/<split>/<ID>.wav`` (``data_folder=None``: the cache of
+    :func:`default_data_folder`, so no run writes audio into the current folder; a progress bar on
+    stderr names the folder while clips are generated); the options and labels are recorded in
     ``data_folder/<task>/synthmusic.json`` and generation is skipped when they match and every file
     exists. Manifests ``save_folder/{train,valid,test}.csv`` have the header ``ID,wav,duration,label``
     with absolute wav paths. Clip ``i`` of split ``s`` is seeded with
@@ -709,7 +733,7 @@ def prepare(
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
-    data_dir = Path(data_folder).resolve() / task
+    data_dir = Path(default_data_folder() if data_folder is None else data_folder).resolve() / task
     save_dir = Path(save_folder).resolve()
     sizes = {"train": int(n_train), "valid": int(n_valid), "test": int(n_test)}
     options = {"generator_version": GENERATOR_VERSION, "task": task, "sizes": sizes, "seed": int(seed),
@@ -728,6 +752,8 @@ def prepare(
             clips = None
     if clips is None:
         clips = {}
+        bar = tqdm(total=sum(sizes.values()), desc=f"generating SynthMusic {task} in {data_dir}", unit="clip",
+                   file=sys.stderr)
         for split_idx, split in enumerate(SPLITS):
             split_dir = data_dir / split
             split_dir.mkdir(parents=True, exist_ok=True)
@@ -741,11 +767,15 @@ def prepare(
                 sf.write(str(tmp), wav, int(sample_rate), subtype="PCM_16")  # no PEAK chunk: its timestamp varies
                 os.replace(tmp, out)
                 clips[split].append([cid, label])
+                bar.update()
             keep = {f"{cid}.wav" for cid, _ in clips[split]}
             for stale in split_dir.glob(f"synth_{task}_{split}_*.wav"):
                 if stale.name not in keep:
                     stale.unlink()
+        bar.close()
         write_json_atomic({"options": options, "clips": clips}, str(info_path))
+    else:
+        logger.info("SynthMusic %s: reusing the %d clips in %s", task, sum(sizes.values()), data_dir)
 
     n_samples = int(round(float(duration) * int(sample_rate)))
     dur = round(n_samples / int(sample_rate), 4)
@@ -764,7 +794,9 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     """CLI of ``recipes/SynthMusic/<task>/prepare.py``."""
     parser = argparse.ArgumentParser(
         description=f"Generate the SynthMusic '{task}' dataset (offline, seeded) and its manifests.")
-    parser.add_argument("--data_folder", required=True, help="audio goes to <data_folder>/<task>/<split>/")
+    parser.add_argument("--data_folder", default=str(default_data_folder()),
+                        help="audio goes to <data_folder>/<task>/<split>/ (default: the cache %(default)s; "
+                             f"${DATA_ENV} or $XDG_CACHE_HOME move it)")
     parser.add_argument("--save_folder", required=True, help="where train/valid/test.csv are written")
     parser.add_argument("--n_train", type=int, default=240)
     parser.add_argument("--n_valid", type=int, default=48)

@@ -189,3 +189,35 @@ def test_prepare_balanced_cached_and_reproducible(tmp_path):
     prepare(tmp_path / "data", tmp_path / "tag", seed=9, **kw)
     with open(first, "rb") as f:
         assert f.read() != before
+
+
+def test_default_data_folder_is_a_cache_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    """data_folder=None: audio in $XDG_CACHE_HOME/petl-audio/SynthMusic (or $SYNTHMUSIC_DATA), nothing in the
+    current folder, and a progress bar naming the folder while generating."""
+    from petl_core.datasets.synthmusic import build_parser, default_data_folder
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("SYNTHMUSIC_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "petl-audio" / "SynthMusic"
+    assert default_data_folder() == cache
+    kw = dict(task="key", n_train=3, n_valid=1, n_test=1, seed=7, sample_rate=8000, duration=0.5)
+    m = prepare(None, tmp_path / "manifests", **kw)
+    assert not os.listdir(work)
+    wavs = [r["wav"] for p in m.values() for r in read_csv(p)]
+    assert len(wavs) == 5 and all(w.startswith(str(cache.resolve() / "key")) and os.path.isfile(w) for w in wavs)
+    err = capsys.readouterr().err
+    assert f"generating SynthMusic key in {cache.resolve() / 'key'}" in err and "5/5" in err
+    # reuse: no bar; the same bytes as an explicit data_folder
+    prepare(None, tmp_path / "manifests", **kw)
+    assert "generating" not in capsys.readouterr().err
+    explicit = prepare(tmp_path / "explicit", tmp_path / "m2", **kw)
+    for split in m:
+        for a, b in zip(read_csv(m[split]), read_csv(explicit[split])):
+            assert open(a["wav"], "rb").read() == open(b["wav"], "rb").read()
+
+    monkeypatch.setenv("SYNTHMUSIC_DATA", str(tmp_path / "elsewhere"))
+    assert default_data_folder() == tmp_path / "elsewhere"
+    assert build_parser("key").parse_args(["--save_folder", "x"]).data_folder == str(tmp_path / "elsewhere")
