@@ -194,15 +194,12 @@ def test_prepare_balanced_cached_and_reproducible(tmp_path):
 def test_default_data_folder_is_a_cache_not_the_current_folder(tmp_path, monkeypatch, capsys):
     """data_folder=None: audio in $XDG_CACHE_HOME/petl-audio/SynthMusic (or $SYNTHMUSIC_DATA), nothing in the
     current folder, and a progress bar naming the folder while generating."""
-    from petl_core.datasets.synthmusic import build_parser, default_data_folder
-
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.delenv("SYNTHMUSIC_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     cache = tmp_path / "cache" / "petl-audio" / "SynthMusic"
-    assert default_data_folder() == cache
     kw = dict(task="key", n_train=3, n_valid=1, n_test=1, seed=7, sample_rate=8000, duration=0.5)
     m = prepare(None, tmp_path / "manifests", **kw)
     assert not os.listdir(work)
@@ -218,6 +215,9 @@ def test_default_data_folder_is_a_cache_not_the_current_folder(tmp_path, monkeyp
         for a, b in zip(read_csv(m[split]), read_csv(explicit[split])):
             assert open(a["wav"], "rb").read() == open(b["wav"], "rb").read()
 
+    from petl_core.datasets.synthmusic import build_parser, default_data_folder
+
+    assert default_data_folder() == cache
     monkeypatch.setenv("SYNTHMUSIC_DATA", str(tmp_path / "elsewhere"))
     assert default_data_folder() == tmp_path / "elsewhere"
     assert build_parser("key").parse_args(["--save_folder", "x"]).data_folder == str(tmp_path / "elsewhere")
