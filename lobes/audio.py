@@ -53,8 +53,9 @@ def load_audio(
         data, sr = sf.read(path, start=first, frames=count, dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(f"{path}: cannot decode audio ({_first_line(exc)})") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: zero-length audio")
+    if data.shape[0] == 0:  # the file has samples (checked above): the window lies past its end
+        raise AudioError(f"{path}: nothing to read at {start:.2f} s, the file holds {info.duration:.2f} s "
+                         "(a manifest's duration or start beyond the audio?)")
     wav = torch.from_numpy(data.T.copy())
     if not torch.isfinite(wav).all():
         raise AudioError(f"{path}: contains NaN or inf samples")

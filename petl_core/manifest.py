@@ -157,6 +157,10 @@ def check_manifest(path: str, encode: Callable[[str], object] | None = None, che
     """
     if not os.path.isfile(path):
         raise ManifestError(f"{path}: manifest not found (run the recipe's prepare step, or fix the path)")
+    with open(path, "rb") as f:
+        if f.read(3) == b"\xef\xbb\xbf":  # SpeechBrain's CSV reader would see a column '\ufeffID'
+            raise ManifestError(f"{path}: starts with a UTF-8 byte-order mark (saved by a spreadsheet?); save it as "
+                                "plain UTF-8 CSV, e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' " + path)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
@@ -171,6 +175,7 @@ def check_manifest(path: str, encode: Callable[[str], object] | None = None, che
         if row["ID"] in seen:
             problems.append(f"line {i}: duplicate ID {row['ID']!r}")
         seen.add(row["ID"])
+        problems += _check_duration(row, i)
         if encode is not None:
             try:
                 encode(row["label"] or "")
@@ -182,6 +187,18 @@ def check_manifest(path: str, encode: Callable[[str], object] | None = None, che
         more = f"\n  ... and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
         raise ManifestError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:max_listed]) + more)
     return len(rows)
+
+
+def _check_duration(row: Mapping[str, str], line: int) -> list[str]:
+    """``duration`` must be a positive number of seconds (crops and windows are cut from it)."""
+    text = (row.get("duration") or "").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return [f"line {line} (ID={row['ID']!r}): duration {text!r} is not a number of seconds"]
+    if not value > 0 or value == float("inf"):
+        return [f"line {line} (ID={row['ID']!r}): duration {text!r} must be a positive, finite number of seconds"]
+    return []
 
 
 def write_json_atomic(obj: object, path: str) -> str:
