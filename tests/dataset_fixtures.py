@@ -243,6 +243,95 @@ def make_giantsteps_tempo(root, per_fold: int = 1) -> str:
     return str(root)
 
 
+def make_mtg_jamendo_subset(root, subset: str = "moodtheme", per_split=(6, 3, 3)) -> str:
+    """``data/splits/split-0/autotagging_<subset>-{train,validation,test}.tsv`` (CRLF) + ``audio/NN/<id>.wav``,
+    tags of the subset's category only."""
+    category = {"genre": "genre---", "instrument": "instrument---", "moodtheme": "mood/theme---"}[subset]
+    tags = [f"{category}{name}" for name in ("a", "b", "c")]
+    root = str(root)
+    split_dir = os.path.join(root, "data", "splits", "split-0")
+    os.makedirs(split_dir, exist_ok=True)
+    track = 300
+    for name, n in zip(("train", "validation", "test"), per_split):
+        text = "TRACK_ID\tARTIST_ID\tALBUM_ID\tPATH\tDURATION\tTAGS\r\n"
+        for i in range(n):
+            track += 1
+            on = [tags[i % 3]] + ([tags[(i + 1) % 3]] if i % 2 else [])
+            rel = f"{track % 100:02d}/{track}.mp3"
+            text += f"track_{track:07d}\tartist_{i:06d}\talbum_{i:06d}\t{rel}\t{SECONDS}\t" + "\t".join(on) + "\r\n"
+            write_wav(os.path.join(root, "audio", rel.replace(".mp3", ".wav")), sr=16000, freq=_freq(on[0]))
+        with open(os.path.join(split_dir, f"autotagging_{subset}-{name}.tsv"), "wb") as f:
+            f.write(text.encode())
+    return root
+
+
+NSYNTH_NOTES = {"train": [("bass", 40), ("bass", 45), ("guitar", 60), ("guitar", 64), ("vocal", 72), ("vocal", 76)],
+                "valid": [("bass", 40), ("guitar", 64), ("vocal", 72)],
+                "test": [("bass", 45), ("guitar", 60), ("vocal", 76)]}
+
+
+def make_nsynth(root) -> str:
+    """``nsynth-<split>/{examples.json, audio/<note_str>.wav}`` (a tone at each note's pitch)."""
+    import json
+
+    root = str(root)
+    for split, notes in NSYNTH_NOTES.items():
+        examples = {}
+        for i, (family, pitch) in enumerate(notes):
+            instrument = f"{family}_acoustic_{i + (10 if split != 'train' else 0):03d}"
+            note = f"{instrument}-{pitch:03d}-100"
+            examples[note] = {"note_str": note, "pitch": pitch, "velocity": 100, "instrument_str": instrument,
+                              "instrument_family_str": family, "instrument_source_str": "acoustic",
+                              "sample_rate": 16000, "qualities_str": []}
+            write_wav(os.path.join(root, f"nsynth-{split}", "audio", f"{note}.wav"), sr=16000,
+                      freq=440.0 * 2 ** ((pitch - 69) / 12))
+        with open(os.path.join(root, f"nsynth-{split}", "examples.json"), "w") as f:
+            json.dump(examples, f)
+    return root
+
+
+VOCALSET_TECHNIQUES = ("belt", "breathy", "vibrato", "forte")  # forte: a singer-task-only folder
+
+
+def make_vocalset(root, singers=("f1", "f3", "m1", "f2", "m3"), takes: int = 2) -> str:
+    """``FULL/<singer>/<context>/<technique>/<singer>_<context>_<technique>_<vowel>.wav`` (f2, m3: test
+    singers of the technique task)."""
+    root = str(root)
+    for singer in singers:
+        for context in ("arpeggios", "scales"):
+            for technique in VOCALSET_TECHNIQUES:
+                for vowel in "aeiou"[:takes]:
+                    name = f"{singer}_{context}_{technique}_{vowel}.wav"
+                    write_wav(os.path.join(root, "FULL", singer, context, technique, name), sr=16000,
+                              freq=_freq(singer + technique))
+    return root
+
+
+EMOMUSIC_SONGS = [("The Beatles", "development"), ("Miles Davis", "development"), ("Nina Simone", "development"),
+                  ("Bob Marley", "development"), ("Daft Punk", "development"), ("Kraftwerk", "development"),
+                  ("Radiohead", "development"), ("Queen", "evaluation"), ("Muse", "evaluation"),
+                  ("Nirvana", "evaluation")]  # Nina Simone, Daft Punk hash to valid
+
+
+def make_emomusic(root) -> str:
+    """``annotations/{songs_info,static_annotations}.csv`` (cells padded with spaces, as published) +
+    ``clips_45seconds/<song_id>.wav``."""
+    root = str(root)
+    os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
+    info = ["song_id,file_name,Artist,Song title,start of the segment (min.sec),end of the segment (min.sec),"
+            "Genre,Mediaeval 2013 set"]
+    static = ["song_id, mean_arousal, std_arousal, mean_valence, std_valence"]
+    for i, (artist, subset) in enumerate(EMOMUSIC_SONGS):
+        song = 2 + 3 * i
+        info.append(f"{song},{song}.mp3,{artist} ,Song {i},0.30,1.15,Rock,{subset}")
+        static.append(f"{song}, {3 + 0.4 * i:.1f}, 0.9, {6 - 0.3 * i:.1f}, 1.1")
+        write_wav(os.path.join(root, "clips_45seconds", f"{song}.wav"), sr=16000, freq=200.0 + 40 * i)
+    for name, lines in (("songs_info.csv", info), ("static_annotations.csv", static)):
+        with open(os.path.join(root, "annotations", name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return root
+
+
 #: recipe (``<Dataset>/<task>`` under recipes/) -> fixture builder
 RECIPE_DATA = {
     "ESC50/classification": make_esc50,

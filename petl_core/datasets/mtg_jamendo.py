@@ -4,6 +4,7 @@ Official layout (``git clone https://github.com/MTG/mtg-jamendo-dataset`` for th
 with its ``scripts/download/download.py``, no automatic download here)::
 
     <data_folder>/data/splits/split-<n>/autotagging_top50tags-{train,validation,test}.tsv
+    <data_folder>/data/splits/split-<n>/autotagging_{genre,instrument,moodtheme}-{train,validation,test}.tsv
     <audio_folder>/<00-99>/<track>.mp3     (default audio_folder: <data_folder>/audio)
 
 Each TSV line: ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION`` then the tags, all tab-separated
@@ -11,6 +12,11 @@ Each TSV line: ``TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION`` then the tags, all 
 become ``train``/``valid``/``test``. Labels are the tags joined by ``;``; ``tags.txt`` (the sorted
 vocabulary) is written next to the manifests. ``low_quality=True`` uses the ``.low.mp3`` files of
 the low-quality download. Extra column: ``artist``.
+
+``subset`` (:data:`SUBSETS`): ``top50tags`` (the default), ``genre`` (87 tags), ``instrument``
+(40), ``moodtheme`` (56) — seed 003's / MARBLE's MTG-Genre, -Instrument and -MoodTheme tasks on
+split-0 — or ``all`` (``autotagging-*.tsv``). A category subset's files must hold only that
+category's tags (``genre---``, ``instrument---``, ``mood/theme---``), which catches a swapped file.
 """
 from __future__ import annotations
 
@@ -33,14 +39,18 @@ logger = logging.getLogger(__name__)
 LAYOUT = ("data/splits/split-0/autotagging_top50tags-{train,validation,test}.tsv from "
           "https://github.com/MTG/mtg-jamendo-dataset and the audio in audio/<00-99>/*.mp3")
 SPLITS = ("train", "valid", "test")
+#: subset -> (split file prefix, tag category its tags must carry; None = any)
+SUBSETS = {"top50tags": ("autotagging_top50tags", None), "genre": ("autotagging_genre", "genre---"),
+           "instrument": ("autotagging_instrument", "instrument---"),
+           "moodtheme": ("autotagging_moodtheme", "mood/theme---"), "all": ("autotagging", None)}
 _FILE_SPLIT = {"train": "train", "valid": "validation", "test": "test"}
 
 
 def read_split_tsv(path: str) -> list[dict]:
     """Entries ``{track_id, artist_id, path, tags}`` of a split TSV (CRLF-safe)."""
     lines = read_lines(path)
-    if not lines:
-        raise DatasetError(f"{path}: empty split file")
+    if len(lines) < 2:
+        raise DatasetError(f"{path}: empty split file (no track after the header)")
     header = lines[0].split("\t")
     if header[:4] != ["TRACK_ID", "ARTIST_ID", "ALBUM_ID", "PATH"]:
         raise DatasetError(f"{path}: expected header TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION "
@@ -67,6 +77,9 @@ def prepare(
     check_samples: bool = False,
 ) -> dict[str, str]:
     """Write ``train/valid/test.csv`` and ``tags.txt``; return ``{split: path}``."""
+    if subset not in SUBSETS:
+        raise ValueError(f"MTG-Jamendo subset must be one of {', '.join(SUBSETS)}, got {subset!r}")
+    prefix, category = SUBSETS[subset]
     data_folder = os.path.abspath(data_folder)
     split_dir = first_existing(
         [os.path.join(data_folder, "data", "splits", f"split-{split}"),
@@ -78,7 +91,7 @@ def prepare(
             f"MTG-Jamendo split folder not found{how}: "
             f"{os.path.join(data_folder, 'data', 'splits', f'split-{split}')}; put the dataset in "
             f"{data_folder} (layout: {LAYOUT})")
-    files = {s: os.path.join(split_dir, f"autotagging_{subset}-{_FILE_SPLIT[s]}.tsv")
+    files = {s: os.path.join(split_dir, f"{prefix}-{_FILE_SPLIT[s]}.tsv")
              for s in SPLITS}
     for s, f in files.items():
         if not os.path.isfile(f):
@@ -93,6 +106,10 @@ def prepare(
         for s in SPLITS:
             rows[s] = []
             for e in read_split_tsv(files[s]):
+                foreign = [t for t in e["tags"] if category and not t.startswith(category)]
+                if foreign:
+                    raise DatasetError(f"{files[s]}: {e['track_id']} has tags {foreign} outside the {subset} "
+                                       f"subset ({category}*): is this the right split file?")
                 rel = e["path"]
                 if low_quality and not rel.endswith(".low.mp3"):
                     rel = rel[: -len(".mp3")] + ".low.mp3" if rel.endswith(".mp3") else rel
@@ -109,3 +126,15 @@ def prepare(
         return rows
 
     return prepare_once(save_folder, SPLITS, options, build)
+
+
+def prepare_genre(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
+    return prepare(data_folder, save_folder, subset="genre", **kwargs)
+
+
+def prepare_instrument(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
+    return prepare(data_folder, save_folder, subset="instrument", **kwargs)
+
+
+def prepare_moodtheme(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
+    return prepare(data_folder, save_folder, subset="moodtheme", **kwargs)
