@@ -200,18 +200,17 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     def train(self, mode: bool = True):
-        """Train mode for what trains; frozen BatchNorm and fully frozen blocks stay in eval mode."""
+        """One rule for every method: the pretrained network runs in train mode (dropout, layerdrop,
+        BatchNorm statistics) only when all of its weights train (full fine-tuning). Otherwise (any
+        PETL method, probing) it is a fixed function in eval mode, and only the modules a PETL method
+        added (``petl_added = True``: adapters, LoRA/SSF wrappers, prompts, prefixes) follow ``mode``.
+        """
         super().train(mode)
-        if mode and not any(p.requires_grad for p in self.parameters()):
-            return super().train(False)  # probing: the whole backbone is a fixed feature extractor
-        if mode:
+        if mode and not all(p.requires_grad for p in self.parameters()):
+            super().train(False)
             for module in self.modules():
-                is_bn = isinstance(module, nn.modules.batchnorm._BatchNorm)
-                if is_bn and not any(p.requires_grad for p in module.parameters()):
-                    module.eval()
-            for block in [self.embedding_modules(), *self.layers]:
-                if not any(p.requires_grad for p in block.parameters()):
-                    block.eval()
+                if getattr(module, "petl_added", False):
+                    module.train(True)
         return self
 
     def extra_repr(self) -> str:

@@ -10,8 +10,10 @@ Roles used across backbones:
   ``conv_pw1``/``conv_pw2`` (conformer pointwise convolutions, ``nn.Conv1d`` with kernel 1).
 * ``norms``: the LayerNorms of the block (``mhsa``, ``ffn``; conformer: ``ffn1``, ``mhsa``,
   ``ffn2``, ``final``). The conv module's own LayerNorm is part of the conv module.
-* ``sublayers``: residual branches, each with the module whose first input is the branch input
-  and the module whose output is the branch output before its residual add.
+* ``sublayers``: residual branches ``x + scale · f(·)``, each with the module whose first input is
+  the branch input ``x`` (pre-LN: the sub-layer's norm, whose output ``f`` reads; post-LN: ``f``'s
+  first module) and the module whose output, times ``scale`` (0.5 for a conformer's macaron FFNs),
+  is the branch output added to ``x``. A sub-layer's own norm is ``norms[<sub-layer name>]``.
 * ``conv_module`` / ``batchnorms``: conformer convolution module and its BatchNorm.
 
 Example:
@@ -32,11 +34,17 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Sublayer:
-    """One residual branch ``h + f(h)`` of a layer (paths relative to the layer)."""
+    """One residual branch ``x + scale · f(·)`` of a layer (paths relative to the layer).
+
+    ``pre_norm``: f reads ``norm(x)`` and ``input`` is that norm (pre-LN); False: f reads ``x``,
+    ``input`` is f's first module and the norm follows the residual add (post-LN).
+    """
 
     name: str
     input: str
     output: str
+    pre_norm: bool = True
+    scale: float = 1.0
 
 
 @dataclass

@@ -143,7 +143,7 @@ class MusicFMBackbone(Backbone):
     """
 
     sample_rate = 24000
-    family = "conformer"
+    family = "musicfm"
 
     def __init__(
         self,
@@ -224,9 +224,9 @@ class MusicFMBackbone(Backbone):
                 index=i, layer=layer, path=f"model.conformer.layers.{i}", linears=dict(linears),
                 norms={"ffn1": "ffn1_layer_norm", "mhsa": "self_attn_layer_norm",
                        "ffn2": "ffn2_layer_norm", "final": "final_layer_norm"},
-                sublayers=[Sublayer("ffn1", "ffn1_layer_norm", "ffn1.output_dense"),
+                sublayers=[Sublayer("ffn1", "ffn1_layer_norm", "ffn1.output_dense", scale=0.5),
                            Sublayer("mhsa", "self_attn_layer_norm", "self_attn.linear_out"),
-                           Sublayer("ffn2", "ffn2_layer_norm", "ffn2.output_dense")],
+                           Sublayer("ffn2", "ffn2_layer_norm", "ffn2.output_dense", scale=0.5)],
                 conv_module="conv_module",
                 batchnorms={"conv": "conv_module.batch_norm"},
             )

@@ -164,8 +164,9 @@ class SSLBackbone(Backbone):
                          "ffn_out": "feed_forward.output_dense"},
                 norms={"mhsa": "layer_norm", "ffn": "final_layer_norm"},
                 sublayers=[
-                    Sublayer("mhsa", "layer_norm" if pre else "attention", "attention.out_proj"),
-                    Sublayer("ffn", "final_layer_norm" if pre else "feed_forward", "feed_forward.output_dense"),
+                    Sublayer("mhsa", "layer_norm" if pre else "attention", "attention.out_proj", pre_norm=pre),
+                    Sublayer("ffn", "final_layer_norm" if pre else "feed_forward", "feed_forward.output_dense",
+                             pre_norm=pre),
                 ],
             )
             for i, layer in enumerate(self.layers)

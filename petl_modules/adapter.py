@@ -1,26 +1,42 @@
-"""Bottleneck adapters (Houlsby / Pfeiffer; sequential or parallel; before or after a sub-layer).
+"""Bottleneck adapters (Houlsby / Pfeiffer; sequential or parallel; before, after or after the add).
 
-An adapter ``A(h) = up(act(down(LN(h))))`` sits on a residual branch (a *sub-layer*: mhsa, ffn;
-conformer: ffn1, mhsa, ffn2) of every selected layer, attached with forward hooks on the modules
-the backbone's :class:`~lobes.layer_spec.Sublayer` names:
+An adapter ``A(u) = up(act(down(u)))`` sits on a residual branch ``x + f(LN x)`` (a *sub-layer*:
+mhsa, ffn; conformer: ffn1, mhsa, ffn2, where ``f`` includes the 0.5 macaron factor; post-LN layers
+have no ``LN`` before ``f``). With ``A'(u) = u + A(u)`` when ``residual`` is true, else ``A(u)``:
 
-* ``placement="sequential", position="after"``: branch output ``y -> y + s·A(y)`` (hook on ``output``);
-* ``placement="sequential", position="before"``: branch input ``x -> x + s·A(x)`` (pre-hook on ``input``);
-* ``placement="parallel"``: ``y -> y + s·A(h)``, ``h`` the branch input (shared tap on both).
+=========================  =====================================  ==========================
+placement / position       layer computes                         ``residual`` default
+=========================  =====================================  ==========================
+sequential / after         ``x + A'(f(LN x))``                    true (PETL_AST Seq-After)
+parallel / after           ``x + f(LN x) + A'(f(LN x))``          false (Par-After)
+parallel / before          ``x + f(LN x) + A'(LN x)``             false (Par-Before)
+sequential / before        ``a = A'(LN x)``; ``x + f(a) + a``     false (Seq-Before)
+sequential / after_add     ``h = x + f(LN x)``; ``A'(h)``         true (peft-music, seed 001)
+=========================  =====================================  ==========================
 
-Only the up projection is zero-initialised, so the adapted model equals the plain one at init
-and every adapter tensor receives gradients from the second step on (PETL_AST zeroed both).
+so PETL_AST's ablation formulas are the defaults and its Table VII toggle is ``residual``
+(sequential: false drops ``+ f(LN x)``; parallel: true adds ``+ LN x``). ``after_add`` puts the
+adapter on the residual stream after the add (before MERT's post-LN). ``scale`` multiplies ``A``.
 
-``style="houlsby"`` puts one adapter on every sub-layer, ``style="pfeiffer"`` one per layer at
-``location`` (default ``ffn``; ``mhsa``, ``both`` or ``all`` or a list of sub-layer names).
+``train_norms``: ``sublayer`` (default) trains the norm of each sub-layer carrying an adapter
+(AST: ``layernorm_before`` for mhsa, ``layernorm_after`` for ffn, as PETL_AST); ``block`` every
+LayerNorm of each adapted layer (peft-music: MusicFM's four, MERT's two); ``none`` no norm.
+``style="houlsby"`` puts an adapter on every sub-layer, ``"pfeiffer"`` one per layer at
+``location`` (default ``ffn``; ``mhsa``, ``both``, ``all`` or a list of sub-layer names).
+``reduction_rate`` gives ``bottleneck = round(d / reduction_rate)`` (PETL_AST's rounding).
+
+Only the up projection is zero-initialised (PETL_AST zeroed both: the down one never trained).
+The adapters attach with forward hooks on the modules the backbone's
+:class:`~lobes.layer_spec.Sublayer` names (exact because the frozen network runs in eval mode,
+see :meth:`lobes.backbone.Backbone.train`), and live in ``layer.petl``.
 
 Example:
     >>> import warnings; warnings.simplefilter("ignore")
     >>> from lobes import build_backbone
     >>> from petl_modules import apply_petl
     >>> bb = build_backbone("ast", config="tiny")
-    >>> st = apply_petl(bb, "adapter", {"style": "pfeiffer", "bottleneck": 4, "layer_norm": True})
-    >>> st.num_trainable() == 4 * (32 * 4 + 4 + 4 * 32 + 32 + 2 * 32)
+    >>> st = apply_petl(bb, "adapter", {"style": "pfeiffer", "bottleneck": 4})
+    >>> st.num_trainable() == 4 * (32 * 4 + 4 + 4 * 32 + 32 + 2 * 32)  # adapter + layernorm_after
     True
 """
 from __future__ import annotations
@@ -36,11 +52,10 @@ from petl_modules.registry import Method, to_like
 
 
 class BottleneckAdapter(nn.Module):
-    """``[LayerNorm] -> Linear(d, b) -> act -> Linear(b, d)``; the up projection starts at zero."""
+    """``Linear(d, b) -> act -> Linear(b, d)``; the up projection starts at zero."""
 
-    def __init__(self, dim: int, bottleneck: int, layer_norm: bool = False, activation: str = "gelu") -> None:
+    def __init__(self, dim: int, bottleneck: int, activation: str = "gelu") -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim) if layer_norm else nn.Identity()
         self.down = nn.Linear(dim, bottleneck)
         self.act = make_activation("adapter", activation)
         self.up = nn.Linear(bottleneck, dim)
@@ -48,52 +63,88 @@ class BottleneckAdapter(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.up(self.act(self.down(self.norm(x))))
+        return self.up(self.act(self.down(x)))
+
+
+PLACEMENTS = {  # (placement, position) -> default of ``residual``
+    ("sequential", "after"): True, ("parallel", "after"): False, ("parallel", "before"): False,
+    ("sequential", "before"): False, ("sequential", "after_add"): True,
+}
 
 
 class BranchTap(nn.Module):
-    """Attaches ``adapter`` to a residual branch through forward hooks (no module replacement)."""
+    """Attaches ``adapter`` to one sub-layer through forward hooks (see the module docstring).
 
-    def __init__(self, adapter: nn.Module, placement: str, position: str, scale: float) -> None:
+    The hook on the sub-layer's input module sees ``x`` and ``u`` (``u = LN x``, or ``x`` in a
+    post-LN layer) and may replace ``u``; the hook on its output module rewrites ``y``, where the
+    branch output is ``r = sublayer.scale · y``.
+    """
+
+    petl_added = True
+
+    def __init__(self, adapter: nn.Module, placement: str, position: str, residual: bool, scale: float) -> None:
         super().__init__()
         self.adapter = adapter
-        self.placement, self.position, self.scale = placement, position, scale
-        self._h = None
+        self.placement, self.position, self.residual, self.scale = placement, position, residual, scale
+        self._seen = None
 
-    def attach(self, layer: nn.Module, input_path: str, output_path: str) -> None:
-        inp, out = layer.get_submodule(input_path), layer.get_submodule(output_path)
-        if self.placement == "parallel":
-            inp.register_forward_pre_hook(self._store_input, with_kwargs=True)
-            out.register_forward_hook(self._add_parallel)
-        elif self.position == "before":
-            inp.register_forward_pre_hook(self._adapt_input, with_kwargs=True)
+    def adapt(self, u: torch.Tensor) -> torch.Tensor:
+        """``A'(u)``."""
+        out = self.scale * self.adapter(u)
+        return u + out if self.residual else out
+
+    def attach(self, layer: nn.Module, sub) -> None:
+        self.branch_scale = sub.scale
+        inp, out = layer.get_submodule(sub.input), layer.get_submodule(sub.output)
+        if sub.pre_norm:
+            inp.register_forward_hook(self._on_norm, with_kwargs=True)
         else:
-            out.register_forward_hook(self._adapt_output)
+            inp.register_forward_pre_hook(self._on_input, with_kwargs=True)
+        out.register_forward_hook(self._on_output)
 
-    def _store_input(self, module, args, kwargs):
-        self._h = first_hidden(args, kwargs)
+    def _enter(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Record what the output hook needs; return f's (possibly replaced) input."""
+        if self.position == "before":
+            a = self.adapt(u)
+            self._seen = a
+            return a if self.placement == "sequential" else u
+        self._seen = x if self.position == "after_add" else True
+        return u
 
-    def _add_parallel(self, module, args, output):
-        h, self._h = self._h, None
-        if h is None:
-            raise RuntimeError("parallel adapter: the branch output ran without its input hook")
-        return output + self.scale * self.adapter(h)
+    def _on_norm(self, module, args, kwargs, output):
+        u = self._enter(first_hidden(args, kwargs), output)
+        return None if u is output else u
 
-    def _adapt_input(self, module, args, kwargs):
+    def _on_input(self, module, args, kwargs):
         x = first_hidden(args, kwargs)
-        return replace_hidden(args, kwargs, x + self.scale * self.adapter(x))
+        u = self._enter(x, x)
+        return None if u is x else replace_hidden(args, kwargs, u)
 
-    def _adapt_output(self, module, args, output):
-        return output + self.scale * self.adapter(output)
+    def _on_output(self, module, args, y):
+        seen, self._seen = self._seen, None
+        if seen is None:
+            raise RuntimeError("adapter: the sub-layer output ran without its input hook")
+        c = self.branch_scale
+        r = c * y
+        if self.position == "before":  # a = A'(LN x): sequential x + f(a) + a, parallel x + f(LN x) + a
+            new = r + seen
+        elif self.position == "after_add":  # h = x + r; the stream becomes A'(h)
+            new = self.adapt(seen + r) - seen
+        elif self.placement == "sequential":
+            new = self.adapt(r)
+        else:
+            new = r + self.adapt(r)
+        return new if c == 1 else new / c
 
     def extra_repr(self) -> str:
-        return f"placement={self.placement}, position={self.position}, scale={self.scale}"
+        return (f"placement={self.placement}, position={self.position}, residual={self.residual}, "
+                f"scale={self.scale}")
 
 
 BRANCH_DEFAULTS = {
-    "style": "houlsby", "location": None, "placement": "sequential", "position": "after",
-    "bottleneck": None, "reduction_rate": None, "layer_norm": False, "activation": "gelu", "scale": 1.0,
-    "unfreeze_norms": False, "layers_to_transform": None,
+    "style": "houlsby", "location": None, "placement": "sequential", "position": "after", "residual": None,
+    "bottleneck": None, "reduction_rate": None, "activation": "gelu", "scale": 1.0, "train_norms": "sublayer",
+    "layers_to_transform": None,
 }
 
 
@@ -120,6 +171,17 @@ def sublayer_names(method: str, backbone, style: str, location) -> list[str]:
     return list(dict.fromkeys(location))
 
 
+def bottleneck_size(method: str, options: dict, dim: int) -> int:
+    """``bottleneck``, or ``round(dim / reduction_rate)`` as PETL_AST (768 / 100 -> 8)."""
+    if options["bottleneck"] is not None and options["reduction_rate"] is not None:
+        raise PetlError(f"{method}: give either bottleneck or reduction_rate, not both")
+    if options["reduction_rate"] is not None:
+        rr = positive_int(method, "reduction_rate", options["reduction_rate"], dim, "the hidden size")
+        return max(1, round(dim / rr))
+    return positive_int(method, "bottleneck", 16 if options["bottleneck"] is None else options["bottleneck"], dim,
+                        "the hidden size")
+
+
 class BranchAdapterMethod(Method):
     """Shared logic of adapters living on residual branches (bottleneck, convpass, conformer)."""
 
@@ -131,20 +193,16 @@ class BranchAdapterMethod(Method):
         choice(m, "style", o["style"], ["houlsby", "pfeiffer"])
         o["location"] = sublayer_names(m, backbone, o["style"], o["location"])
         choice(m, "placement", o["placement"], ["sequential", "parallel"])
-        choice(m, "position", o["position"], ["after", "before"])
-        if o["placement"] == "parallel" and options.get("position", "after") != "after":
-            raise PetlError(f"{m}: option position only applies to placement='sequential'")
-        d = backbone.hidden_size
-        if o["bottleneck"] is not None and o["reduction_rate"] is not None:
-            raise PetlError(f"{m}: give either bottleneck or reduction_rate, not both")
-        if o["reduction_rate"] is not None:
-            rr = positive_int(m, "reduction_rate", o["reduction_rate"], d, "the hidden size")
-            o["bottleneck"] = max(1, d // rr)
-            o["reduction_rate"] = None  # normalised options name the bottleneck (idempotent validation)
-        o["bottleneck"] = positive_int(m, "bottleneck", 16 if o["bottleneck"] is None else o["bottleneck"], d,
-                                       "the hidden size")
-        as_bool(m, "layer_norm", o["layer_norm"])
-        as_bool(m, "unfreeze_norms", o["unfreeze_norms"])
+        choice(m, "position", o["position"], ["after", "before", "after_add"])
+        if (o["placement"], o["position"]) not in PLACEMENTS:
+            raise PetlError(f"{m}: position='after_add' (the adapter on the residual stream after the add, as "
+                            "peft-music) is a sequential placement; use placement='sequential'")
+        if o["residual"] is None:
+            o["residual"] = PLACEMENTS[o["placement"], o["position"]]
+        as_bool(m, "residual", o["residual"])
+        o["bottleneck"] = bottleneck_size(m, o, backbone.hidden_size)
+        o["reduction_rate"] = None  # normalised options name the bottleneck (idempotent validation)
+        choice(m, "train_norms", o["train_norms"], ["sublayer", "block", "none"])
         make_activation(m, o["activation"])
         o["scale"] = as_float(m, "scale", o["scale"])
         select_layers(m, backbone.layer_specs(), o["layers_to_transform"])
@@ -154,23 +212,23 @@ class BranchAdapterMethod(Method):
         return o
 
     def make_adapter(self, backbone, o: dict) -> nn.Module:
-        return BottleneckAdapter(backbone.hidden_size, o["bottleneck"], o["layer_norm"], o["activation"])
+        return BottleneckAdapter(backbone.hidden_size, o["bottleneck"], o["activation"])
 
     def apply(self, backbone, o: dict) -> None:
         for spec in select_layers(self.name, backbone.layer_specs(), o["layers_to_transform"]):
             container = layer_container(spec.layer)
+            ref = next(spec.layer.parameters())
             for name in o["location"]:
-                sub = spec.sublayer(name)
-                ref = next(spec.layer.parameters())
-                tap = to_like(BranchTap(self.make_adapter(backbone, o), o["placement"], o["position"], o["scale"]), ref)
                 key = f"{self.name}_{name}"
                 if key in container:
                     raise PetlError(f"{self.name}: layer {spec.index} already has an adapter at {name}")
-                container[key] = tap
-                tap.attach(spec.layer, sub.input, sub.output)
-            if o["unfreeze_norms"]:
-                for role in spec.norms:
-                    spec.norm(role).requires_grad_(True)
+                tap = BranchTap(self.make_adapter(backbone, o), o["placement"], o["position"], o["residual"],
+                                o["scale"])
+                container[key] = to_like(tap, ref)
+                tap.attach(spec.layer, spec.sublayer(name))
+            norms = {"sublayer": o["location"], "block": list(spec.norms), "none": []}[o["train_norms"]]
+            for role in norms:
+                spec.norm(role).requires_grad_(True)
 
 
 class AdapterMethod(BranchAdapterMethod):

@@ -131,6 +131,14 @@ def replace_module(root: nn.Module, path: str, new: nn.Module, old: nn.Module | 
     setattr(parent, name, new)
 
 
+def find_backbone(model: nn.Module) -> tuple[str, nn.Module]:
+    """``(prefix, backbone)``: the lobes backbone inside ``model`` (``prefix`` "" if it is ``model``)."""
+    for name, module in model.named_modules():
+        if hasattr(module, "layer_specs") and hasattr(module, "sequence_edits"):
+            return name, module
+    raise PetlError(f"{type(model).__name__} contains no lobes backbone")
+
+
 def first_hidden(args: tuple, kwargs: dict) -> torch.Tensor:
     """The first positional argument (or ``hidden_states=``) of a module call."""
     if args:

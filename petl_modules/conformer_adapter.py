@@ -2,7 +2,8 @@
 
 ``LayerNorm -> pointwise conv d→2b -> GLU -> depthwise conv (kernel k) -> BatchNorm -> SiLU ->
 pointwise conv b→d`` (the last one zero-initialised). Same placements as the bottleneck
-adapter. Its BatchNorm trains (running statistics are saved with the adapter).
+adapter (and the same ``train_norms``). Its BatchNorm trains (running statistics are saved with
+the adapter).
 
 Example:
     >>> import torch
@@ -46,8 +47,6 @@ class ConformerAdapterMethod(BranchAdapterMethod):
         positive_int(self.name, "kernel_size", o["kernel_size"])
         if o["kernel_size"] % 2 == 0:
             raise PetlError(f"conformer_adapter: option kernel_size must be odd ('same' padding), got {o['kernel_size']}")
-        if o["layer_norm"]:
-            raise PetlError("conformer_adapter: always has its own LayerNorm; leave layer_norm unset")
         return o
 
     def make_adapter(self, backbone, o: dict) -> nn.Module:

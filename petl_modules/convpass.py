@@ -1,4 +1,4 @@
-"""Convpass (Jie & Deng 2022): ``[LN] -> Linear(d,b) -> act -> conv -> act -> Linear(b,d)``.
+"""Convpass (Jie & Deng 2022): ``Linear(d,b) -> act -> conv -> act -> Linear(b,d)``.
 
 Same placements as the bottleneck adapter (see :mod:`petl_modules.adapter`). ``conv``:
 
@@ -26,10 +26,9 @@ from petl_modules.common import PetlError, choice, make_activation
 
 
 class ConvpassAdapter(nn.Module):
-    def __init__(self, dim: int, bottleneck: int, conv: str = "1d", layer_norm: bool = False,
-                 activation: str = "quick_gelu", patch_grid: tuple[int, int] | None = None) -> None:
+    def __init__(self, dim: int, bottleneck: int, conv: str = "1d", activation: str = "quick_gelu",
+                 patch_grid: tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim) if layer_norm else nn.Identity()
         self.down = nn.Linear(dim, bottleneck)
         self.act = make_activation("convpass", activation)
         self.kind = conv
@@ -59,7 +58,7 @@ class ConvpassAdapter(nn.Module):
         return torch.cat([special, grid], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.act(self.down(self.norm(x)))
+        h = self.act(self.down(x))
         return self.up(self.act(self._conv(h)))
 
 
@@ -77,5 +76,5 @@ class ConvpassMethod(BranchAdapterMethod):
         return o
 
     def make_adapter(self, backbone, o: dict) -> nn.Module:
-        return ConvpassAdapter(backbone.hidden_size, o["bottleneck"], o["conv"], o["layer_norm"], o["activation"],
+        return ConvpassAdapter(backbone.hidden_size, o["bottleneck"], o["conv"], o["activation"],
                                getattr(backbone, "patch_grid", None))

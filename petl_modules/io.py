@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from petl_modules.common import PetlError
+from petl_modules.common import PetlError, find_backbone
 from petl_modules.merge import is_merged
 from petl_modules.registry import apply_petl, get_state
 
@@ -37,27 +37,9 @@ WEIGHTS_NAME = "adapter_model.safetensors"
 FORMAT_VERSION = 1
 
 
-def find_backbone(model: nn.Module) -> tuple[str, nn.Module]:
-    """``(prefix, backbone)``: the lobes backbone inside ``model`` (``prefix`` "" if it is ``model``)."""
-    if hasattr(model, "layer_specs") and hasattr(model, "sequence_edits"):
-        return "", model
-    for name, module in model.named_modules():
-        if hasattr(module, "layer_specs") and hasattr(module, "sequence_edits"):
-            return name, module
-    raise PetlError(f"{type(model).__name__} contains no lobes backbone")
-
-
 def backbone_identity(backbone) -> dict:
-    from lobes.ast import ASTBackbone
-    from lobes.musicfm import MusicFMBackbone
-
-    if isinstance(backbone, ASTBackbone):
-        name = "ast"
-    elif isinstance(backbone, MusicFMBackbone):
-        name = "musicfm"
-    else:
-        name = getattr(backbone, "family", type(backbone).__name__)
-    return {"name": name, "hidden_size": backbone.hidden_size, "num_layers": backbone.num_layers,
+    """What an adapter must match: the backbone's ``family`` (its own attribute) and sizes."""
+    return {"name": backbone.family, "hidden_size": backbone.hidden_size, "num_layers": backbone.num_layers,
             "full_num_layers": getattr(backbone, "full_num_layers", backbone.num_layers)}
 
 
@@ -157,6 +139,8 @@ def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict:
         state = apply_petl(backbone, config["method"], config["options"])
         state.adapters = {name: None}
         state.active = name
+    elif is_merged(backbone):
+        raise PetlError("load_adapter: the backbone is merged; unmerge it before loading an adapter")
     elif state.method != config["method"] or state.options != config["options"]:
         raise PetlError(
             f"{path_dir}: adapter uses method {config['method']!r} with options {config['options']}; this "

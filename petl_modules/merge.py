@@ -1,9 +1,12 @@
 """Folding reparameterisable methods into the frozen weights (and back).
 
-``merge(backbone)`` folds every LoRA / SSF wrapper into its base ``nn.Linear`` / ``nn.Conv1d``
+``merge(model)`` folds every LoRA / SSF wrapper into its base ``nn.Linear`` / ``nn.Conv1d``
 and puts the base module back in its place, so the merged backbone has exactly the plain
 backbone's module types and costs nothing at inference. BitFit trains the existing biases in
-place: nothing to fold. ``unmerge(backbone)`` restores the wrappers (and the original weights).
+place: nothing to fold. ``unmerge(model)`` restores the wrappers (and the original weights).
+``model`` is the backbone or any module containing it (e.g. ``lobes.heads.AudioClassifier``): the
+guards (a PETL method applied, every method mergeable) and the merged flag are the backbone's,
+so ``save_adapter`` / ``set_active_adapter`` / ``load_adapter`` refuse a merged model either way.
 
 Example:
     >>> import torch, warnings; warnings.simplefilter("ignore")
@@ -21,12 +24,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from petl_modules.common import PetlError, replace_module
+from petl_modules.common import PetlError, find_backbone, replace_module
 
 
 class MergeableWrapper(nn.Module):
     """A module around ``base`` whose effect can be folded into ``base``'s weights."""
 
+    petl_added = True
     base: nn.Module
 
     def fold(self) -> None:
@@ -40,25 +44,28 @@ def _merged_list(backbone: nn.Module) -> list:
     return backbone.__dict__.setdefault("_petl_merged", [])
 
 
-def is_merged(backbone: nn.Module) -> bool:
-    return bool(backbone.__dict__.get("_petl_is_merged"))
+def is_merged(model: nn.Module) -> bool:
+    """Whether the backbone of ``model`` (the backbone itself or a module containing it) is merged."""
+    return bool(find_backbone(model)[1].__dict__.get("_petl_is_merged"))
 
 
 @torch.no_grad()
-def merge(backbone: nn.Module) -> None:
-    """Fold LoRA / SSF into the frozen weights; raise if the backbone holds non-mergeable modules."""
+def merge(model: nn.Module) -> None:
+    """Fold LoRA / SSF into the frozen weights; refuse non-mergeable methods (adapters, prompts...)."""
+    from petl_modules.registry import METHODS, get_state
+
+    _, backbone = find_backbone(model)
     if is_merged(backbone):
         raise PetlError("this backbone is already merged (call unmerge first)")
-    state = backbone.__dict__.get("petl_state")
-    if state is not None:
-        from petl_modules.registry import METHODS
-
-        not_mergeable = [m for m in state.methods if not METHODS[m].mergeable]
-        if not_mergeable:
-            raise PetlError(
-                f"cannot merge {', '.join(not_mergeable)}: only "
-                f"{', '.join(n for n, m in METHODS.items() if m.mergeable)} fold into the frozen weights"
-            )
+    state = get_state(backbone)
+    if state is None:
+        raise PetlError("merge: this backbone has no PETL method applied (call apply_petl or load_adapter first)")
+    not_mergeable = [m for m in state.methods if not METHODS[m].mergeable]
+    if not_mergeable:
+        raise PetlError(
+            f"cannot merge {', '.join(not_mergeable)}: only "
+            f"{', '.join(n for n, m in METHODS.items() if m.mergeable)} fold into the frozen weights"
+        )
     done = _merged_list(backbone)
     backbone.__dict__["_petl_is_merged"] = True
     while True:
@@ -73,8 +80,9 @@ def merge(backbone: nn.Module) -> None:
 
 
 @torch.no_grad()
-def unmerge(backbone: nn.Module) -> None:
+def unmerge(model: nn.Module) -> None:
     """Undo :func:`merge` (the wrappers come back, the frozen weights are restored)."""
+    _, backbone = find_backbone(model)
     if not is_merged(backbone):
         raise PetlError("this backbone is not merged")
     backbone.__dict__["_petl_is_merged"] = False

@@ -4,7 +4,8 @@
 
 * ``reparam="none"``: the prefixes are parameters ``[2, P, d]`` (2·P·d per layer);
 * ``reparam="mlp"``: Li & Liang's reparameterisation, per layer a ``P × d`` embedding through
-  ``Linear(d, mlp_hidden) -> tanh -> Linear(mlp_hidden, 2d)`` (seed 001's count).
+  ``Linear(d, mlp_hidden) -> tanh -> Linear(mlp_hidden, 2d)`` (seed 001's count; ``mlp_hidden``
+  default 512, an error with ``reparam="none"``).
 
 No attention code is rewritten: the backbone's attention implementation ``X`` (``sdpa`` or
 ``eager``) is switched to ``petl_prefix_X``, registered with transformers' ``AttentionInterface``
@@ -39,6 +40,8 @@ PREFIX = "petl_prefix_"
 
 class PrefixKV(nn.Module):
     """Key/value prefixes of one attention module: ``forward(batch) -> (k, v)`` each ``[B, H, P, hd]``."""
+
+    petl_added = True
 
     def __init__(self, dim: int, num_heads: int, num_prefixes: int, reparam: str = "none",
                  mlp_hidden: int = 512, init_std: float = 0.02) -> None:
@@ -135,14 +138,18 @@ def _configs(backbone) -> list:
 
 class PrefixTuning(Method):
     name = "prefix"
-    defaults = {"num_prefixes": 16, "reparam": "none", "mlp_hidden": 512, "init_std": 0.02,
+    defaults = {"num_prefixes": 16, "reparam": "none", "mlp_hidden": None, "init_std": 0.02,
                 "layers_to_transform": None}
 
     def validate(self, backbone, options: dict) -> dict:
         o = check_options(self.name, options, self.defaults)
         positive_int(self.name, "num_prefixes", o["num_prefixes"])
         choice(self.name, "reparam", o["reparam"], ["none", "mlp"])
-        positive_int(self.name, "mlp_hidden", o["mlp_hidden"])
+        if o["reparam"] == "mlp":
+            o["mlp_hidden"] = positive_int(self.name, "mlp_hidden", 512 if o["mlp_hidden"] is None else o["mlp_hidden"])
+        elif o["mlp_hidden"] is not None:
+            raise PetlError("prefix: option mlp_hidden only applies to reparam='mlp' (with reparam='none' the prefixes "
+                            "are plain parameters); remove mlp_hidden or set reparam: mlp")
         o["init_std"] = as_float(self.name, "init_std", o["init_std"], 0.0)
         specs = backbone.layer_specs()
         attn = attention_module(specs[0])

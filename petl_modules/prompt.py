@@ -29,6 +29,8 @@ from petl_modules.registry import Method
 class PromptEdit(nn.Module):
     """``before_layer`` inserts / replaces prompts, ``after_layer`` reports them as extra tokens."""
 
+    petl_added = True
+
     def __init__(self, dim: int, num_prompts: int, layers: list[int], deep: bool, init_std: float) -> None:
         super().__init__()
         self.num_prompts, self.deep = num_prompts, deep

@@ -162,11 +162,6 @@ def apply_petl(backbone, method: str, options: dict | None = None) -> PetlState:
     return state
 
 
-def method_options(state: PetlState) -> dict[str, dict]:
-    """Options per method name (also for a single method)."""
-    return {state.method: state.options} if len(state.methods) == 1 else state.options
-
-
 def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """``(name, parameter)`` of everything in ``model`` that trains."""
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -7,10 +7,12 @@ Usage:
     python tools/count_params.py --backbone ast --method lora --options '{"rank": 6}' [--num-layers N]
         [--classes C] [--head linear|mlp] [--config real|tiny]
 
-Tables are CSV: ``table,backbone,method,options,trainable,head,paper,match,note``. ``trainable``
+Tables are CSV: ``table,backbone,method,options,trainable,head,unused,paper,match,note``. ``trainable``
 excludes the classification head (reported in ``head``); ``paper`` is the published count and
 ``match`` compares it with ``trainable`` (``trainable + head`` for the linear probe, whose
-published count includes the head). Exits 2 with a one-line message on bad names or options.
+published count includes the head; for FT plus ``unused``, the parameters the published model builds
+but never runs: the backbone's ``published_unused_parameters``). Exits 2 with a one-line message on
+bad names or options.
 """
 from __future__ import annotations
 
@@ -18,28 +20,32 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import warnings
 
 import torch
+import yaml
 from torch import nn
 
 HEADS = ("linear", "mlp")
 
-# (label, backbone, method, options, paper count, note). Head: seed 001 = MLP head on 50 tags,
-# seed 002 = Linear head on the 50 ESC-50 classes unless the row says otherwise.
+# (label, backbone, method, options, paper count, note). ``options`` None: ``method`` is a preset of
+# recipes/hparams_common/methods/ (the configuration the recipes train). Head: seed 001 = MLP head on
+# 50 tags, seed 002 = Linear head on the 50 ESC-50 classes unless the row says otherwise.
 DING2024 = [
-    ("FT", "musicfm", "ft", {}, 179_679_360, "whole truncated backbone incl. front end and the unused positional conv"),
+    ("FT", "musicfm", "ft", {}, 179_679_360,
+     "whole truncated backbone incl. front end; match adds the published but never-run positional conv"),
     ("FT", "mert", "ft", {}, 51_843_712, "whole truncated backbone incl. conv front end"),
-    ("Adapter", "musicfm", "adapter", {"style": "houlsby", "bottleneck": 16, "unfreeze_norms": True}, 657_696,
-     "3 adapters per layer (ffn1, mhsa, ffn2) + 4 block LayerNorms unfrozen (unfreeze_norms: true)"),
-    ("Adapter", "mert", "adapter", {"style": "houlsby", "bottleneck": 16, "unfreeze_norms": True}, 322_752,
-     "2 adapters per layer (mhsa, ffn) + 2 block LayerNorms unfrozen (unfreeze_norms: true)"),
+    ("Adapter", "musicfm", "adapter_seed001", None, 657_696,
+     "preset adapter_seed001: h + A(h) after the ffn1, mhsa and ffn2 residual adds + the 4 block LayerNorms"),
+    ("Adapter", "mert", "adapter_seed001", None, 322_752,
+     "preset adapter_seed001: h + A(h) after the mhsa and ffn residual adds (before each post-LN) + both LayerNorms"),
     ("Prompt", "musicfm", "prompt", {"num_prompts": 64}, 65_536, "shallow"),
     ("Prompt", "mert", "prompt", {"num_prompts": 64}, 49_152, "shallow"),
-    ("Prefix", "musicfm", "prefix", {"num_prefixes": 32, "reparam": "mlp", "mlp_hidden": 512}, 9_649_152,
+    ("Prefix", "musicfm", "prefix", {"num_prefixes": 32, "reparam": "mlp"}, 9_649_152,
      "Li & Liang MLP reparameterisation"),
-    ("Prefix", "mert", "prefix", {"num_prefixes": 64, "reparam": "mlp", "mlp_hidden": 512}, 7_385_088,
+    ("Prefix", "mert", "prefix", {"num_prefixes": 64, "reparam": "mlp"}, 7_385_088,
      "MLP reparameterisation; the published MERT number needs num_prefixes: 64 (not 32)"),
     ("BitFit", "musicfm", "bitfit", {"conv_batchnorm_bias": True}, 116_736,
      "non-default conv_batchnorm_bias: true (conv-module BatchNorm bias)"),
@@ -51,18 +57,22 @@ DING2024 = [
      405_504, "targets: q,k,v,o, both macaron FFNs and both pointwise convs"),
     ("LoRA", "mert", "lora", {"rank": 2, "targets": ["q", "k", "v", "o", "ffn"]}, 165_888, ""),
 ]
-_RR64 = {"reduction_rate": 64, "layer_norm": True}
 CAPPELLAZZO2024 = [
     ("BitFit", "ast", "bitfit", {}, 102_144, "incl. final LayerNorm bias"),
     ("SPT-300", "ast", "prompt", {"num_prompts": 300}, 230_400, "shallow"),
     ("DPT-25", "ast", "prompt", {"num_prompts": 25, "deep": True}, 230_400, "deep"),
     ("Prefix-24", "ast", "prefix", {"num_prefixes": 12}, 221_184, "12 key + 12 value prefixes per layer, no MLP"),
-    ("Bottleneck Pfeiffer", "ast", "adapter", {"style": "pfeiffer", **_RR64}, 248_976, "b = 768/64 = 12, own LayerNorm"),
-    ("Bottleneck Houlsby", "ast", "adapter", {"style": "houlsby", **_RR64}, 497_952, "b = 12, own LayerNorm"),
-    ("Convpass Pfeiffer", "ast", "convpass", {"style": "pfeiffer", **_RR64, "conv": "1d"}, 254_304,
-     "conv: '1d' passed explicitly (kernel 3 over tokens, 3b^2+b; our AST default is the 2-d 3x3 grid conv)"),
-    ("Convpass Houlsby", "ast", "convpass", {"style": "houlsby", **_RR64, "conv": "1d"}, 508_608,
-     "conv: '1d' passed explicitly (see Convpass Pfeiffer)"),
+    ("Bottleneck PF par", "ast", "adapter_pf_par", None, 248_976,
+     "MHSA Par-Before x + f(LN x) + A(LN x); b = round(768/64) = 12; + layernorm_before"),
+    ("Bottleneck PF seq", "ast", "adapter_pf_seq", None, 248_976,
+     "FFN Seq-After x + f(LN x) + A(f(LN x)); b = 12; + layernorm_after"),
+    ("Bottleneck HOU par", "ast", "adapter_hou_par", None, 497_952, "Par-Before at MHSA and FFN + both block norms"),
+    ("Bottleneck HOU seq", "ast", "adapter_hou_seq", None, 497_952, "Seq-After at MHSA and FFN + both block norms"),
+    ("Convpass PF par", "ast", "convpass_pf_par", None, 254_304,
+     "as Bottleneck PF par; conv: '1d' (kernel 3 over tokens, 3b^2+b, PETL_AST's; our AST default is the 3x3 grid)"),
+    ("Convpass PF seq", "ast", "convpass_pf_seq", None, 254_304, "as Bottleneck PF seq; conv: '1d'"),
+    ("Convpass HOU par", "ast", "convpass_hou_par", None, 508_608, "as Bottleneck HOU par; conv: '1d'"),
+    ("Convpass HOU seq", "ast", "convpass_hou_seq", None, 508_608, "as Bottleneck HOU seq; conv: '1d'"),
     ("LoRA (W_q, W_v)", "ast", "lora", {"rank": 6, "targets": ["q", "v"]}, 221_184, "r = 768/128 = 6"),
     ("Linear probe (10 classes)", "ast", "linear", {}, 9_226,
      "paper count = trainable (final LayerNorm) + head Linear(768,10)", 10),
@@ -70,7 +80,7 @@ CAPPELLAZZO2024 = [
      "paper count = trainable (final LayerNorm) + head Linear(768,50)", 50),
 ]
 TABLES = {"ding2024": (DING2024, 6, "mlp", 50), "cappellazzo2024": (CAPPELLAZZO2024, 12, "linear", 50)}
-COLUMNS = ["table", "backbone", "method", "options", "trainable", "head", "paper", "match", "note"]
+COLUMNS = ["table", "backbone", "method", "options", "trainable", "head", "unused", "paper", "match", "note"]
 
 
 def make_head(kind: str, hidden: int, classes: int) -> nn.Module:
@@ -95,7 +105,25 @@ def count(backbone_name: str, method: str, options: dict | None, num_layers: int
             logging.getLogger("lobes").setLevel(level)
         apply_petl(backbone, method, options)
         head_module = make_head(head, backbone.hidden_size, classes)
-    return count_parameters(backbone, head=head_module)
+    counts = count_parameters(backbone, head=head_module)
+    counts["published_unused"] = getattr(backbone, "published_unused_parameters", 0)
+    return counts
+
+
+METHOD_PRESETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes",
+                              "hparams_common", "methods")
+
+
+def method_preset(name: str) -> dict:
+    """``{"name", "options"}`` of the method piece ``recipes/hparams_common/methods/<name>.yaml``."""
+    path = os.path.join(METHOD_PRESETS, f"{name}.yaml")
+    if not os.path.isfile(path):
+        raise ValueError(f"no method preset {name!r} ({path} not found)")
+    with open(path, encoding="utf-8") as f:
+        piece = yaml.safe_load(f) or {}
+    if not isinstance(piece, dict) or set(piece) - {"name", "options"} or "name" not in piece:
+        raise ValueError(f"{path}: a method preset is a mapping with 'name' and 'options'")
+    return {"name": piece["name"], "options": piece.get("options") or {}}
 
 
 def compute_table(name: str) -> list[dict]:
@@ -107,11 +135,17 @@ def compute_table(name: str) -> list[dict]:
     for row in rows:
         label, backbone, method, options, paper, note = row[:6]
         classes = row[6] if len(row) > 6 else default_classes
+        described = {"method": method, **(options or {})}
+        if options is None:
+            described = {"preset": method, **method_preset(method)}
+            method, options = described["name"], described["options"]
         c = count(backbone, method, options, layers, classes, head_kind)
         value = c["trainable"] + c["head"] if method == "linear" else c["trainable"]
+        if method == "ft":  # the published model builds modules it never runs (MusicFM's positional conv)
+            value += c["published_unused"]
         out.append({"table": name, "backbone": backbone, "method": label,
-                    "options": json.dumps({"method": method, **options}, separators=(",", ":")),
-                    "trainable": c["trainable"], "head": c["head"], "paper": paper,
+                    "options": json.dumps(described, separators=(",", ":")),
+                    "trainable": c["trainable"], "head": c["head"], "unused": c["published_unused"], "paper": paper,
                     "match": value == paper, "note": note})
     return out
 

@@ -5,6 +5,7 @@ Run: python -m pytest tests/unittests/test_count_params.py
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -30,15 +31,16 @@ DING2024 = {
 }
 CAPPELLAZZO2024 = {
     "BitFit": 102_144, "SPT-300": 230_400, "DPT-25": 230_400, "Prefix-24": 221_184,
-    "Bottleneck Pfeiffer": 248_976, "Bottleneck Houlsby": 497_952, "Convpass Pfeiffer": 254_304,
-    "Convpass Houlsby": 508_608, "LoRA (W_q, W_v)": 221_184,
+    "Bottleneck PF par": 248_976, "Bottleneck PF seq": 248_976, "Bottleneck HOU par": 497_952,
+    "Bottleneck HOU seq": 497_952, "Convpass PF par": 254_304, "Convpass PF seq": 254_304,
+    "Convpass HOU par": 508_608, "Convpass HOU seq": 508_608, "LoRA (W_q, W_v)": 221_184,
     "Linear probe (10 classes)": 9_226, "Linear probe (50 classes)": 39_986,
 }
 
 
 def test_ding2024_table():
     rows = tool.compute_table("ding2024")
-    got = {(r["backbone"], r["method"]): r["trainable"] for r in rows}
+    got = {(r["backbone"], r["method"]): r["trainable"] + (r["unused"] if r["method"] == "FT" else 0) for r in rows}
     assert got == DING2024
     assert all(r["match"] for r in rows)
     notes = {(r["backbone"], r["method"]): r["note"] for r in rows}
@@ -53,6 +55,19 @@ def test_cappellazzo2024_table():
     assert all(r["match"] for r in rows)
     conv = [r for r in rows if r["method"].startswith("Convpass")]
     assert all('"conv":"1d"' in r["options"] and "1d" in r["note"] for r in conv)
+    # the adapter rows are the recipes' presets (PETL_AST placements), not ad-hoc options
+    presets = {r["method"]: json.loads(r["options"]) for r in rows if r["method"].startswith(("Bottleneck", "Convpass"))}
+    assert presets["Bottleneck PF par"]["preset"] == "adapter_pf_par"
+    assert presets["Bottleneck PF par"]["options"]["location"] == "mhsa"
+    assert presets["Bottleneck PF par"]["options"]["position"] == "before"
+    assert presets["Bottleneck PF seq"]["options"]["location"] == "ffn"
+
+
+def test_seed001_adapter_rows_use_the_recipe_preset():
+    rows = {(r["backbone"], r["method"]): r for r in tool.compute_table("ding2024")}
+    for backbone in ("mert", "musicfm"):
+        options = json.loads(rows[(backbone, "Adapter")]["options"])
+        assert options["preset"] == "adapter_seed001" and options["options"]["position"] == "after_add"
 
 
 def test_single_count_line(capsys):

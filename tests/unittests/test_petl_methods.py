@@ -14,7 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 from lobes import build_backbone  # noqa: E402
 from petl_modules import (  # noqa: E402
@@ -76,13 +77,15 @@ def perturb(params, std=0.1, seed=3):
 # name -> (method, options, identity at init?)
 CASES = {
     "adapter_houlsby": ("adapter", {"bottleneck": 4}, True),
-    "adapter_pfeiffer_parallel_ln": ("adapter", {"style": "pfeiffer", "placement": "parallel", "bottleneck": 4,
-                                                 "layer_norm": True, "unfreeze_norms": True}, True),
-    "adapter_before_mhsa": ("adapter", {"style": "pfeiffer", "position": "before", "location": "mhsa",
-                                        "reduction_rate": 8}, True),
+    "adapter_pfeiffer_parallel_block_norms": ("adapter", {"style": "pfeiffer", "placement": "parallel",
+                                                          "bottleneck": 4, "train_norms": "block"}, True),
+    "adapter_par_after_residual": ("adapter", {"placement": "parallel", "residual": True, "bottleneck": 4}, False),
+    "adapter_seq_before_mhsa": ("adapter", {"style": "pfeiffer", "position": "before", "location": "mhsa",
+                                            "reduction_rate": 8}, False),
+    "adapter_after_add": ("adapter", {"position": "after_add", "bottleneck": 4, "train_norms": "block"}, True),
     "convpass": ("convpass", {"bottleneck": 4}, True),
     "convpass_1d_parallel": ("convpass", {"bottleneck": 4, "conv": "1d", "placement": "parallel",
-                                          "layer_norm": True}, True),
+                                          "position": "before"}, True),
     "conformer_adapter": ("conformer_adapter", {"bottleneck": 4, "kernel_size": 5}, True),
     "lora": ("lora", {"rank": 2, "targets": ["q", "k", "v", "o", "ffn"], "scale": 2.0}, True),
     "lora_alpha_layers": ("lora", {"rank": 2, "alpha": 4, "layers_to_transform": [0]}, True),
@@ -281,7 +284,7 @@ class Classifier(nn.Module):
 
 
 SAVE_CASES = [
-    ("ast", "adapter", {"style": "pfeiffer", "bottleneck": 4, "layer_norm": True, "unfreeze_norms": True}),
+    ("ast", "adapter", {"style": "pfeiffer", "bottleneck": 4, "train_norms": "block"}),
     ("ast", "convpass", {"bottleneck": 4}),
     ("musicfm", "conformer_adapter", {"bottleneck": 4, "kernel_size": 3}),
     ("musicfm", "bitfit", {"conv_batchnorm_bias": True}),
@@ -477,3 +480,158 @@ def test_lora_matches_peft():
         ours_model[int(idx)] = ours
     x = torch.randn(5, 16)
     torch.testing.assert_close(ours_model(x), theirs(x))
+
+
+# ------------------------------------------------------------------ adapter placements (issue 10 §2, §3)
+def _steps(name, bb, layer, x):
+    """The layer as a list of residual steps ``(sub-layer, pre-norm or None, f, post-norm or None)``,
+    written from the published layer code (f includes the conformer's 0.5 macaron factor)."""
+    if name == "ast":
+        return [("mhsa", layer.layernorm_before, lambda u: layer.attention(u)[0], None),
+                ("ffn", layer.layernorm_after, layer.mlp, None)]
+    if name == "mert":  # post-LN: f reads x, the norm follows the residual add
+        return [("mhsa", None, lambda u: layer.attention(u)[0], layer.layer_norm),
+                ("ffn", None, layer.feed_forward, layer.final_layer_norm)]
+    rotary = bb.model.conformer.embed_positions(x)
+    return [("ffn1", layer.ffn1_layer_norm, lambda u: 0.5 * layer.ffn1(u), None),
+            ("mhsa", layer.self_attn_layer_norm,
+             lambda u: layer.self_attn(hidden_states=u, relative_position_embeddings=rotary)[0], None),
+            ("conv", None, layer.conv_module, None),
+            ("ffn2", layer.ffn2_layer_norm, lambda u: 0.5 * layer.ffn2(u), layer.final_layer_norm)]
+
+
+def hand_layer(name, bb, layer, x, adapters, placement, position, residual):
+    """PETL_AST's / peft-music's formulas for one layer; ``adapters``: sub-layer -> A."""
+    for sub, pre, f, post in _steps(name, bb, layer, x):
+        u = pre(x) if pre is not None else x
+        A = adapters.get(sub)
+        if A is None:
+            x = x + f(u)
+        else:
+            def adapt(v):
+                return v + A(v) if residual else A(v)
+            if position == "after_add":
+                x = adapt(x + f(u))
+            elif position == "before":
+                a = adapt(u)
+                x = x + (f(a) if placement == "sequential" else f(u)) + a
+            elif placement == "sequential":
+                x = x + adapt(f(u))
+            else:
+                x = x + f(u) + adapt(f(u))
+        if post is not None:
+            x = post(x)
+    return x
+
+
+PLACEMENT_GRID = [
+    # (backbone, location, placement, position, residual)
+    *[("ast", loc, pl, po, r) for loc in ("mhsa", "ffn", "both") for pl, po in
+      (("sequential", "after"), ("parallel", "after"), ("parallel", "before"), ("sequential", "before"))
+      for r in (None, True, False)],
+    ("ast", "both", "sequential", "after_add", None),
+    ("mert", "all", "sequential", "after_add", None), ("mert", "mhsa", "parallel", "before", None),
+    ("mert", "ffn", "sequential", "before", True), ("mert", "all", "sequential", "after", False),
+    ("musicfm", "all", "sequential", "after_add", None), ("musicfm", "ffn", "parallel", "before", True),
+    ("musicfm", ["ffn1", "mhsa"], "sequential", "after", None), ("musicfm", "all", "sequential", "before", None),
+]
+DEFAULT_RESIDUAL = {("sequential", "after"): True, ("sequential", "after_add"): True}
+
+
+@pytest.mark.parametrize("backbone,location,placement,position,residual", PLACEMENT_GRID,
+                         ids=[f"{b}-{lo}-{pl}-{po}-{r}" for b, lo, pl, po, r in PLACEMENT_GRID])
+def test_adapter_placement_matches_formula(backbone, location, placement, position, residual):
+    """Every placement equals its hand-written formula on a real (tiny) layer, same weights."""
+    plain = fresh(backbone).eval()
+    bb = copy.deepcopy(plain)
+    options = {"style": "houlsby", "location": location, "placement": placement, "position": position,
+               "bottleneck": 4}
+    if residual is not None:
+        options["residual"] = residual
+    state = apply_petl(bb, "adapter", options)
+    expected_residual = DEFAULT_RESIDUAL.get((placement, position), False) if residual is None else residual
+    assert state.options["residual"] is expected_residual
+    perturb(state.trainable_parameters(), std=0.3)
+    bb.eval()
+    layer, ref_layer = bb.layers[1], plain.layers[1]
+    with torch.no_grad():  # the trained norms are perturbed too: the hand version uses the adapted layer's
+        for (n, p), q in zip(layer.named_parameters(), ref_layer.parameters()):
+            if "petl" not in n:
+                q.copy_(p)
+    adapters = {k.split("_", 1)[1]: tap.adapter for k, tap in layer.petl.items()}
+    assert sorted(adapters) == sorted(state.options["location"])
+    x = torch.randn(2, 7, bb.hidden_size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        if backbone == "musicfm":
+            got = layer(x, relative_position_embeddings=bb.model.conformer.embed_positions(x))
+        else:
+            got = layer(x)
+        got = got[0] if isinstance(got, tuple) else got
+        want = hand_layer(backbone, plain, ref_layer, x, adapters, placement, position, expected_residual)
+        plain_out = ref_layer(x, relative_position_embeddings=plain.model.conformer.embed_positions(x)) \
+            if backbone == "musicfm" else ref_layer(x)
+    plain_out = plain_out[0] if isinstance(plain_out, tuple) else plain_out
+    assert not torch.allclose(got, plain_out, atol=1e-3)  # the adapter does something
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("backbone,options,norms", [
+    ("ast", {"style": "pfeiffer", "location": "mhsa"}, ["layernorm_before"]),
+    ("ast", {"style": "pfeiffer"}, ["layernorm_after"]),
+    ("ast", {"style": "houlsby"}, ["layernorm_after", "layernorm_before"]),
+    ("ast", {"style": "houlsby", "train_norms": "none"}, []),
+    ("mert", {"style": "pfeiffer", "location": "mhsa"}, ["layer_norm"]),
+    ("musicfm", {"style": "houlsby"}, ["ffn1_layer_norm", "ffn2_layer_norm", "self_attn_layer_norm"]),
+    ("musicfm", {"style": "pfeiffer", "train_norms": "block"},
+     ["ffn1_layer_norm", "ffn2_layer_norm", "final_layer_norm", "self_attn_layer_norm"]),
+])
+def test_adapter_trains_the_norm_of_its_sublayer(backbone, options, norms):
+    """With each adapter its sub-layer's norm trains (PETL_AST), not a new LayerNorm nor every norm."""
+    bb = fresh(backbone)
+    apply_petl(bb, "adapter", {"bottleneck": 4, **options})
+    for layer in bb.layers:
+        trained = {n.rpartition(".")[0] for n, p in layer.named_parameters() if p.requires_grad}
+        assert sorted(t for t in trained if not t.startswith("petl.")) == norms
+        assert all(p.requires_grad for p in layer.petl.parameters())
+        assert not any(isinstance(m, nn.LayerNorm) for m in layer.petl.modules())  # no LayerNorm of its own
+    outside = [n for n, p in trainable_parameters(bb) if ".layers." not in f".{n}"]
+    assert not outside
+
+
+def test_adapter_counts_table_i_and_seed001():
+    """Table I / seed-001 counts from the presets' configurations, on the real sizes (meta device)."""
+    import yaml
+
+    def preset(name):
+        with open(os.path.join(ROOT, "recipes", "hparams_common", "methods", f"{name}.yaml")) as f:
+            piece = yaml.safe_load(f)
+        return piece["name"], piece["options"]
+
+    def count(backbone, name, layers):
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")
+            bb = build_backbone(backbone, config="real", num_layers=layers)
+            return apply_petl(bb, *preset(name)).num_trainable()
+
+    for name, want in (("adapter_pf_par", 248_976), ("adapter_pf_seq", 248_976), ("adapter_hou_par", 497_952),
+                       ("adapter_hou_seq", 497_952), ("convpass_pf_par", 254_304), ("convpass_pf_seq", 254_304),
+                       ("convpass_hou_par", 508_608), ("convpass_hou_seq", 508_608)):
+        assert count("ast", name, 12) == want, name
+    assert count("mert", "adapter_seed001", 6) == 322_752
+    assert count("musicfm", "adapter_seed001", 6) == 657_696
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        bb = build_backbone("ast", config="real")
+        state = apply_petl(bb, "adapter", {"style": "pfeiffer", "reduction_rate": 100})
+    assert state.options["bottleneck"] == 8  # round(768 / 100), as PETL_AST (not 7)
+
+
+def test_adapter_every_placement_combination_is_accepted():
+    for placement in ("sequential", "parallel"):
+        for position in ("before", "after"):
+            for location in ("mhsa", "ffn", "both"):
+                state = apply_petl(fresh("ast"), "adapter", {"placement": placement, "position": position,
+                                                              "location": location, "bottleneck": 2})
+                assert (state.options["placement"], state.options["position"]) == (placement, position)
+    with pytest.raises(PetlError, match="after_add.*sequential"):
+        apply_petl(fresh("ast"), "adapter", {"placement": "parallel", "position": "after_add"})
