@@ -3,17 +3,25 @@
 
 Loads the run as ``tools/predict.py`` does (best-validation checkpoint unless ``--checkpoint``),
 computes each clip's pooled embedding (``AudioClassifier.embed``: the head's input; averaged over
-the evaluation windows), projects them to 2-D with scikit-learn's t-SNE and writes the figure and
-``<out>.csv`` next to it (``ID,wav,label,colour,x,y``, one row per item).
+the evaluation windows; a progress bar on stderr), projects them to 2-D with scikit-learn's t-SNE
+and writes the figure and ``<out>.csv`` next to it (``ID,wav,label,colour,x,y``, one row per item).
 
     python tools/tsne.py --run results/ESC50/classification/1234 --split test --out esc50_tsne.png
-    python tools/tsne.py --run results/SynthMusic/key/1234 --manifest my_clips.csv
+    python tools/tsne.py --run results/SynthMusic/key/1234 --manifest my_clips.csv --out figures/
+
+``--out``: an image file (``.png``, ``.pdf``, ``.svg``...), or a folder (an existing one, a path
+ending in ``/`` or without a suffix) that gets ``tsne_<split>.png``; default: the run folder. An
+output that would replace an input (the manifest, an audio file, the checkpoint) is refused.
 
 Colours: classification/key: the label; tagging: the first tag of the item (``(none)`` when it has
-none); tempo: the BPM on a continuous colour map. The split's manifest is the run's own
-(``results.json`` ``config.manifests``, else ``<run>/manifests/<split>.csv``).
+none); tempo: the BPM on a continuous colour map. Classes get distinct colours up to 40 (tab10,
+then 30 more from tab20/tab20b, ordered so that the first ones differ most) and a marker per block
+of 10 classes (``o s ^ D v P X *``), so no two classes share a colour and a marker up to 80. The
+split's manifest is the run's own (``results.json`` ``config.manifests``, else
+``<run>/manifests/<split>.csv``).
 
-Exit status: 0; 1 with a one-line message for unreadable audio or an unusable run/manifest.
+Exit status: 0; 1 with a one-line message for unreadable audio, an unusable run/manifest or an
+output that would overwrite an input; 2 on bad arguments.
 """
 from __future__ import annotations
 
@@ -24,11 +32,21 @@ import os
 import sys
 
 import numpy as np
+from tqdm import tqdm
 
 from lobes.audio import AudioError
-from petl_core.inference import RunError, clip_embedding, load_clip, load_run
+from petl_core.inference import RunError, clip_embedding, load_clip, load_run, run_path
 from petl_core.manifest import read_manifest
 from petl_core.tasks import split_tags
+
+# tab10, then tab20's light shades and tab20b, each next colour the farthest from those before it
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#9edae5", "#dbdb8d", "#393b79", "#d6616b", "#f7b6d2", "#98df8a", "#c49c94", "#e7ba52",
+           "#9c9ede", "#ff9896", "#8ca252", "#637939", "#5254a3", "#c7c7c7", "#a55194", "#7b4173", "#b5cf6b",
+           "#6b6ecf", "#ffbb78", "#bd9e39", "#ad494a", "#de9ed6", "#8c6d31", "#843c39", "#c5b0d5", "#aec7e8",
+           "#e7969c", "#ce6dbd", "#e7cb94", "#cedb9c"]
+MARKERS = "os^DvPX*"  # one per block of 10 classes
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".eps", ".tif", ".tiff", ".webp")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,7 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     source.add_argument("--split", default="test", choices=["train", "valid", "test"],
                         help="the run's manifest to embed (default: test)")
     source.add_argument("--manifest", default=None, help="any manifest CSV (ID,wav,duration,label) instead")
-    parser.add_argument("--out", default=None, help="PNG path (default: <run>/tsne_<split>.png); the CSV goes next to it")
+    parser.add_argument("--out", default=None,
+                        help="image file, or a folder for tsne_<split>.png (default: the run folder); the CSV goes "
+                             "next to the image")
     parser.add_argument("--perplexity", type=float, default=30.0, help="capped at (n-1)/3 for small sets")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-items", type=int, default=0, help="embed at most this many items (0 = all)")
@@ -51,12 +71,41 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def split_manifest(folder: str, config: dict, split: str) -> str:
-    listed = (config.get("manifests") or {}).get(split)
+    listed = run_path(folder, config, (config.get("manifests") or {}).get(split))
     local = os.path.join(folder, "manifests", f"{split}.csv")
-    for path in (listed, local, config.get(f"{split}_csv")):
+    for path in (listed, local, run_path(folder, config, config.get(f"{split}_csv"))):
         if path and os.path.isfile(path):
             return path
     raise RunError(f"{folder}: no {split} manifest found (looked for {listed or local}); give --manifest")
+
+
+def output_paths(out: str | None, default_folder: str, name: str) -> tuple[str, str]:
+    """``(image, csv)`` for ``--out`` (see the module docstring); ``ValueError`` for a file that is not
+    an image."""
+    if out is None or os.path.isdir(out) or out.endswith(("/", os.sep)) or not os.path.splitext(out)[1]:
+        image = os.path.join(out or default_folder, f"tsne_{name}.png")
+    elif os.path.splitext(out)[1].lower() in IMAGE_SUFFIXES:
+        image = out
+    else:
+        raise ValueError(f"--out {out}: not an image file ({', '.join(IMAGE_SUFFIXES)}) nor a folder; the points "
+                         "CSV is written next to the image")
+    return os.path.abspath(image), os.path.splitext(os.path.abspath(image))[0] + ".csv"
+
+
+def check_not_input(outputs, inputs) -> None:
+    """``RunError`` when an output path is one of the input files."""
+    def same(a, b):
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+    for out in outputs:
+        clash = next((i for i in inputs if os.path.abspath(i) == out or same(i, out)), None)
+        if clash is not None:
+            raise RunError(f"{out}: would overwrite an input ({clash}); give another --out")
+
+
+def class_style(i: int) -> tuple[str, str]:
+    """``(colour, marker)`` of the ``i``-th class: distinct colours up to 40, pairs distinct up to 80."""
+    return PALETTE[i % len(PALETTE)], MARKERS[(i // 10) % len(MARKERS)]
 
 
 def colour_key(task_name: str, label: str):
@@ -93,18 +142,18 @@ def plot(points: np.ndarray, colours: list, task_name: str, path: str, title: st
         fig.colorbar(sc, ax=ax, label="BPM")
     else:
         labels = sorted(set(colours))
-        cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
         for i, label in enumerate(labels):
             sel = np.array([c == label for c in colours])
-            ax.scatter(points[sel, 0], points[sel, 1], s=14, color=cmap(i % cmap.N),
-                       marker="o" if i < cmap.N else "^", label=label)
-        if len(labels) <= 30:
-            ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+            colour, marker = class_style(i)
+            ax.scatter(points[sel, 0], points[sel, 1], s=14, color=colour, marker=marker, label=label)
+        if len(labels) <= 80:
+            ax.legend(fontsize=7, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+                      ncol=1 + (len(labels) - 1) // 30)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -112,6 +161,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     folder = os.path.abspath(args.run)
+    name = "manifest" if args.manifest else args.split
+    try:
+        png, csv_path = output_paths(args.out, folder, name)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         model, task, hparams = load_run(folder, args.checkpoint, args.device)
         manifest = args.manifest or split_manifest(folder, hparams, args.split)
@@ -120,20 +175,19 @@ def main(argv=None) -> int:
         rows = read_manifest(manifest)
         if args.max_items > 0:
             rows = rows[:args.max_items]
+        check_not_input((png, csv_path), [manifest, hparams["checkpoint"]] + [r["wav"] for r in rows])
         embeddings = np.stack([clip_embedding(model, load_clip(r["wav"], model, hparams), hparams).cpu().numpy()
-                               for r in rows]) if rows else np.zeros((0, 1))
+                               for r in tqdm(rows, desc="embedding", unit="clip", file=sys.stderr)]) \
+            if rows else np.zeros((0, 1))
         points = tsne_points(embeddings, args.perplexity, args.seed)
         colours = [colour_key(task.name, r.get("label") or "") for r in rows]
     except (AudioError, RunError, ValueError, KeyError) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
-    name = "manifest" if args.manifest else args.split
-    png = args.out or os.path.join(folder, f"tsne_{name}.png")
-    os.makedirs(os.path.dirname(os.path.abspath(png)), exist_ok=True)
+    os.makedirs(os.path.dirname(png), exist_ok=True)
     title = (f"{os.path.basename(folder)}: {hparams['backbone'].get('name')} + {hparams['method'].get('name')}, "
              f"{task.name}, {name} ({len(rows)} items)")
     plot(points, colours, task.name, png, title)
-    csv_path = os.path.splitext(png)[0] + ".csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["ID", "wav", "label", "colour", "x", "y"])
