@@ -29,6 +29,11 @@ Tasks (all use the same split, as Ding & Lerch 2024 do):
   ``gtzan_<genre>_000xx.bpm`` per excerpt holding the BPM (e.g. ``1.2587e+02``); label = BPM as a
   float string. Excerpts without a ``.bpm`` file are excluded with a log line (in the public
   annotations only reggae.00086 lacks one, and it is outside the filtered split).
+- ``beat`` (same repository; ``beat_folder`` default: the first existing of
+  ``data_folder/gtzan_tempo_beat/beats``, ``data_folder/beats``): one file
+  ``gtzan_<genre>_000xx.beats`` per excerpt (``time<TAB>position in bar``, 1 = downbeat); label =
+  the absolute path of that file (a frame-level task, :mod:`petl_core.beat`). Excerpts without one
+  are excluded with a log line.
 
 Extra column: ``genre``.
 """
@@ -155,13 +160,14 @@ def prepare(
     split_folder: str | None = None,
     key_folder: str | None = None,
     tempo_folder: str | None = None,
+    beat_folder: str | None = None,
     download: bool = False,
     skip_bad_files: bool = False,
     check_samples: bool = False,
 ) -> dict[str, str]:
-    """Write ``train/valid/test.csv`` for ``task`` in ``genre|key|tempo``; return paths."""
-    if task not in ("genre", "key", "tempo"):
-        raise ValueError(f"GTZAN task must be genre, key or tempo, got {task!r}")
+    """Write ``train/valid/test.csv`` for ``task`` in ``genre|key|tempo|beat``; return paths."""
+    if task not in ("genre", "key", "tempo", "beat"):
+        raise ValueError(f"GTZAN task must be genre, key, tempo or beat, got {task!r}")
     data_folder = os.path.abspath(data_folder)
     root = _audio_root(data_folder, download)
     split_folder = _find_split_folder(data_folder, split_folder)
@@ -173,6 +179,9 @@ def prepare(
     elif task == "tempo":
         ann_folder = _default_folder(
             data_folder, [("gtzan_tempo_beat", "tempo"), ("tempo",)], "tempo", tempo_folder)
+    elif task == "beat":
+        ann_folder = _default_folder(
+            data_folder, [("gtzan_tempo_beat", "beats"), ("beats",)], "beat", beat_folder)
     options = dict(dataset=f"gtzan_{task}", audio_folder=root, split_folder=split_folder,
                    annotation_folder=ann_folder, skip_bad_files=skip_bad_files,
                    check_samples=check_samples)
@@ -187,6 +196,12 @@ def prepare(
                 return None
             return read_key_file(path)
         number = stem.split(".")[-1]
+        if task == "beat":
+            path = os.path.join(ann_folder, f"gtzan_{genre}_{number}.beats")
+            if not os.path.isfile(path):
+                logger.warning("GTZAN beat: no annotation %s; %s excluded", path, stem)
+                return None
+            return path
         path = os.path.join(ann_folder, f"gtzan_{genre}_{number}.bpm")
         if not os.path.isfile(path):
             logger.warning("GTZAN tempo: no annotation %s; %s excluded", path, stem)
@@ -228,3 +243,7 @@ def prepare_key(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
 
 def prepare_tempo(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
     return prepare(data_folder, save_folder, task="tempo", **kwargs)
+
+
+def prepare_beat(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
+    return prepare(data_folder, save_folder, task="beat", **kwargs)
