@@ -33,6 +33,7 @@ from transformers import (
 from lobes.backbone import Backbone, check_num_layers
 from lobes.layer_spec import LayerSpec, Sublayer
 from lobes.loading import resolve_config, warn_random_weights
+from lobes.ssl_checkpoint import checked_config, load_checked
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class SSLBackbone(Backbone):
         self.family = family
         if family == "mert" and pretrained:
             cfg = mert_config(pretrained)
+        elif pretrained and os.path.isdir(pretrained):  # music2vec / musicHuBERT / ... folders: checked
+            cfg = checked_config(family, pretrained, config_cls)
         else:
             cfg = resolve_config(config_cls, pretrained, config, TINY_SSL, real)
         self.full_num_layers = cfg.num_hidden_layers
@@ -94,7 +97,7 @@ class SSLBackbone(Backbone):
         cfg.mask_feature_prob = 0.0
         cfg._attn_implementation = attn_implementation
         if pretrained:
-            self.model = model_cls.from_pretrained(pretrained, config=cfg)
+            self.model = load_checked(model_cls, pretrained, cfg)
         else:
             warn_random_weights(family, config)
             self.model = model_cls(cfg)
