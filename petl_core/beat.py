@@ -32,9 +32,8 @@ import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from petl_core.frame_tasks import FrameTask, masked_mean
+from petl_core.frame_tasks import FrameTask, masked_bce
 
 
 def read_beats(path: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -86,6 +85,7 @@ class BeatTask(FrameTask):
 
     name = "beat"
     main_metric = "beat_f"
+    cost = staticmethod(masked_bce)
 
     def __init__(self, downbeats: bool = True, widen: float = 0.5, widen_frames: int = 1,
                  min_bpm: float = 55.0, max_bpm: float = 215.0, beats_per_bar=(3, 4),
@@ -120,10 +120,6 @@ class BeatTask(FrameTask):
         if self.downbeats:
             cols.append(widened(frames[positions == 1], n, self.widen, self.widen_frames))
         return torch.from_numpy(np.stack(cols, axis=1))
-
-    def frame_loss(self, logits, mask, targets):
-        bce = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none").mean(-1)
-        return masked_mean(bce, mask)
 
     def decode(self, logits, seconds):
         """``(beat times, downbeat times or None)`` of one track's logits ``[M, C]``."""

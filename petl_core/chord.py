@@ -32,9 +32,8 @@ import os
 import mir_eval
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from petl_core.frame_tasks import FrameTask
+from petl_core.frame_tasks import FrameTask, masked_cross_entropy
 
 ROOTS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 VOCABULARIES = {
@@ -75,6 +74,7 @@ class ChordTask(FrameTask):
 
     name = "chord"
     main_metric = "majmin"
+    cost = staticmethod(masked_cross_entropy)
 
     def __init__(self, vocabulary: str = "majmin") -> None:
         super().__init__()
@@ -115,12 +115,6 @@ class ChordTask(FrameTask):
         seg = np.searchsorted(intervals[:, 0], times, side="right") - 1
         inside = (seg >= 0) & (times < intervals[np.clip(seg, 0, None), 1])
         return torch.from_numpy(np.where(inside, classes[np.clip(seg, 0, None)], IGNORE).astype(np.int64))
-
-    def frame_loss(self, logits, mask, targets):
-        targets = torch.where(mask, targets, torch.full_like(targets, IGNORE))
-        if not bool((targets != IGNORE).any()):
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
 
     def decode(self, logits, seconds):
         """``(intervals [S, 2], labels)``: runs of the per-frame arg-max over ``[0, seconds]``."""

@@ -9,7 +9,9 @@ A frame task's manifest ``label`` is the path of the track's annotation file (``
 * turns it into frame targets for any excerpt ``[start, start + seconds)`` at the model's output
   frames (:attr:`FrameTask.timing`, a :class:`lobes.frame_head.FrameTiming` that the training code
   binds from ``FrameModel.timing``);
-* computes a masked loss from ``(logits [B, M, C], mask [B, M])`` and targets;
+* computes a masked loss from ``(logits [B, M, C], mask [B, M])`` and targets
+  (:func:`masked_bce` for beats, :func:`masked_cross_entropy` for chords);
+* samples few-shot subsets by track (``few_shot_k`` = k training tracks);
 * decodes a whole track's logits into events (beat times, chord segments) and scores them
   against the full annotation (:meth:`FrameTask.track_metrics`); :meth:`FrameTask.summarise`
   aggregates per-track items (mean over tracks, or duration-weighted for chords), also for
@@ -31,6 +33,7 @@ import random
 import numpy as np
 import speechbrain as sb
 import torch
+import torch.nn.functional as F
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from lobes.audio import load_audio
@@ -43,8 +46,34 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * weights).sum() / weights.sum().clamp(min=1.0)
 
 
+def align_targets(logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
+                  target_lengths: torch.Tensor | None = None):
+    """``(logits, mask, targets)`` cut to their common frames; padded target frames masked out."""
+    n = min(logits.shape[1], targets.shape[1])
+    mask = mask[:, :n]
+    if target_lengths is not None:
+        valid = torch.round(target_lengths.to(logits.device).float() * targets.shape[1]).long()
+        mask = mask & (torch.arange(n, device=logits.device)[None] < valid[:, None])
+    return logits[:, :n].float(), mask, targets[:, :n].to(logits.device)
+
+
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with logits, averaged over outputs and valid frames (beats)."""
+    bce = F.binary_cross_entropy_with_logits(logits, targets.float(), reduction="none").mean(-1)
+    return masked_mean(bce, mask)
+
+
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                         ignore_index: int = -100) -> torch.Tensor:
+    """Cross-entropy over valid frames whose target is not ``ignore_index`` (chords)."""
+    targets = torch.where(mask, targets, torch.full_like(targets, ignore_index))
+    if not bool((targets != ignore_index).any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index)
+
+
 class FrameTask:
-    """Base class; subclasses define ``parse``, ``frame_targets``, ``loss``, ``decode``, ``score``."""
+    """Base class; subclasses define ``parse``, ``frame_targets``, ``cost``, ``decode``, ``score``."""
 
     name = "frame"
     main_metric: str
@@ -87,18 +116,25 @@ class FrameTask:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ training
+    #: the frame loss ``cost(logits, targets, mask)`` (a recipe's ``compute_cost``)
+    cost = staticmethod(masked_bce)
+
     def loss(self, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
              target_lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """Masked loss; ``targets`` ``[B, T, ...]`` (padded, ``target_lengths`` relative)."""
-        n = min(logits.shape[1], targets.shape[1])
-        mask = mask[:, :n]
-        if target_lengths is not None:
-            valid = torch.round(target_lengths.to(logits.device).float() * targets.shape[1]).long()
-            mask = mask & (torch.arange(n, device=logits.device)[None] < valid[:, None])
-        return self.frame_loss(logits[:, :n].float(), mask, targets[:, :n].to(logits.device))
+        """:attr:`cost` of ``logits`` against ``targets`` ``[B, T, ...]`` (padded: ``target_lengths``)."""
+        logits, mask, targets = align_targets(logits, mask, targets, target_lengths)
+        return self.cost(logits, targets, mask)
 
-    def frame_loss(self, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    # ------------------------------------------------------------------ few-shot
+    scalar = True
+    few_shot_short = "error"
+
+    def few_shot_class(self, label: str) -> str:
+        """Few-shot by track: every training track counts for one class, so k = k tracks."""
+        return "track"
+
+    def fit(self, train_csv: str) -> None:
+        """Nothing to learn from the training manifest (the vocabulary is fixed)."""
 
     # ------------------------------------------------------------------ evaluation
     def decode(self, logits: torch.Tensor, seconds: float):
