@@ -67,7 +67,7 @@ class ASTBackbone(Backbone):
         if pretrained:
             self.model = ASTModel.from_pretrained(pretrained, config=cfg)
         else:
-            warn_random_weights("ast", config)
+            warn_random_weights("ast", config, cfg.hidden_size, self.full_num_layers)
             self.model = ASTModel(cfg)
         if max_length is not None and max_length != cfg.max_length:
             resize_position_embeddings(self.model, max_length)

@@ -6,9 +6,16 @@ A backbone turns a batch of waveforms into the hidden states of its transformer 
 
 ``forward`` returns ``hidden_states`` with the meaning of the reference implementations'
 ``hidden_states[K]``: index 0 is the embeddings entering the first layer, index K the output of
-layer K (the encoder's final LayerNorm applied only when K is the last layer of the full model and
-the encoder has one, as transformers did). PETL methods attach through :meth:`layer_specs` and,
-for methods that change the token sequence (prompts), through :attr:`sequence_edits`.
+layer K. Where the encoder has a final LayerNorm, it is part of the last entry: after the last
+*kept* layer with ``truncated_final_norm=True`` (the default: what a model built with that many
+layers computes, as seed 001's 6-layer MusicFM), or only at the full depth with False (the unused
+norm is then not built). PETL methods attach through :meth:`layer_specs` and, for methods that
+change the token sequence (prompts), through :attr:`sequence_edits`.
+
+Batch independence: a clip's valid outputs do not depend on the rest of its batch. Front ends
+that normalise or convolve over time run on each clip's valid samples (:func:`per_clip`), and
+every time convolution inside the layers (and any that PETL methods add) sees padded positions
+as zeros (:class:`PaddedTimeConvs`), exactly as the clip's own zero padding when run alone.
 
 Example:
     >>> import torch
@@ -69,11 +76,17 @@ class Backbone(nn.Module):
     #: modules whose output tokens carry a 2-D patch grid (AST): (n_special_tokens, freq_patches)
     patch_grid: tuple[int, int] | None = None
 
+    #: parameters the published model builds but never uses, which the papers' counts include
+    #: (MusicFM: its positional conv; see ``tools/count_params.py``); they are not built here
+    published_unused_parameters: int = 0
+
     def __init__(self) -> None:
         super().__init__()
         self.sequence_edits = nn.ModuleList()
         #: optional :class:`lobes.cache.FeatureCache` used when ``forward`` gets ``cache_keys``
         self.feature_cache = None
+        self.padded_time_convs = PaddedTimeConvs()
+        self.truncated_final_norm = True
 
     @property
     def final_norm(self) -> nn.Module:
@@ -82,8 +95,23 @@ class Backbone(nn.Module):
 
     @property
     def final_norm_for_last(self) -> nn.Module | None:
-        """The encoder's final norm, part of ``hidden_states[full_num_layers]`` (None if absent)."""
+        """The encoder's final norm, part of the last ``hidden_states`` entry (None if absent)."""
         return None
+
+    def time_conv_scopes(self) -> list[nn.Module]:
+        """Modules whose time convolutions run on the token sequence (see :class:`PaddedTimeConvs`)."""
+        return list(self.layers)
+
+    def _set_truncated_final_norm(self, value: bool | None, norm_owner: nn.Module | None, attr: str) -> None:
+        """Apply the option; when the final norm ``norm_owner.<attr>`` would be unused, do not keep it."""
+        if value is not None and norm_owner is None:
+            raise ValueError(
+                f"truncated_final_norm: this {self.family} backbone's encoder has no final LayerNorm "
+                "(post-LN layers); remove the option"
+            )
+        self.truncated_final_norm = True if value is None else bool(value)
+        if norm_owner is not None and not self.truncated_final_norm and self.num_layers < self.full_num_layers:
+            delattr(norm_owner, attr)  # never applied: a trainable tensor without gradient breaks DDP
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -117,7 +145,8 @@ class Backbone(nn.Module):
             abs_len = torch.full((wav.shape[0],), n, dtype=torch.long, device=wav.device)
         else:
             abs_len = torch.round(lengths.to(wav.device).float() * n).long().clamp(1, n)
-        return wav, abs_len
+        # a clip shorter than the minimum is zero-padded to it, batched or alone
+        return wav, abs_len.clamp(min=self.min_samples)
 
     # --------------------------------------------------------------------------------- forward
     def forward(
@@ -133,6 +162,7 @@ class Backbone(nn.Module):
         stage that needs gradients is cached, and the frozen stages below it are skipped on later
         calls; their ``hidden_states`` entries are then None.
         """
+        self.padded_time_convs.attach(self.time_conv_scopes())
         grad_from = self._first_trainable_stage()
         stage = min(grad_from, self.num_layers + 1)
         use_cache = cache_keys is not None and self.feature_cache is not None and stage >= 1
@@ -155,7 +185,8 @@ class Backbone(nn.Module):
             with _grad_if(grad_from <= i + 1):
                 for edit in self.sequence_edits:
                     x, mask = edit.before_layer(i, x, mask)
-                x = self.call_layer(self.layers[i], x, mask)
+                with self.padded_time_convs.masking(mask):
+                    x = self.call_layer(self.layers[i], x, mask)
                 n_extra = 0
                 for edit in self.sequence_edits:
                     x, mask, extra = edit.after_layer(i, x, mask, self.num_layers)
@@ -167,7 +198,8 @@ class Backbone(nn.Module):
 
     def _record(self, k: int, x: torch.Tensor) -> torch.Tensor:
         """``hidden_states[k]`` from the running state after ``k`` layers."""
-        if k == self.full_num_layers and self.final_norm_for_last is not None:
+        last = self.num_layers if self.truncated_final_norm else self.full_num_layers
+        if k == last and self.final_norm_for_last is not None:
             return self.final_norm_for_last(x)
         return x
 
@@ -193,6 +225,9 @@ class Backbone(nn.Module):
         for i, layer in enumerate(self.layers):
             if any(p.requires_grad for p in layer.parameters()):
                 return i + 1
+        final = self.final_norm_for_last
+        if final is not None and any(p.requires_grad for p in final.parameters()):
+            return self.num_layers  # the last entry applies it
         return self.num_layers + 1
 
     def embedding_modules(self) -> nn.Module:
@@ -218,6 +253,78 @@ class Backbone(nn.Module):
 
     def layer_specs(self) -> list[LayerSpec]:
         raise NotImplementedError
+
+
+class PaddedTimeConvs:
+    """Forward pre-hook zeroing padded positions at the input of time convolutions.
+
+    :meth:`attach` hooks every ``Conv1d``/``Conv2d`` with a kernel wider than 1 under the given
+    modules (again on each forward, so that convolutions injected later, e.g. Convpass or a
+    conformer adapter, are covered). Inside :meth:`masking`, a hooked convolution's input
+    ``[B, C, N]`` is multiplied by the token mask ``[B, N]``: padded positions look like the zero
+    padding of a clip run alone. The hook is an object (not a closure) so that ``deepcopy`` of a
+    backbone gives hooks that read the copy's mask.
+
+    Example:
+        >>> import torch
+        >>> conv, guard = torch.nn.Conv1d(1, 1, 3, padding=1, bias=False), PaddedTimeConvs()
+        >>> _ = torch.nn.init.ones_(conv.weight); guard.attach([conv])
+        >>> with guard.masking(torch.tensor([[True, True, False]])):
+        ...     conv(torch.ones(1, 1, 3)).tolist()
+        [[[2.0, 2.0, 1.0]]]
+    """
+
+    def __init__(self) -> None:
+        self.mask: torch.Tensor | None = None
+
+    def attach(self, modules: list[nn.Module]) -> None:
+        for scope in modules:
+            for m in scope.modules():
+                wide = isinstance(m, (nn.Conv1d, nn.Conv2d)) and max(m.kernel_size) > 1
+                if wide and not any(isinstance(h, PaddedTimeConvs) for h in m._forward_pre_hooks.values()):
+                    m.register_forward_pre_hook(self)
+
+    @contextlib.contextmanager
+    def masking(self, mask: torch.Tensor):
+        self.mask = None if bool(mask.all()) else mask
+        try:
+            yield
+        finally:
+            self.mask = None
+
+    def __call__(self, module: nn.Module, args: tuple):
+        if self.mask is None:
+            return None
+        x = args[0]
+        if x.dim() != 3 or x.shape[0] != self.mask.shape[0] or x.shape[2] != self.mask.shape[1]:
+            raise RuntimeError(
+                f"{type(module).__name__} input {tuple(x.shape)} is not [batch, channels, tokens] for the "
+                f"padding mask {tuple(self.mask.shape)}: padded batches need time convolutions over the tokens"
+            )
+        return (x * self.mask[:, None, :].to(x.dtype), *args[1:])
+
+
+def per_clip(fn, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``fn`` on each group of equally long clips' valid samples; outputs zero-padded in time.
+
+    ``fn`` maps ``[b, n]`` samples to ``[b, ..., T(n)]``; the result is ``[B, ..., max T]``. A batch
+    of full-length clips is one call.
+
+    Example:
+        >>> import torch
+        >>> per_clip(lambda w: w.cumsum(1), torch.ones(2, 3), torch.tensor([3, 2])).tolist()
+        [[1.0, 2.0, 3.0], [1.0, 2.0, 0.0]]
+    """
+    if bool((lengths == wav.shape[1]).all()):
+        return fn(wav)
+    outs, order = [], []
+    for n in lengths.unique().tolist():
+        idx = (lengths == n).nonzero().squeeze(1)
+        outs.append(fn(wav[idx, :n]))
+        order.append(idx)
+    t = max(o.shape[-1] for o in outs)
+    out = torch.cat([torch.nn.functional.pad(o, (0, t - o.shape[-1])) for o in outs])
+    return out[torch.argsort(torch.cat(order))]
 
 
 @contextlib.contextmanager

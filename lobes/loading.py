@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 
 logger = logging.getLogger(__name__)
+
+#: run-time settings of the speech-SSL and MusicFM backbones (their options, off for transfer)
+RUNTIME_KEYS = ("layerdrop", "mask_time_prob")
 
 
 def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real: dict | None = None):
@@ -33,12 +35,30 @@ def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real:
     raise ValueError(f"config must be 'tiny', 'real', a dict or None, got {config!r}")
 
 
-def warn_random_weights(name: str, config) -> None:
-    """Say loudly that a backbone has random weights (offline use, tests)."""
-    kind = "tiny" if config == "tiny" else "real-size"
-    message = (
-        f"{name}: no pretrained weights given, using a {kind} configuration with RANDOM weights. "
-        "Pass pretrained=<hub id or local folder> for transfer learning."
-    )
-    logger.warning(message)
-    warnings.warn(message, stacklevel=3)
+def reject_runtime_keys(config) -> None:
+    """A ``config`` dict describes an architecture: run-time settings are backbone options."""
+    for key in RUNTIME_KEYS:
+        if isinstance(config, dict) and key in config:
+            raise ValueError(f"config: {key!r} is a run-time setting of the backbone, not part of its "
+                             f"architecture; give it as the backbone option {key}= instead")
+
+
+def describe_config(config, hidden_size: int, num_layers: int) -> str:
+    """``'the tiny test configuration (hidden 32, 2 layers)'``, ``'a custom ...'``, ``'the published ...'``."""
+    size = f"(hidden {hidden_size}, {num_layers} layers)"
+    if config == "tiny":
+        return f"the tiny test configuration {size}"
+    if isinstance(config, dict):
+        return f"a custom configuration {size}"
+    return f"the published real-size configuration {size}"
+
+
+def warn_random_weights(name: str, config, hidden_size: int, num_layers: int) -> None:
+    """One log line saying that a backbone has random weights, and which configuration.
+
+    Example:
+        >>> warn_random_weights("musicfm", {"hidden_size": 96}, 96, 2)  # logs (WARNING):
+        ... # musicfm: RANDOM weights, a custom configuration (hidden 96, 2 layers); pass pretrained=...
+    """
+    logger.warning("%s: RANDOM weights, %s; pass pretrained=<hub id or local folder> for transfer learning",
+                   name, describe_config(config, hidden_size, num_layers))

@@ -3,11 +3,23 @@
 The module tree follows the published ``MusicFM25Hz`` so that ``pretrained_msd.pt`` (a dict with
 ``state_dict``, keys prefixed ``model.``) loads strictly: every weight of the kept layers must be
 present, and the only checkpoint keys left unused are the pre-training ones (random-projection
-quantizer, codebook projection ``linear``, ``cls_token``) and the layers beyond ``num_layers``.
+quantizer, codebook projection ``linear``, ``cls_token``), the unused positional conv and the
+layers beyond ``num_layers``.
 
 Front end: torchaudio mel (n_fft 2048, hop 240, 128 HTK mels, power 2, centred) in dB, last frame
 dropped, normalised with ``melspec_2048_mean/std`` from the stats json; two residual Conv2d +
 BatchNorm blocks (stride 2×2 each) and a Linear to the model width give 25 Hz tokens.
+
+Not built (so that no trainable tensor goes without a gradient): the encoder's positional conv,
+which the published model creates but never runs (rotary positions; its 8,389,760 parameters are
+in seed 001's FT count, see :attr:`published_unused_parameters`), and, with
+``truncated_final_norm=False`` on a truncated model, the encoder's final LayerNorm. With the
+default ``truncated_final_norm=True``, ``hidden_states[num_layers]`` includes that LayerNorm for
+every ``num_layers``, as the N-layer conformer seed 001 builds (peft-music).
+
+Batch independence: the mel spectrogram is computed on each clip's valid samples, the conv
+subsampling sees padded frames as zeros at every convolution, and so does each conformer
+layer's depthwise convolution (see :mod:`lobes.backbone`).
 
 Example:
     >>> import torch
@@ -30,9 +42,9 @@ from torch import nn
 from transformers import Wav2Vec2ConformerConfig
 from transformers.models.wav2vec2_conformer.modeling_wav2vec2_conformer import Wav2Vec2ConformerEncoder
 
-from lobes.backbone import Backbone, check_num_layers
+from lobes.backbone import Backbone, check_num_layers, per_clip
 from lobes.layer_spec import LayerSpec, Sublayer
-from lobes.loading import warn_random_weights
+from lobes.loading import reject_runtime_keys, warn_random_weights
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +54,7 @@ MUSICFM_REAL = dict(
     hidden_act="swish", position_embeddings_type="rotary", rotary_embedding_base=10000,
     conv_depthwise_kernel_size=31, num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16,
     layer_norm_eps=1e-5, hidden_dropout=0.1, attention_dropout=0.1, activation_dropout=0.1,
-    conformer_conv_dropout=0.1, layerdrop=0.1, mask_time_prob=0.0,
+    conformer_conv_dropout=0.1,
     # front end (MusicFM25Hz arguments)
     n_fft=2048, hop_length=240, n_mels=128, conv_dim=512, codebook_size=4096, codebook_dim=16,
     stats={"melspec_2048_mean": 0.0, "melspec_2048_std": 1.0},
@@ -70,10 +82,25 @@ class Res2dBlock(nn.Module):
             self.conv3 = nn.Conv2d(in_channels, out_channels, 3, padding=1, stride=stride)
             self.bn3 = nn.BatchNorm2d(out_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``[B, C, F, T]``; ``lengths``: valid frames per clip (None: all), padded ones read as zeros."""
+        x = _zero_padded_frames(x, lengths)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(_zero_padded_frames(out, self.output_lengths(lengths))))
         shortcut = self.bn3(self.conv3(x)) if self.diff else x
         return self.relu(shortcut + out)
+
+    def output_lengths(self, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """Valid output frames of clips with ``lengths`` valid input frames (kernel 3, padding 1)."""
+        stride = self.conv1.stride[1]
+        return None if lengths is None else torch.div(lengths - 1, stride, rounding_mode="floor") + 1
+
+
+def _zero_padded_frames(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    if lengths is None:
+        return x
+    valid = torch.arange(x.shape[-1], device=x.device)[None] < lengths[:, None]
+    return x * valid[:, None, None, :].to(x.dtype)
 
 
 class ConvSubsampling(nn.Module):
@@ -84,10 +111,18 @@ class ConvSubsampling(nn.Module):
         self.conv = nn.Sequential(Res2dBlock(1, conv_dim, (2, 2)), Res2dBlock(conv_dim, conv_dim, (2, 2)))
         self.linear = nn.Linear(conv_dim * n_mels // 4, hidden)
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        x = self.conv(mel.unsqueeze(1))  # [B, C, F', T']
-        b, c, f, t = x.shape
+    def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``lengths``: valid mel frames per clip (None: all valid)."""
+        x = mel.unsqueeze(1)
+        for block in self.conv:
+            x, lengths = block(x, lengths), block.output_lengths(lengths)
+        b, c, f, t = x.shape  # [B, C, F', T']
         return self.linear(x.permute(0, 3, 1, 2).reshape(b, t, c * f))
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        for block in self.conv:
+            lengths = block.output_lengths(lengths)
+        return lengths
 
 
 class MelFrontEnd(nn.Module):
@@ -106,9 +141,13 @@ class MelFrontEnd(nn.Module):
 
 
 class MusicFM25Hz(nn.Module):
-    """The MusicFM network with the published module names (pre-training parts optional)."""
+    """The MusicFM network with the published module names.
 
-    def __init__(self, options: dict, with_pretraining_parts: bool = True) -> None:
+    ``published=True``: the whole published tree (as ``pretrained_msd.pt``), with the pre-training
+    parts and the unused positional conv; False: only the modules the encoder runs.
+    """
+
+    def __init__(self, options: dict, published: bool = True) -> None:
         super().__init__()
         options = dict(options)
         front = {k: options.pop(k) for k in FRONTEND_KEYS}
@@ -117,7 +156,11 @@ class MusicFM25Hz(nn.Module):
         self.conv = ConvSubsampling(front["conv_dim"], options["hidden_size"], front["n_mels"])
         self.config = Wav2Vec2ConformerConfig(**options)
         self.conformer = Wav2Vec2ConformerEncoder(self.config)
-        if with_pretraining_parts:
+        #: parameters of the published positional conv, which the conformer never runs (rotary positions)
+        self.unused_pos_conv_parameters = sum(p.numel() for p in self.conformer.pos_conv_embed.parameters())
+        if not published:
+            del self.conformer.pos_conv_embed
+        if published:
             self.quantizer_melspec_2048_0 = _RandomProjectionBuffers(front["n_mels"] * 4, front["codebook_dim"],
                                                                      front["codebook_size"])
             self.linear = nn.Linear(options["hidden_size"], front["codebook_size"])
@@ -133,7 +176,8 @@ class _RandomProjectionBuffers(nn.Module):
         self.register_buffer("codebook", torch.zeros(codebook_size, codebook_dim))
 
 
-PRETRAINING_ONLY_PREFIXES = ("quantizer_", "linear.", "cls_token")
+#: checkpoint keys of modules the backbone does not build (pre-training parts, unused positional conv)
+PUBLISHED_ONLY_PREFIXES = ("quantizer_", "linear.", "cls_token", "conformer.pos_conv_embed.")
 
 
 class MusicFMBackbone(Backbone):
@@ -152,6 +196,7 @@ class MusicFMBackbone(Backbone):
         num_layers: int | None = None,
         layerdrop: float = 0.0,
         attn_implementation: str = "sdpa",
+        truncated_final_norm: bool | None = None,
     ) -> None:
         super().__init__()
         if config == "tiny":
@@ -159,6 +204,7 @@ class MusicFMBackbone(Backbone):
         elif config in (None, "real"):
             options = dict(MUSICFM_REAL)
         elif isinstance(config, dict):
+            reject_runtime_keys(config)
             options = {**MUSICFM_REAL, **config}
         else:
             raise ValueError(f"config must be 'tiny', 'real', a dict or None, got {config!r}")
@@ -167,12 +213,15 @@ class MusicFMBackbone(Backbone):
         self.full_num_layers = options["num_hidden_layers"]
         options["num_hidden_layers"] = check_num_layers(num_layers, self.full_num_layers)
         options["layerdrop"] = layerdrop
-        self.model = MusicFM25Hz(options, with_pretraining_parts=False)
+        options["mask_time_prob"] = 0.0  # the config says what runs: MusicFM masks no time steps here
+        self.model = MusicFM25Hz(options, published=False)
         self.model.config._attn_implementation = attn_implementation
+        self.published_unused_parameters = self.model.unused_pos_conv_parameters
+        self._set_truncated_final_norm(truncated_final_norm, self.model.conformer, "layer_norm")
         if pretrained:
             load_musicfm_checkpoint(self.model, checkpoint, self.full_num_layers)
         else:
-            warn_random_weights("musicfm", config)
+            warn_random_weights("musicfm", config, options["hidden_size"], self.full_num_layers)
         self.hidden_size = options["hidden_size"]
         self.layerdrop = layerdrop
         # a centred STFT needs more than n_fft / 2 samples; BatchNorm needs two tokens (8 mel frames)
@@ -183,31 +232,33 @@ class MusicFMBackbone(Backbone):
         return self.model.conformer.layers
 
     @property
-    def final_norm_for_last(self) -> nn.Module:
-        return self.model.conformer.layer_norm
+    def final_norm_for_last(self) -> nn.Module | None:
+        return getattr(self.model.conformer, "layer_norm", None)
 
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        valid = torch.arange(wav.shape[1], device=wav.device)[None] < lengths[:, None]
-        mel = self.model.preprocessor_melspec_2048(wav.float() * valid)[..., :-1]
+        """Normalised mel of each clip's valid samples (padded frames are zeros)."""
         stats = self.model.stats
-        mel = (mel - stats["melspec_2048_mean"]) / stats["melspec_2048_std"]
+
+        def mel(samples: torch.Tensor) -> torch.Tensor:
+            m = self.model.preprocessor_melspec_2048(samples.float())[..., :-1]
+            return (m - stats["melspec_2048_mean"]) / stats["melspec_2048_std"]
+
         hop = self.model.preprocessor_melspec_2048.mel_stft.hop_length
-        return mel, torch.div(lengths, hop, rounding_mode="floor").clamp(min=1)
+        return per_clip(mel, wav, lengths), torch.div(lengths, hop, rounding_mode="floor").clamp(min=1)
 
     def embedding_modules(self) -> nn.Module:
         return nn.ModuleList([self.model.conv, self.model.conformer.dropout])
 
     def embed(self, mel: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.model.conv(mel)
-        n_tokens = torch.div(torch.div(n_frames + 1, 2, rounding_mode="floor") + 1, 2, rounding_mode="floor")
+        padded = not bool((n_frames == mel.shape[-1]).all())
+        x = self.model.conv(mel, n_frames if padded else None)
+        n_tokens = self.model.conv.output_lengths(n_frames)
         mask = torch.arange(x.shape[1], device=x.device)[None] < n_tokens[:, None]
         return self.model.conformer.dropout(x), mask
 
     def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.training and self.layerdrop > 0 and torch.rand([]) < self.layerdrop:
             return x
-        if not bool(mask.all()):  # the depthwise conv sees padded frames: keep them at zero, so a
-            x = x.masked_fill(~mask[..., None], 0.0)  # clip's output does not depend on its batch mates
         rotary = self.model.conformer.embed_positions(x)
         return layer(x, attention_mask=self.attention_mask(x, mask), relative_position_embeddings=rotary)
 
@@ -270,7 +321,8 @@ def load_musicfm_checkpoint(model: MusicFM25Hz, path: str, full_num_layers: int)
         state[key[len("model."):]] = value
     kept = len(model.conformer.layers)
     dropped = [k for k in state if k.startswith("conformer.layers.") and int(k.split(".")[2]) >= kept]
-    unused = [k for k in state if k.startswith(PRETRAINING_ONLY_PREFIXES)]
+    not_built = PUBLISHED_ONLY_PREFIXES + (() if hasattr(model.conformer, "layer_norm") else ("conformer.layer_norm.",))
+    unused = [k for k in state if k.startswith(not_built)]
     for key in dropped + unused:
         del state[key]
     try:

@@ -30,9 +30,9 @@ from transformers import (
     Wav2Vec2Model,
 )
 
-from lobes.backbone import Backbone, check_num_layers
+from lobes.backbone import Backbone, check_num_layers, per_clip
 from lobes.layer_spec import LayerSpec, Sublayer
-from lobes.loading import resolve_config, warn_random_weights
+from lobes.loading import reject_runtime_keys, resolve_config, warn_random_weights
 from lobes.ssl_checkpoint import checked_config, load_checked
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ MERT_V1_95M = dict(
     feat_extract_activation="gelu", conv_dim=[512] * 7, conv_kernel=[10, 3, 3, 3, 3, 2, 2],
     conv_stride=[5, 2, 2, 2, 2, 2, 2], conv_bias=False, num_conv_pos_embeddings=128,
     num_conv_pos_embedding_groups=16, do_stable_layer_norm=False, layer_norm_eps=1e-5,
-    layerdrop=0.05, mask_time_prob=0.05, mask_time_length=10,
-)
+    mask_time_length=10,
+)  # its layerdrop 0.05 and mask_time_prob 0.05 are the run-time options layerdrop / mask_time_prob
 # Keys of MERT's config that only its remote code implements.
 MERT_REMOTE_ONLY = {"feature_extractor_cqt": False, "deepnorm": False, "attention_relax": -1.0}
 
@@ -78,12 +78,14 @@ class SSLBackbone(Backbone):
         mask_time_prob: float = 0.0,
         do_normalize: bool | None = None,
         attn_implementation: str = "sdpa",
+        truncated_final_norm: bool | None = None,
     ) -> None:
         super().__init__()
         if family not in FAMILIES:
             raise ValueError(f"unknown speech-SSL family {family!r}; valid: {', '.join(FAMILIES)}")
         config_cls, model_cls, sample_rate, real, normalize_default = FAMILIES[family]
         self.family = family
+        reject_runtime_keys(config)
         if family == "mert" and pretrained:
             cfg = mert_config(pretrained)
         elif pretrained and os.path.isdir(pretrained):  # music2vec / musicHuBERT / ... folders: checked
@@ -99,7 +101,7 @@ class SSLBackbone(Backbone):
         if pretrained:
             self.model = load_checked(model_cls, pretrained, cfg)
         else:
-            warn_random_weights(family, config)
+            warn_random_weights(family, config, cfg.hidden_size, self.full_num_layers)
             self.model = model_cls(cfg)
         preproc = read_preprocessor_config(pretrained)
         self.sample_rate = int(preproc.get("sampling_rate", getattr(cfg, "sample_rate", sample_rate)))
@@ -107,7 +109,11 @@ class SSLBackbone(Backbone):
         self.hidden_size = cfg.hidden_size
         self.layerdrop = layerdrop
         self.stable_layer_norm = bool(getattr(cfg, "do_stable_layer_norm", False))
+        #: GroupNorm conv encoders normalise over time: run them on each clip's valid samples
+        self.per_clip_conv_encoder = getattr(cfg, "feat_extract_norm", "layer") == "group"
         self.min_samples = _min_samples_for_two_frames(self.model)
+        self._set_truncated_final_norm(truncated_final_norm, self.model.encoder if self.stable_layer_norm else None,
+                                       "layer_norm")
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -115,7 +121,10 @@ class SSLBackbone(Backbone):
 
     @property
     def final_norm_for_last(self) -> nn.Module | None:
-        return self.model.encoder.layer_norm if self.stable_layer_norm else None
+        return getattr(self.model.encoder, "layer_norm", None) if self.stable_layer_norm else None
+
+    def time_conv_scopes(self) -> list[nn.Module]:
+        return [self.model.encoder.pos_conv_embed, *self.layers]
 
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Zero-mean unit-variance per clip when ``do_normalize`` (as Wav2Vec2FeatureExtractor)."""
@@ -129,8 +138,9 @@ class SSLBackbone(Backbone):
 
     def embedding_modules(self) -> nn.Module:
         encoder = self.model.encoder
+        norm = [] if self.stable_layer_norm else [encoder.layer_norm]
         return nn.ModuleList([self.model.feature_extractor, self.model.feature_projection,
-                              encoder.pos_conv_embed, encoder.layer_norm, encoder.dropout])
+                              encoder.pos_conv_embed, *norm, encoder.dropout])
 
     def embed(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         encoder = self.model.encoder
@@ -138,7 +148,8 @@ class SSLBackbone(Backbone):
         # transformers forces requires_grad on the conv input in training mode; only do so when
         # the conv front end actually trains (otherwise it costs a full autograd graph).
         feature_encoder._requires_grad = any(p.requires_grad for p in feature_encoder.parameters())
-        features = feature_encoder(wav).transpose(1, 2)
+        features = (per_clip(feature_encoder, wav, lengths) if self.per_clip_conv_encoder
+                    else feature_encoder(wav)).transpose(1, 2)
         n_frames = self.model._get_feat_extract_output_lengths(lengths).clamp(min=1)
         mask = torch.arange(features.shape[1], device=wav.device)[None] < n_frames[:, None]
         hidden = self.model.feature_projection(features)
@@ -147,7 +158,8 @@ class SSLBackbone(Backbone):
         if self.training and self.model.config.mask_time_prob > 0:
             hidden = self.model._mask_hidden_states(hidden, attention_mask=mask)
         hidden = hidden.masked_fill(~mask[..., None], 0.0)
-        hidden = hidden + encoder.pos_conv_embed(hidden)
+        with self.padded_time_convs.masking(mask):  # data2vec stacks several convolutions
+            hidden = hidden + encoder.pos_conv_embed(hidden)
         if not self.stable_layer_norm:
             hidden = encoder.layer_norm(hidden)
         return encoder.dropout(hidden), mask

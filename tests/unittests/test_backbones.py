@@ -134,6 +134,9 @@ def test_musicfm_loads_published_format_strictly_and_matches_conformer(tmp_path)
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
+    with torch.no_grad():  # a final LayerNorm that is not (nearly) the identity after the layers' own
+        full.conformer.layer_norm.weight.uniform_(0.5, 2.0)
+        full.conformer.layer_norm.bias.uniform_(-1.0, 1.0)
     _musicfm_folder(tmp_path, full)
     ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny").eval()
     wav = torch.from_numpy(_music(1.0, 24000))
@@ -145,10 +148,19 @@ def test_musicfm_loads_published_format_strictly_and_matches_conformer(tmp_path)
         got = ours(wav[None])
     torch.testing.assert_close(got.hidden_states[-1], expected, atol=1e-4, rtol=1e-4)
 
+    # truncated to 1 layer: by default as a 1-layer conformer (seed 001 / peft-music), final
+    # LayerNorm included; truncated_final_norm=False: the raw layer output, the norm not built
+    one_layer = MusicFM25Hz({**TINY_MUSICFM, "num_hidden_layers": 1}).eval()
+    one_layer.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("conformer.layers.1.")})
     truncated = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=1).eval()
+    raw = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=1, truncated_final_norm=False).eval()
+    assert not hasattr(raw.model.conformer, "layer_norm")
     with torch.no_grad():
-        layer1 = truncated(wav[None]).hidden_states[1]
-    torch.testing.assert_close(layer1, got.hidden_states[1])
+        expected1 = one_layer.conformer(one_layer.conv(mel)).last_hidden_state
+        layer1, raw1 = truncated(wav[None]).hidden_states[1], raw(wav[None]).hidden_states[1]
+    torch.testing.assert_close(layer1, expected1, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(raw1, got.hidden_states[1])
+    assert (layer1 - raw1).abs().max() > 0.1
 
 
 def test_musicfm_rejects_a_checkpoint_of_another_architecture(tmp_path):
@@ -170,10 +182,50 @@ def test_real_config_parameter_counts():
         assert _count(MusicFM25Hz(TINY_MUSICFM | {k: v for k, v in BACKBONE_REAL.items()})) == 328_932_480
         # seed 001, FT row: the first 6 layers
         assert _count(SSLBackbone("mert", num_layers=6)) == 51_843_712
-        assert _count(MusicFMBackbone(num_layers=6)) == 179_679_360
+        # MusicFM: the published model also builds a positional conv it never runs (rotary positions);
+        # seed 001's count includes it, our backbone does not build it (no trainable tensor without
+        # a gradient) and reports it as published_unused_parameters
+        musicfm = MusicFMBackbone(num_layers=6)
+        assert _count(musicfm) == 171_289_600 and musicfm.published_unused_parameters == 8_389_760
+        assert _count(musicfm) + musicfm.published_unused_parameters == 179_679_360
+        # without the final LayerNorm after layer 6 (not seed 001's features): the norm is not built
+        assert _count(MusicFMBackbone(num_layers=6, truncated_final_norm=False)) == 171_289_600 - 2048
 
 
 from lobes.musicfm import MUSICFM_REAL as BACKBONE_REAL  # noqa: E402
+
+
+def test_real_configs_match_the_published_architectures():
+    """DESIGN.md §4, checked on the instantiated real configs."""
+    with torch.device("meta"):
+        ast = ASTBackbone()
+        mert = SSLBackbone("mert")
+        musicfm = MusicFMBackbone()
+    c = ast.model.config
+    assert (c.hidden_size, c.num_hidden_layers, c.patch_size, c.frequency_stride, c.time_stride,
+            c.num_mel_bins, c.max_length) == (768, 12, 16, 10, 10, 128, 1024)
+    assert ast.model.embeddings.position_embeddings.shape[1] == 1214
+    c = mert.model.config
+    assert (c.conv_dim, c.conv_kernel, c.conv_stride) == ([512] * 7, [10, 3, 3, 3, 3, 2, 2], [5, 2, 2, 2, 2, 2, 2])
+    assert int(np.prod(c.conv_stride)) == 320 and mert.sample_rate == 24000
+    assert (c.feat_proj_layer_norm, c.num_conv_pos_embeddings, c.num_conv_pos_embedding_groups,
+            c.do_stable_layer_norm, c.feat_extract_norm) == (True, 128, 16, False, "group")
+    c = musicfm.model.config
+    assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size, c.hidden_act,
+            c.position_embeddings_type, c.conv_depthwise_kernel_size) == (1024, 12, 16, 4096, "swish", "rotary", 31)
+    assert musicfm.model.conv.linear.in_features == 16384 and musicfm.model.conv.conv[0].conv1.out_channels == 512
+    mel = musicfm.model.preprocessor_melspec_2048.mel_stft
+    assert (mel.n_fft, mel.hop_length, mel.n_mels, mel.power, mel.spectrogram.center) == (2048, 240, 128, 2.0, True)
+    # run-time settings are the backbone's options (off for transfer), not stale config constants
+    assert mert.model.config.layerdrop == 0.0 and mert.model.config.mask_time_prob == 0.0
+    assert musicfm.layerdrop == 0.0 and musicfm.model.config.layerdrop == 0.0  # MusicFM masks no time steps
+    assert "layerdrop" not in BACKBONE_REAL and "mask_time_prob" not in BACKBONE_REAL
+
+
+@pytest.mark.parametrize("name", ["musicfm", "mert"])
+def test_runtime_settings_in_a_config_dict_are_refused(name):
+    with pytest.raises(ValueError, match="'layerdrop' is a run-time setting.*option layerdrop="):
+        build_backbone(name, config={"layerdrop": 0.1})
 
 
 def test_truncation_builds_only_the_kept_layers():
@@ -242,7 +294,8 @@ def test_frozen_batchnorm_stays_in_eval_mode():
     bb.train()
     bns = [m for m in bb.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert bns and all(not m.training for m in bns)
-    assert bb.layers[-1].training and not bb.layers[0].training
+    # one train-mode rule (issue 10 §4): a partly trained pretrained network runs in eval mode
+    assert not bb.layers[-1].training and not bb.layers[0].training
     before = bns[0].running_mean.clone()
     bb(torch.randn(1, 24000))
     torch.testing.assert_close(bns[0].running_mean, before)
