@@ -183,6 +183,18 @@ def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
     return model, task, {**config, "checkpoint": path}
 
 
+def check_not_input(outputs, inputs) -> None:
+    """``RunError`` when one of the ``outputs`` paths is one of the ``inputs`` (a tool never writes
+    over its manifest, audio or checkpoint)."""
+    def same(a, b):
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+    for out in outputs:
+        clash = next((i for i in inputs if os.path.abspath(i) == os.path.abspath(out) or same(i, out)), None)
+        if clash is not None:
+            raise RunError(f"{out}: would overwrite an input ({clash}); give another --out")
+
+
 # ------------------------------------------------------------------------------------ inference
 def eval_window_samples(model, hparams: dict) -> int | None:
     window = hparams.get("eval_window_seconds", hparams.get("crop_seconds"))

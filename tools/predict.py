@@ -19,7 +19,8 @@ Output per file (JSON: a list of objects; CSV: one row per file):
 * tempo: ``bpm``.
 
 Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
-path for an unusable run/checkpoint (nothing is written then); 2 on bad arguments.
+path for an unusable run/checkpoint or an ``--out`` that is one of the inputs (nothing is written
+then); 2 on bad arguments.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import os
 import sys
 
 from lobes.audio import AudioError, audio_info
-from petl_core.inference import RunError, clip_logits, decode, load_clip, load_run
+from petl_core.inference import RunError, check_not_input, clip_logits, decode, load_clip, load_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -107,6 +108,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
+        if args.out:
+            check_not_input([args.out], args.audio + ([args.checkpoint] if args.checkpoint else []))
         for path in args.audio:  # cheap header check of every file before building the model
             audio_info(path)
         model, task, hparams = load_run(args.run, args.checkpoint, args.device)

@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lobes.audio import AudioError
-from petl_core.inference import RunError, clip_embedding, load_clip, load_run, run_path
+from petl_core.inference import RunError, check_not_input, clip_embedding, load_clip, load_run, run_path
 from petl_core.manifest import read_manifest
 from petl_core.tasks import split_tags
 
@@ -90,17 +90,6 @@ def output_paths(out: str | None, default_folder: str, name: str) -> tuple[str, 
         raise ValueError(f"--out {out}: not an image file ({', '.join(IMAGE_SUFFIXES)}) nor a folder; the points "
                          "CSV is written next to the image")
     return os.path.abspath(image), os.path.splitext(os.path.abspath(image))[0] + ".csv"
-
-
-def check_not_input(outputs, inputs) -> None:
-    """``RunError`` when an output path is one of the input files."""
-    def same(a, b):
-        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
-
-    for out in outputs:
-        clash = next((i for i in inputs if os.path.abspath(i) == out or same(i, out)), None)
-        if clash is not None:
-            raise RunError(f"{out}: would overwrite an input ({clash}); give another --out")
 
 
 def class_style(i: int) -> tuple[str, str]:

@@ -155,3 +155,11 @@ def test_relative_save_folder_resolved_from_the_run(tiny_run, tmp_path, monkeypa
     assert predict_tool.main(["--run", str(run), "--out", str(out), wav]) == 0, capsys.readouterr().err
     assert json.loads(out.read_text())[0]["label"] in ("low", "high")
     assert not os.listdir(elsewhere)
+
+
+def test_out_never_overwrites_an_input(tiny_run, tmp_path, capsys):
+    good = write_tone(tmp_path / "good.wav", 440, 0.5)
+    before = open(good, "rb").read()
+    assert predict_tool.main(["--run", tiny_run, "--out", good, good]) == 1
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert open(good, "rb").read() == before
