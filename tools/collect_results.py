@@ -592,7 +592,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def collect(roots, out, metric_overrides=None, percent=True, digits=None) -> dict:
     runs = [r for r in (load_run(p) for p in find_results(roots)) if r is not None]
     legend = label_configurations(runs)
-    metrics = choose_metrics(runs, metric_overrides or {})
+    metrics = choose_metrics(runs, metric_overrides or {}) if runs else {}
     os.makedirs(out, exist_ok=True)
     digits = digits if digits is not None else (1 if percent else 3)
     written = {}
