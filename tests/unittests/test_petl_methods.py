@@ -19,8 +19,8 @@ sys.path.insert(0, ROOT)
 
 from lobes import build_backbone  # noqa: E402
 from petl_modules import (  # noqa: E402
-    METHODS, PetlError, active_adapter, apply_petl, count_parameters, format_counts, list_adapters, load_adapter,
-    merge, save_adapter, set_active_adapter, trainable_parameters, unmerge,
+    METHODS, PetlError, active_adapter, apply_petl, count_parameters, format_counts, is_merged, list_adapters,
+    load_adapter, merge, save_adapter, set_active_adapter, trainable_parameters, unmerge,
 )
 from petl_modules.io import live_tensors  # noqa: E402
 from petl_modules.lora import LoRA  # noqa: E402
@@ -635,3 +635,131 @@ def test_adapter_every_placement_combination_is_accepted():
                 assert (state.options["placement"], state.options["position"]) == (placement, position)
     with pytest.raises(PetlError, match="after_add.*sequential"):
         apply_petl(fresh("ast"), "adapter", {"placement": "parallel", "position": "after_add"})
+
+
+# ------------------------------------------------------------------ merge / save on the wrapped model (§4)
+def _classifier(name="ast", seed=0):
+    from lobes.heads import AudioClassifier, LinearHead
+
+    bb = fresh(name, seed=seed)
+    return AudioClassifier(bb, LinearHead(bb.hidden_size, 3))
+
+
+def test_merge_on_the_wrapped_model_refuses_adapters():
+    model = _classifier()
+    apply_petl(model.backbone, "adapter+lora", {"adapter": {"bottleneck": 2}, "lora": {"rank": 2}})
+    lora_before = sum(isinstance(m, LoRA) for m in model.modules())
+    with pytest.raises(PetlError, match="cannot merge adapter"):
+        merge(model)
+    assert sum(isinstance(m, LoRA) for m in model.modules()) == lora_before  # nothing folded
+    assert not is_merged(model) and not is_merged(model.backbone)
+
+
+def test_merge_unmerge_save_load_on_the_wrapped_model(tmp_path):
+    model = _classifier()
+    state = apply_petl(model.backbone, "lora", {"rank": 2, "targets": ["q", "v"]})
+    perturb(state.trainable_parameters())
+    perturb([(n, p) for n, p in model.head.named_parameters()], seed=4)
+    model.eval()
+    wav, lengths = inputs(model.backbone)
+    with torch.no_grad():
+        ref = model(wav, lengths)
+    n_lora = 2 * 2 * model.backbone.num_layers  # A and B of q and v in every layer
+    merge(model)
+    assert is_merged(model) and is_merged(model.backbone)  # the flag is the backbone's
+    assert not any(isinstance(m, LoRA) for m in model.modules())
+    with torch.no_grad():
+        torch.testing.assert_close(model(wav, lengths), ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(PetlError, match="already merged"):
+        merge(model.backbone)
+    with pytest.raises(PetlError, match="merged; unmerge"):
+        save_adapter(str(tmp_path / "a"), model)
+    unmerge(model)
+    assert not is_merged(model.backbone)
+    save_adapter(str(tmp_path / "a"), model)
+    merge(model)
+    with pytest.raises(PetlError, match="merged; unmerge"):
+        load_adapter(str(tmp_path / "a"), model)
+    unmerge(model)
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "a" / "adapter_model.safetensors"))
+    assert sum(k.endswith(("lora_A", "lora_B")) for k in saved) == n_lora
+    other = _classifier()
+    load_adapter(str(tmp_path / "a"), other)
+    other.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(other(wav, lengths), ref)
+    with pytest.raises(PetlError, match="no PETL method"):
+        merge(_classifier())
+
+
+# ------------------------------------------------------------------ one train-mode rule (§4)
+TRAIN_MODE_CASES = [
+    ("ast", "prompt", {"num_prompts": 2}), ("ast", "adapter", {"bottleneck": 2}),
+    ("mert", "lora", {"rank": 2, "dropout": 0.1}), ("mert", "bitfit", {}),
+    ("musicfm", "bitfit", {"conv_batchnorm_bias": True}), ("musicfm", "conformer_adapter", {"bottleneck": 2,
+                                                                                          "kernel_size": 3}),
+    ("musicfm", "prefix", {"num_prefixes": 2}), ("mert", "linear", {}), ("ast", "ft", {}),
+]
+
+
+@pytest.mark.parametrize("backbone,method,options", TRAIN_MODE_CASES, ids=[f"{b}-{m}" for b, m, _ in TRAIN_MODE_CASES])
+def test_one_train_mode_rule(backbone, method, options):
+    """``train()``: the pretrained network trains only under full fine-tuning; otherwise it is in
+    eval mode (no dropout, no BatchNorm statistics) and only what the method added trains."""
+    bb = fresh(backbone)
+    apply_petl(bb, method, options)
+    bb.train()
+    added = {id(m) for top in bb.modules() if getattr(top, "petl_added", False) for m in top.modules()}
+    for name, module in bb.named_modules():
+        if method == "ft":
+            assert module.training, name
+        elif id(module) in added:
+            assert module.training, name
+        elif not isinstance(module, nn.ModuleDict):
+            assert not module.training, name
+    if method == "ft":
+        return
+    bns = [m for m in bb.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in added]
+    stats = [(m.running_mean.clone(), m.running_var.clone()) for m in bns]
+    before = {k: v.clone() for k, v in bb.state_dict().items()}
+    out = run(bb)
+    for m, (mean, var) in zip(bns, stats):  # BitFit's conv BatchNorm bias trains, its statistics do not
+        assert torch.equal(m.running_mean, mean) and torch.equal(m.running_var, var)
+    if method == "conformer_adapter":  # the adapter's own BatchNorm trains, statistics included
+        assert any(not torch.equal(before[k], v) for k, v in bb.state_dict().items() if "running_mean" in k)
+    bb.eval()
+    with torch.no_grad():
+        again = run(bb)
+    if method not in ("lora", "conformer_adapter"):  # no dropout anywhere: train mode = eval mode
+        assert_same(out, again, atol=1e-6)
+
+
+# ------------------------------------------------------------------ smaller defects (§4)
+def test_backbone_identity_is_the_backbones_own_attribute():
+    from lobes.ast import ASTBackbone
+    from petl_modules.io import backbone_identity
+
+    assert [backbone_identity(fresh(n))["name"] for n in ("ast", "mert", "musicfm", "hubert")] == \
+        ["ast", "mert", "musicfm", "hubert"]
+
+    class MyAST(ASTBackbone):
+        family = "my_ast"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert backbone_identity(MyAST(config="tiny"))["name"] == "my_ast"
+
+
+def test_reduction_rate_rounds_like_petl_ast():
+    assert apply_petl(fresh("ast"), "adapter", {"reduction_rate": 3}).options["bottleneck"] == 11  # 32/3 = 10.7
+    assert apply_petl(fresh("ast"), "convpass", {"reduction_rate": 5}).options["bottleneck"] == 6  # 6.4
+
+
+def test_prefix_mlp_hidden_needs_the_mlp():
+    with pytest.raises(PetlError, match="mlp_hidden only applies to reparam='mlp'"):
+        apply_petl(fresh("ast"), "prefix", {"num_prefixes": 2, "mlp_hidden": 8})
+    state = apply_petl(fresh("ast"), "prefix", {"num_prefixes": 2, "reparam": "mlp"})
+    assert state.options["mlp_hidden"] == 512
+    assert apply_petl(fresh("ast"), "prefix", {"num_prefixes": 2}).options["mlp_hidden"] is None
