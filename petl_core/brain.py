@@ -15,17 +15,22 @@ What it changes in SpeechBrain's ``Brain`` (see DESIGN.md §3):
 * **checkpoints hold only trainable weights** (+ running statistics of trainable BatchNorm):
   :class:`TrainableState` is the recoverable registered for the model;
 * **DDP**: SyncBatchNorm conversion only on CUDA and only when a BatchNorm is trainable (it fails
-  on CPU/gloo); validation and test run unsharded on every rank through the unwrapped model, so
-  every rank computes the metrics on the whole set exactly once (identical on all ranks; only the
-  main process logs and writes);
-* **evaluation**: logits averaged over ``eval_window`` windows of each clip; the test runs on the
-  best-validation checkpoint (``evaluate(..., max_key=task.main_metric)``).
+  on CPU/gloo); validation and test are sharded: rank r evaluates items r, r+W, … through the
+  unwrapped model (:class:`petl_core.distributed.ShardSampler`, no padding), and the per-item
+  logits are gathered in the dataset's order, so every rank computes the metrics on the whole set,
+  each item exactly once, equal to a single-process run (only the main process logs and writes);
+* **evaluation**: logits averaged over ``eval_window`` windows of each clip, the windows going
+  through the model ``eval_chunk_size`` at a time (bounded memory, same logits); the loss of a
+  stage is the mean over its items (not over batches, so it does not depend on the sharding); the
+  test runs on the best-validation checkpoint (``evaluate(..., max_key=task.main_metric)``);
+  evaluation runs in the training precision (``--precision``) unless ``--eval_precision`` is given.
 
 Precision (``--precision=fp32|bf16|fp16``), tqdm progress bars, intra-epoch checkpoints
 (``--ckpt_interval_steps`` / ``--ckpt_interval_minutes``) are SpeechBrain's own.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -33,10 +38,15 @@ import time
 import speechbrain as sb
 import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
+from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from torch.nn.parallel import DistributedDataParallel
 
 from petl_core.data import windows
+from petl_core.distributed import ShardSampler, gather_shards, world_size
+
+#: windows per forward pass in evaluation (hparams key ``eval_chunk_size``)
+DEFAULT_EVAL_CHUNK_SIZE = 16
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +119,32 @@ class TrainableState:
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
+@register_checkpoint_hooks
+class RunHistory:
+    """Checkpoint recoverable for the Brain's per-epoch record (``valid_history``, ``epoch_seconds``),
+    so that a resumed run reports every epoch, not only those after the restart. Restored only
+    into an empty record (a resume); loading the best checkpoint for the final evaluation keeps
+    the full record of the run."""
+
+    def __init__(self, brain) -> None:
+        self.brain = brain
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"valid_history": self.brain.valid_history, "epoch_seconds": self.brain.epoch_seconds}, f)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        if not self.brain.valid_history and not self.brain.epoch_seconds:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            self.brain.valid_history[:] = saved["valid_history"]
+            self.brain.epoch_seconds[:] = saved["epoch_seconds"]
+
+
 class PETLBrain(sb.Brain):
     """Brain for every task; ``modules`` must hold ``model`` (an ``AudioClassifier``).
 
@@ -116,13 +152,15 @@ class PETLBrain(sb.Brain):
     (:class:`petl_core.augment.Augmenter` or None), ``eval_window`` (samples, or None = whole clip),
     ``scheduler_fn`` (optimizer -> per-step LR scheduler, or None), ``train_logger``,
     ``weight_decay_vectors`` (False = no weight decay on 1-D parameters), ``feature_cache`` (the
-    backbone has a :class:`lobes.cache.FeatureCache`: evaluation inputs are cached by clip/window)
-    and ``cache_train_inputs`` (training inputs are deterministic — no random crop, no
-    augmentation — so they are cached too).
+    backbone has a :class:`lobes.cache.FeatureCache`: evaluation inputs are cached by clip/window),
+    ``cache_train_inputs`` (training inputs are deterministic — no random crop, no
+    augmentation — so they are cached too) and ``eval_chunk_size`` (windows per evaluation forward
+    pass; None = the hparams key ``eval_chunk_size``, default :data:`DEFAULT_EVAL_CHUNK_SIZE`).
     """
 
     def __init__(self, *args, task, augmenter=None, eval_window=None, scheduler_fn=None, train_logger=None,
-                 weight_decay_vectors=True, feature_cache=False, cache_train_inputs=False, **kwargs):
+                 weight_decay_vectors=True, feature_cache=False, cache_train_inputs=False, eval_chunk_size=None,
+                 **kwargs):
         self.task = task
         self.feature_cache_enabled = feature_cache
         self.cache_train_inputs = feature_cache and cache_train_inputs
@@ -139,8 +177,23 @@ class PETLBrain(sb.Brain):
         self.valid_history: list[dict] = []
         self.eval_name = "test"  # label of the next evaluate() in the train log
         super().__init__(*args, **kwargs)
+        hparams = getattr(self, "hparams", None)  # sb.Brain sets it only when given
+        if eval_chunk_size is None:
+            eval_chunk_size = getattr(hparams, "eval_chunk_size", DEFAULT_EVAL_CHUNK_SIZE)
+        if isinstance(eval_chunk_size, bool) or not isinstance(eval_chunk_size, int) or eval_chunk_size < 1:
+            raise ValueError(f"eval_chunk_size must be a positive integer (windows per forward pass), "
+                             f"got {eval_chunk_size!r}")
+        self.eval_chunk_size = eval_chunk_size
+        run_opts = kwargs.get("run_opts") or {}
+        given = set(run_opts) if isinstance(run_opts, dict) else set(run_opts.overridden_args)
+        given |= set(vars(hparams)) if hparams is not None else set()
+        if "eval_precision" not in given and self.eval_precision != self.precision:
+            self.eval_precision = self.precision  # the training forward already runs in it
+            self.evaluation_ctx = TorchAutocast(device_type=self.device_type,
+                                                dtype=AMPConfig.from_name(self.precision).dtype)
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("model", TrainableState(self.model))
+            self.checkpointer.add_recoverable("history", RunHistory(self), optional_load=True)
 
     # ------------------------------------------------------------------------------ helpers
     @property
@@ -174,12 +227,15 @@ class PETLBrain(sb.Brain):
                 labels = self.task.transform(labels, **params)
             keys = [f"train:{i}" for i in batch.id] if self.cache_train_inputs else None
             return self.modules["model"](wavs, lens, cache_keys=keys), labels
-        model = self.model  # unsharded evaluation: no DDP collectives
+        model = self.model  # each rank evaluates its own shard: no DDP collectives
         if self.eval_window is None:
             return model(wavs, lens, cache_keys=self._eval_keys(batch.id)), labels
         chunks, chunk_lens, owner = windows(wavs, lens, self.eval_window)
         keys = self._eval_keys([f"{batch.id[o]}#{n}" for o, n in zip(owner.tolist(), _running_count(owner))])
-        logits = model(chunks, chunk_lens, cache_keys=keys).float()
+        n = self.eval_chunk_size
+        logits = torch.cat([model(chunks[s: s + n], chunk_lens[s: s + n],
+                                  cache_keys=None if keys is None else keys[s: s + n]).float()
+                            for s in range(0, chunks.shape[0], n)])
         summed = torch.zeros(wavs.shape[0], logits.shape[1], device=logits.device).index_add_(0, owner, logits)
         counts = torch.bincount(owner, minlength=wavs.shape[0]).clamp(min=1).to(logits)
         return summed / counts[:, None], labels
@@ -197,6 +253,13 @@ class PETLBrain(sb.Brain):
             self._ids.extend(batch.id)
         return loss
 
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """SpeechBrain's loader; under DDP, validation and test sets are sharded without padding."""
+        if stage != sb.Stage.TRAIN and world_size() > 1:
+            loader_kwargs = {**loader_kwargs, "shuffle": False,
+                             "sampler": ShardSampler(len(dataset), self.rank, world_size())}
+        return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
+
     # ------------------------------------------------------------------------------ stages
     def on_stage_start(self, stage, epoch=None):
         self._logits, self._labels, self._ids = [], [], []
@@ -210,10 +273,15 @@ class PETLBrain(sb.Brain):
             self.epoch_seconds.append(time.time() - self._t0)
             self.train_stats = {"loss": stage_loss}
             return
-        logits, labels = torch.cat(self._logits), torch.cat(self._labels)
+        del stage_loss  # a mean over this rank's batches; the stage's loss is the mean over all items
+        rows = gather_shards(list(zip(torch.cat(self._logits), torch.cat(self._labels), self._ids))
+                             if self._ids else [])
+        logits, labels = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+        self._ids = [r[2] for r in rows]
+        loss = float(self.task.loss(logits, labels))
         items = self.task.item_metrics(logits, labels)
         metrics = self.task.summarise(items)
-        stats = {"loss": float(stage_loss), **metrics}
+        stats = {"loss": loss, **metrics}
         if stage == sb.Stage.VALID:
             self.valid_history.append({"epoch": epoch, **stats})
             lr = self.optimizer.param_groups[0]["lr"] if getattr(self, "optimizer", None) else None
@@ -227,15 +295,17 @@ class PETLBrain(sb.Brain):
                 key = self.task.main_metric
                 value = metrics.get(key)
                 meta = {key: value if value is not None and math.isfinite(value) else -1e9,
-                        "epoch": int(epoch), "loss": float(stage_loss)}
+                        "epoch": int(epoch), "loss": loss}
 
                 self.checkpointer.save_and_keep_only(meta=meta, max_keys=[key], num_to_keep=1)
         else:
             self.eval_result = {"metrics": stats, "items": items, "ids": list(self._ids),
                                 "n_items": len(self._ids)}
+            if self.eval_name not in ("valid", "test"):
+                raise ValueError(f"eval_name must be 'valid' or 'test', got {self.eval_name!r}")
             if self.train_logger is not None:  # log_stats is main-only itself (and collective)
-                self.train_logger.log_stats(stats_meta={"evaluation": f"{self.eval_name} set, best-valid checkpoint"},
-                                            test_stats=stats)
+                self.train_logger.log_stats(stats_meta={"evaluation": "best-valid checkpoint"},
+                                            **{f"{self.eval_name}_stats": stats})
 
     # ------------------------------------------------------------------------------ optimiser
     def init_optimizers(self):

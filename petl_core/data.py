@@ -4,8 +4,12 @@
 * training items: a random crop of ``crop_seconds`` (read from disk as a window; clips shorter
   than the crop are used whole and padded by ``PaddedBatch``); the crop start comes from the
   global ``random`` module (seeded by the recipe's ``seed``);
-* evaluation items: the whole clip (``max_eval_seconds`` caps it); the Brain averages the model's
-  logits over ``crop_seconds`` windows (see :func:`windows`);
+* evaluation items: the whole clip; the Brain averages the model's logits over
+  ``eval_window_seconds`` windows (see :func:`windows`). ``max_eval_seconds`` reads only the first
+  ``max_eval_seconds`` of longer clips (as ``tools/predict.py`` does). The recipes pass the
+  hparams key ``max_valid_seconds`` for the validation set only — the cap of long-track datasets:
+  an MTG-Jamendo validation epoch otherwise decodes 16× the audio of a training epoch; see
+  :func:`eval_cap` — and the test set runs on whole tracks (or ``max_eval_seconds``);
 * ``label`` -> ``label_enc`` through the task's ``encode``; batches are ``PaddedBatch`` with
   relative lengths (SpeechBrain convention).
 
@@ -51,6 +55,21 @@ def make_dataset(csv_path: str, task, sample_rate: int, train: bool, crop_second
     sb.dataio.dataset.add_dynamic_item([dataset], label_pipeline)
     sb.dataio.dataset.set_output_keys([dataset], ["id", "sig", "label_enc"])
     return dataset
+
+
+def eval_cap(hparams, split: str) -> float | None:
+    """Seconds read per ``split`` ("valid"/"test") clip: ``max_eval_seconds`` for both, and for the
+    validation set also ``max_valid_seconds`` (the smaller wins; None = whole clips).
+
+    >>> eval_cap({"max_valid_seconds": 30, "max_eval_seconds": None}, "valid"), eval_cap({"max_valid_seconds": 30}, "test")
+    (30.0, None)
+    """
+    caps = [hparams.get("max_eval_seconds")] + ([hparams.get("max_valid_seconds")] if split == "valid" else [])
+    for key, cap in zip(("max_eval_seconds", "max_valid_seconds"), caps):
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0):
+            raise ValueError(f"{key} must be a positive number of seconds or null, got {cap!r}")
+    caps = [float(c) for c in caps if c is not None]
+    return min(caps) if caps else None
 
 
 def windows(wavs: torch.Tensor, lengths: torch.Tensor, window: int):

@@ -1,44 +1,148 @@
-"""torchrun with 2 CPU processes (gloo): disjoint training data, files written once, unsharded
-evaluation equal to a single-process evaluation of the same checkpoint."""
+"""torchrun with 2 CPU processes (gloo), as a real run: 3 epochs with checkpoints saved, kept and
+deleted by ranks that agree, disjoint training data, files written once, sharded evaluation equal to
+a single-process evaluation of the same checkpoint, a kill -9 of the whole job resumed under
+torchrun with the results of the uninterrupted run, and full fine-tuning of the MusicFM
+architecture (every trainable tensor used: DDP with ``find_unused_parameters=False``)."""
+import glob
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 
-from conftest import run_recipe
+import pytest
 
-TINY = ["--prepare={task: key, n_train: 16, n_valid: 6, n_test: 6, seed: 9, sample_rate: 24000, duration: 2.0}",
-        "--backbone=tiny_musicfm", "--method={name: lora, options: {rank: 2}}", "--number_of_epochs=1",
-        "--batch_size=4", "--crop_seconds=1.5", "--eval_window_seconds=1.5", "--bootstrap_resamples=100",
-        "--record_train_ids=true"]
+from conftest import REPO, run_recipe
+
+#: 7 validation and 5 test items: shards of unequal size (DistributedSampler would pad them)
+PREPARE = "--prepare={task: key, n_train: 16, n_valid: 7, n_test: 5, seed: 9, sample_rate: 24000, duration: 2.0}"
+TINY = [PREPARE, "--backbone=tiny_musicfm", "--batch_size=4", "--crop_seconds=1.5", "--eval_window_seconds=1.5",
+        "--bootstrap_resamples=100"]
+LORA = [*TINY, "--method={name: lora, options: {rank: 2}}", "--number_of_epochs=3", "--ckpt_interval_steps=1",
+        "--augment={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
 
 
-def test_ddp_two_processes_gloo(tmp_path, synth_data):
-    out = str(tmp_path / "ddp")
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517"]
-    proc = run_recipe("key", out, synth_data, *TINY, "--distributed_backend=gloo", launcher=launcher, timeout=240)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun():
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
+
+
+def _ddp(out, data, *args, timeout=300):
+    proc = run_recipe("key", out, data, *args, "--distributed_backend=gloo", launcher=_torchrun(), timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.load(open(os.path.join(out, "results.json")))
-    assert res["world_size"] == 2 and res["status"] == "ok"
-    # each rank saw its own half of the training set, together all of it, exactly once
+    return json.load(open(os.path.join(out, "results.json")))
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory, synth_data):
+    out = str(tmp_path_factory.mktemp("ddp") / "lora")
+    return out, _ddp(out, synth_data, *LORA, "--record_train_ids=true")
+
+
+def test_three_epochs_with_checkpoint_deletion(lora_run):
+    out, res = lora_run
+    assert res["world_size"] == 2 and res["status"] == "ok" and res["epochs"] == 3
+    # each rank saw its own half of the training set, together all of it, exactly once per epoch
     ids = {}
     for rank in (0, 1):
         with open(os.path.join(out, f"train_ids_rank{rank}.txt")) as f:
-            ids[rank] = [line.split()[1] for line in f if line.strip()]
-    assert len(ids[0]) == len(ids[1]) == 8
-    assert not set(ids[0]) & set(ids[1]) and len(set(ids[0]) | set(ids[1])) == 16
-    # written once: one checkpoint folder, one results file, no rank-suffixed duplicates
-    assert len([d for d in os.listdir(os.path.join(out, "save")) if d.startswith("CKPT")]) == 1
+            ids[rank] = [line.split() for line in f if line.strip()]
+    for epoch in ("1", "2", "3"):
+        mine = [[i for e, i in ids[rank] if e == epoch] for rank in (0, 1)]
+        assert len(mine[0]) == len(mine[1]) == 8
+        assert not set(mine[0]) & set(mine[1]) and len(set(mine[0]) | set(mine[1])) == 16
+    # intra-epoch checkpoints after every step, deleted at each epoch's end: the best and the latest
+    # end-of-epoch checkpoints remain (one folder when the best is the latest), never a partial one
+    log = open(os.path.join(out, "log.txt")).read()
+    assert log.count("Deleted checkpoint in") >= 3  # at least the intra-epoch one at each epoch end
+    kept = [d for d in os.listdir(os.path.join(out, "save")) if d.startswith("CKPT")]
+    metas = [open(os.path.join(out, "save", d, "CKPT.yaml")).read() for d in kept]
+    assert 1 <= len(kept) <= 2 and all("end-of-epoch: true" in m for m in metas)
+    assert not [d for d in os.listdir(os.path.join(out, "save")) if d.startswith(".partial")]
+    # written once: one results file, one log line per epoch, final evaluations labelled by their set
     assert sorted(f for f in os.listdir(out) if f.startswith("results")) == ["results.json"]
-    with open(os.path.join(out, "train_log.txt")) as f:
-        assert sum(line.startswith("epoch: 1") for line in f) == 1
-    # valid/test metrics cover the whole sets exactly once
-    assert res["n_items"] == {"valid": 6, "test": 6}
-    # the same checkpoint evaluated by a single process gives the same metrics
-    single = run_recipe("key", out, synth_data, *TINY, "--test_only", "--results_file=results_single.json",
+    lines = open(os.path.join(out, "train_log.txt")).read().splitlines()
+    assert [line.split(",")[0] for line in lines[:3]] == ["epoch: 1", "epoch: 2", "epoch: 3"]
+    assert "valid loss" in lines[3] and "test" not in lines[3] and "test loss" in lines[4]
+    # sharded evaluation: every item exactly once (7 and 5, no padding duplicates)
+    assert res["n_items"] == {"valid": 7, "test": 5}
+
+
+def test_sharded_evaluation_equals_a_single_process(lora_run, synth_data):
+    out, res = lora_run
+    single = run_recipe("key", out, synth_data, *LORA, "--test_only", "--results_file=results_single.json",
                         timeout=120)
     assert single.returncode == 0
     res1 = json.load(open(os.path.join(out, "results_single.json")))
-    assert res1["world_size"] == 1
+    assert res1["world_size"] == 1 and res1["n_items"] == res["n_items"]
     for split in ("valid", "test"):
+        assert res[split].keys() == res1[split].keys()
         for name, value in res[split].items():
             assert abs(value - res1[split][name]) < 1e-5, (split, name, value, res1[split][name])
+    for name, (lo, hi) in res["test_ci95"].items():  # the bootstrap sees the same items in the same order
+        assert abs(lo - res1["test_ci95"][name][0]) < 1e-5 and abs(hi - res1["test_ci95"][name][1]) < 1e-5
+
+
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (torchrun starts each rank in a session of its own)."""
+    kids = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.split("/")[2]))
+    return kids
+
+
+def _intra_epoch_after_an_epoch(save_folder):
+    metas = [open(p).read() for p in glob.glob(os.path.join(save_folder, "CKPT+*", "CKPT.yaml"))]
+    return any("end-of-epoch: true" in m for m in metas) and any("end-of-epoch: false" in m for m in metas)
+
+
+def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_data, tmp_path):
+    _, reference = lora_run
+    out = str(tmp_path / "killed")
+    script = os.path.join(REPO, "recipes", "SynthMusic", "key", "train.py")
+    hparams = os.path.join(REPO, "recipes", "SynthMusic", "key", "hparams", "default.yaml")
+    cmd = _torchrun() + [script, hparams, f"--output_folder={out}", f"--data_folder={synth_data}", "--device=cpu",
+                         "--noprogressbar", *LORA, "--record_train_ids=true", "--distributed_backend=gloo"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
+    deadline = time.time() + 240
+    while not _intra_epoch_after_an_epoch(os.path.join(out, "save")) and proc.poll() is None:
+        assert time.time() < deadline, "no intra-epoch checkpoint after the first epoch appeared"
+        time.sleep(0.02)
+    ranks = _children(proc.pid)
+    assert len(ranks) == 2, ranks
+    for pid in [*ranks, proc.pid]:  # both ranks and the launcher, as a lost node
+        os.kill(pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    for pid in ranks:
+        while os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1][:3]:
+            time.sleep(0.05)  # gone (or a zombie of the killed launcher)
+    assert not os.path.exists(os.path.join(out, "results.json"))
+
+    resumed = _ddp(out, synth_data, *LORA, "--record_train_ids=true")
+    assert "Loading a checkpoint from" in open(os.path.join(out, "log.txt")).read()
+    assert resumed["test"] == reference["test"] and resumed["valid"] == reference["valid"]
+    assert resumed["test_ci95"] == reference["test_ci95"]
+    # every epoch reported, also those before the kill (the history is part of the checkpoint)
+    assert resumed["valid_history"] == reference["valid_history"] and len(resumed["valid_history"]) == 3
+
+
+def test_full_fine_tuning_of_musicfm(tmp_path, synth_data):
+    """The offline default's method (ft) on the MusicFM architecture; DDP checks every trainable
+    tensor gets a gradient (``find_unused_parameters`` stays False)."""
+    res = _ddp(str(tmp_path / "ft"), synth_data, *TINY, "--method=ft", "--number_of_epochs=2")
+    assert res["status"] == "ok" and res["world_size"] == 2 and res["epochs"] == 2
+    assert res["config"]["run_options"]["distributed_backend"] == "gloo"

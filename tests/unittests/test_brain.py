@@ -136,3 +136,76 @@ def test_eval_window_averaging_covers_each_clip_once():
     with torch.no_grad():
         logits, labels = brain.compute_forward(_batch(3, seconds=1.3), sb.Stage.TEST)
     assert logits.shape == (3, 24) and labels.tolist() == [0, 1, 2]
+
+
+def test_eval_windows_go_through_the_model_in_chunks_with_the_same_logits():
+    import speechbrain as sb
+    model = _model()
+    sizes = []
+    model.backbone.register_forward_pre_hook(lambda mod, args: sizes.append(args[0].shape[0]))
+    batch = _batch(3, seconds=1.3)  # 3 windows of 0.5 s per clip: 9 windows
+    out = {}
+    for chunk in (2, 100):
+        brain = _brain(model, eval_window=12000, eval_chunk_size=chunk)
+        brain.modules.eval()
+        sizes.clear()
+        with torch.no_grad():
+            out[chunk] = brain.compute_forward(batch, sb.Stage.TEST)[0]
+        assert sum(sizes) == 9 and max(sizes) == min(chunk, 9)
+    torch.testing.assert_close(out[2], out[100], atol=1e-5, rtol=1e-5)
+
+
+def test_eval_chunk_size_read_from_hparams_and_checked():
+    model = _model()
+    assert _brain(model, hparams={"eval_chunk_size": 3}).eval_chunk_size == 3
+    assert _brain(model).eval_chunk_size == 16
+    with pytest.raises(ValueError, match="eval_chunk_size"):
+        _brain(model, hparams={"eval_chunk_size": 0})
+
+
+def test_evaluation_runs_in_the_training_precision_unless_given():
+    model = _model()
+    run_opts = {"device": "cpu", "noprogressbar": True, "precision": "bf16"}
+    brain = PETLBrain(modules={"model": model}, run_opts=run_opts, task=KeyTask())
+    with brain.evaluation_ctx:
+        assert brain.eval_precision == "bf16" and (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    brain = PETLBrain(modules={"model": model}, run_opts={**run_opts, "eval_precision": "fp32"}, task=KeyTask())
+    with brain.evaluation_ctx:
+        assert brain.eval_precision == "fp32" and (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_final_evaluations_are_labelled_by_their_set_and_the_loss_is_the_item_mean(tmp_path):
+    import speechbrain as sb
+    from speechbrain.utils.train_logger import FileTrainLogger
+    log = tmp_path / "train_log.txt"
+    brain = _brain(_model(), train_logger=FileTrainLogger(str(log)))
+    logits, labels = torch.randn(5, 24), torch.arange(5)
+    for name in ("valid", "test"):
+        brain.eval_name = name
+        brain.on_stage_start(sb.Stage.TEST)
+        for rows in (slice(0, 4), slice(4, 5)):  # batches of 4 and 1: a batch mean would differ
+            brain.compute_objectives((logits[rows], labels[rows]), PaddedBatch(
+                [{"id": str(i), "label_enc": labels[i:i + 1]} for i in range(5)][rows]), sb.Stage.TEST)
+        brain.on_stage_end(sb.Stage.TEST, stage_loss=123.0)
+        expected = float(torch.nn.functional.cross_entropy(logits, labels))
+        assert brain.eval_result["metrics"]["loss"] == pytest.approx(expected)
+    lines = log.read_text().splitlines()
+    assert "valid loss" in lines[0] and "test" not in lines[0]
+    assert "test loss" in lines[1]
+
+
+def test_run_history_is_restored_on_resume_but_not_over_a_running_record(tmp_path):
+    from petl_core.checkpointing import AtomicCheckpointer
+    model = _model()
+    first = PETLBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
+                      checkpointer=AtomicCheckpointer(str(tmp_path)), task=KeyTask())
+    first.valid_history[:] = [{"epoch": 1, "loss": 2.0}]
+    first.epoch_seconds[:] = [1.5]
+    first.checkpointer.save_checkpoint()
+    resumed = PETLBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
+                        checkpointer=AtomicCheckpointer(str(tmp_path)), task=KeyTask())
+    resumed.checkpointer.recover_if_possible()
+    assert resumed.valid_history == [{"epoch": 1, "loss": 2.0}] and resumed.epoch_seconds == [1.5]
+    resumed.valid_history.append({"epoch": 2, "loss": 1.0})  # the final evaluation loads an older checkpoint
+    resumed.checkpointer.recover_if_possible()
+    assert [h["epoch"] for h in resumed.valid_history] == [1, 2]
