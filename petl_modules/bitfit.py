@@ -3,7 +3,9 @@
 Biases of the target linears (default q, k, v, o and every FFN linear) and of the block
 LayerNorms; ``final_norm`` (default True) also the backbone's final LayerNorm bias where it has
 one (AST); ``conv_batchnorm_bias`` (conformers) the conv module's BatchNorm bias, as seed 001's
-MusicFM count. The biases train in place, so a BitFit backbone is already "merged".
+MusicFM count: its running statistics never change (the frozen network runs in eval mode, see
+:meth:`lobes.backbone.Backbone.train`). The biases train in place, so a BitFit backbone is already
+"merged".
 
 Example:
     >>> import warnings; warnings.simplefilter("ignore")

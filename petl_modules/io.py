@@ -4,7 +4,8 @@ A saved adapter is a folder with ``adapter_config.json`` (backbone identity, met
 adapter name, extra config) and ``adapter_model.safetensors`` holding only what trained:
 
 * ``backbone.<name>``: every backbone tensor with ``requires_grad`` plus the running statistics
-  of BatchNorms that train (their buffers change; frozen BatchNorms stay in eval mode);
+  of BatchNorms with trainable parameters (they change where the BatchNorm runs in train mode:
+  the conformer adapter's, every one under ``ft``; BitFit's conv BatchNorm keeps its statistics);
 * ``extra.<name>``: trainable tensors of the enclosing model outside the backbone (the head).
 
 Several named adapters of the same method can live on one backbone: the active one is in the

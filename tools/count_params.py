@@ -6,6 +6,7 @@ Usage:
     python tools/count_params.py --table cappellazzo2024   # seed 002, Table I (AST; 12 layers)
     python tools/count_params.py --backbone ast --method lora --options '{"rank": 6}' [--num-layers N]
         [--classes C] [--head linear|mlp] [--config real|tiny]
+    python tools/count_params.py --backbone mert --num-layers 6 --preset adapter_seed001 [--options '{...}']
 
 Tables are CSV: ``table,backbone,method,options,trainable,head,unused,paper,match,note``. ``trainable``
 excludes the classification head (reported in ``head``); ``paper`` is the published count and
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", help="ding2024 or cappellazzo2024")
     parser.add_argument("--backbone")
     parser.add_argument("--method")
+    parser.add_argument("--preset", help="a method preset of recipes/hparams_common/methods (instead of --method)")
     parser.add_argument("--options", default="{}", help="JSON options of the method")
     parser.add_argument("--num-layers", type=int, default=None)
     parser.add_argument("--classes", type=int, default=None, help="classes of the (separately counted) head")
@@ -169,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             for row in compute_table(args.table):
                 writer.writerow(row)
             return 0
-        if not args.backbone or not args.method:
-            raise ValueError("give --table NAME, or --backbone and --method")
+        if not args.backbone or bool(args.method) == bool(args.preset):
+            raise ValueError("give --table NAME, or --backbone and one of --method / --preset")
         if args.head not in HEADS:
             raise ValueError(f"unknown head {args.head!r}; valid: {', '.join(HEADS)}")
         if args.config not in ("real", "tiny"):
@@ -179,12 +181,16 @@ def main(argv: list[str] | None = None) -> int:
             options = json.loads(args.options)
         except json.JSONDecodeError as exc:
             raise ValueError(f"--options is not valid JSON ({exc})") from None
+        method = args.method
+        if args.preset:
+            piece = method_preset(args.preset)
+            method, options = piece["name"], {**piece["options"], **options}
         classes = args.classes if args.classes is not None else 0
         if classes < 0:
             raise ValueError("--classes must be positive")
         from petl_modules import format_counts
 
-        c = count(args.backbone, args.method, options, args.num_layers, max(classes, 1), args.head, args.config)
+        c = count(args.backbone, method, options, args.num_layers, max(classes, 1), args.head, args.config)
         if not classes:
             c["head"] = 0
         print(format_counts(c))

@@ -78,6 +78,10 @@ def test_single_count_line(capsys):
     assert tool.main(["--backbone", "mert", "--method", "prompt", "--options", '{"num_prompts": 64}',
                       "--num-layers", "3"]) == 0
     assert capsys.readouterr().out.startswith("trainable params: 49,152 || ")
+    assert tool.main(["--backbone", "musicfm", "--num-layers", "6", "--preset", "adapter_seed001"]) == 0
+    assert capsys.readouterr().out.startswith("trainable params: 657,696 || ")
+    assert tool.main(["--backbone", "ast", "--preset", "adapter_pf_seq", "--options", '{"train_norms": "none"}']) == 0
+    assert capsys.readouterr().out.startswith("trainable params: 230,544 || ")  # 248,976 - 12 LayerNorms
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -86,6 +90,8 @@ def test_single_count_line(capsys):
     (["--backbone", "ast", "--method", "lora", "--options", '{"rank": 0}'], "rank"),
     (["--backbone", "ast", "--method", "lora", "--options", "{rank"], "not valid JSON"),
     (["--table", "nope"], "unknown table 'nope'"),
+    (["--backbone", "ast", "--preset", "nope"], "no method preset 'nope'"),
+    (["--backbone", "ast", "--preset", "adapter_pf_par", "--method", "lora"], "one of --method / --preset"),
 ])
 def test_errors_exit_nonzero(capsys, argv, message):
     assert tool.main(argv) == 2
