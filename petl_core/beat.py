@@ -97,6 +97,7 @@ class BeatTask(FrameTask):
             raise ValueError(f"need 0 < min_bpm < max_bpm, got {min_bpm}, {max_bpm}")
         self.downbeats = bool(downbeats)
         self.num_outputs = 2 if self.downbeats else 1
+        self.item_names = ("beat_f", "cmlt", "amlt") + (("downbeat_f",) if self.downbeats else ())
         self.widen, self.widen_frames = float(widen), int(widen_frames)
         self.min_bpm, self.max_bpm = float(min_bpm), float(max_bpm)
         self.beats_per_bar = [int(b) for b in beats_per_bar]

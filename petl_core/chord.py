@@ -84,6 +84,7 @@ class ChordTask(FrameTask):
         self.qualities = VOCABULARIES[vocabulary]
         self.classes = ["N"] + [f"{r}:{q}" for r in ROOTS for q in self.qualities]
         self.num_outputs = len(self.classes)
+        self.item_names = tuple(f"{m}_{part}" for m in METRICS for part in ("num", "den"))
         bitmaps = [np.asarray(mir_eval.chord.QUALITIES[q]).astype(bool) for q in self.qualities]
         # larger qualities first, vocabulary order among equals
         self._templates = sorted(enumerate(bitmaps), key=lambda t: (-int(t[1].sum()), t[0]))

@@ -148,6 +148,19 @@ class FrameTask:
     def score(self, estimate, annotation) -> dict:
         raise NotImplementedError
 
+    #: the per-track values :meth:`score` returns, in the order of the rows of :meth:`item_metrics`
+    item_names: tuple[str, ...] = ()
+
+    def item_metrics(self, rows: torch.Tensor, labels=None) -> dict:
+        """Per-track items from evaluation rows ``[n_tracks, 1 + len(item_names)]`` (column 0: the
+        track's loss, then :attr:`item_names`), as the training core collects them."""
+        rows = rows.double().cpu().numpy()
+        return {name: rows[:, 1 + j] for j, name in enumerate(self.item_names)}
+
+    def item_row(self, loss: float, items: dict) -> list[float]:
+        """One evaluation row: ``[loss, *items in item_names order]``."""
+        return [float(loss)] + [float(items[name]) for name in self.item_names]
+
     def summarise(self, items: dict, idx: np.ndarray | None = None) -> dict:
         """Mean over tracks (NaN items, e.g. a track without downbeats, are left out)."""
         out = {}
