@@ -86,6 +86,7 @@ class BranchTap(nn.Module):
         super().__init__()
         self.adapter = adapter
         self.placement, self.position, self.residual, self.scale = placement, position, residual, scale
+        self.branch_scale = 1.0  # the sub-layer's factor on f's output module (set by attach)
         self._seen = None
 
     def adapt(self, u: torch.Tensor) -> torch.Tensor:
