@@ -15,6 +15,12 @@ Randomness comes from a ``torch.Generator`` seeded by (seed, epoch, step, rank),
 resumed run) draws the same augmentations. Masking uses the global torch RNG (SpeechBrain's
 modules draw from it), which ``seed`` also fixes.
 
+The batch is transformed where it lies (the GPU in a GPU run) and batched: the clips that drew
+the same (semitones, rate) and have the same length go through one STFT / phase vocoder /
+resampling call. The draws are those of the item-by-item version (same generator calls, same
+order); on CPU the outputs equal it to float rounding (batched FFTs may round differently, so the
+test allows 1e-5).
+
 Example:
     >>> import torch
     >>> aug = Augmenter(16000, pitch_shift={"prob": 1.0, "semitones": [3]})
@@ -34,24 +40,24 @@ DEFAULT_SEMITONES = [-4, -3, -2, -1, 1, 2, 3, 4]
 DEFAULT_RATES = [0.95, 0.975, 1.025, 1.05]
 
 
-def _stft_args(n_fft: int):
-    return dict(n_fft=n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft))
+def _stft_args(n_fft: int, device=None):
+    return dict(n_fft=n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft, device=device))
 
 
 def time_stretch(wav: torch.Tensor, rate: float, n_fft: int = 1024) -> torch.Tensor:
-    """Phase-vocoder time stretch of ``[T]`` by ``rate`` (>1 faster/shorter); pitch kept."""
+    """Phase-vocoder time stretch of ``[T]`` or ``[B, T]`` by ``rate`` (>1 faster/shorter); pitch kept."""
     if rate == 1.0:
         return wav
-    args = _stft_args(n_fft)
+    args = _stft_args(n_fft, wav.device)
     spec = torch.stft(wav, return_complex=True, **args)
-    phase_advance = torch.linspace(0, math.pi * args["hop_length"], spec.shape[-2])[..., None]
+    phase_advance = torch.linspace(0, math.pi * args["hop_length"], spec.shape[-2], device=wav.device)[..., None]
     stretched = AF.phase_vocoder(spec, rate, phase_advance)
     length = int(round(wav.shape[-1] / rate))
     return torch.istft(stretched, length=length, **args)
 
 
 def pitch_shift(wav: torch.Tensor, sample_rate: int, semitones: int, n_fft: int = 1024) -> torch.Tensor:
-    """Shift ``[T]`` by ``semitones`` keeping its duration (phase vocoder + resampling)."""
+    """Shift ``[T]`` or ``[B, T]`` by ``semitones`` keeping its duration (phase vocoder + resampling)."""
     if semitones == 0:
         return wav
     ratio = Fraction(2.0 ** (semitones / 12.0)).limit_denominator(100)
@@ -123,25 +129,24 @@ class Augmenter:
         pitch = self._draw(self.pitch, "semitones", batch, g) if self.pitch else [None] * batch
         stretch = self._draw(self.stretch, "rates", batch, g) if self.stretch else [None] * batch
         if any(p is not None for p in pitch) or any(r is not None for r in stretch):
-            abs_len = torch.round(lengths.cpu() * total).long().clamp(1, total)
-            out, new_len = [], []
+            abs_len = torch.round(lengths.cpu() * total).long().clamp(1, total).tolist()
+            groups: dict[tuple, list[int]] = {}
             for i in range(batch):
-                x = wavs[i, : abs_len[i]].detach().float().cpu()
-                if pitch[i] is not None:
-                    x = pitch_shift(x, self.sample_rate, int(pitch[i]), self.n_fft)
-                    steps[i] = int(pitch[i])
-                if stretch[i] is not None:
-                    x = time_stretch(x, float(stretch[i]), self.n_fft)
-                    rates[i] = float(stretch[i])
-                x = x[:total]
-                out.append(x)
-                new_len.append(x.shape[0])
-            n_max = max(new_len)
-            wavs = torch.zeros(batch, n_max)
-            for i, x in enumerate(out):
-                wavs[i, : x.shape[0]] = x
-            wavs = wavs.to(device)
-            lengths = (torch.tensor(new_len, dtype=torch.float) / n_max).to(device)
+                groups.setdefault((pitch[i], stretch[i], abs_len[i]), []).append(i)
+                steps[i] = int(pitch[i]) if pitch[i] is not None else 0
+                rates[i] = float(stretch[i]) if stretch[i] is not None else 1.0
+            out = [None] * batch
+            for (semitones, rate, n), items in groups.items():
+                x = wavs[items, :n].detach().float()
+                if semitones is not None:
+                    x = pitch_shift(x, self.sample_rate, int(semitones), self.n_fft)
+                if rate is not None:
+                    x = time_stretch(x, float(rate), self.n_fft)
+                for j, i in enumerate(items):
+                    out[i] = x[j, :total]
+            n_max = max(x.shape[0] for x in out)
+            wavs = torch.stack([torch.nn.functional.pad(x, (0, n_max - x.shape[0])) for x in out])
+            lengths = (torch.tensor([x.shape[0] for x in out], dtype=torch.float) / n_max).to(device)
         if self.time_mask is not None and torch.rand(1, generator=g).item() < self.time_mask_prob:
             wavs = self.time_mask(wavs, lengths)
         if self.freq_mask is not None and torch.rand(1, generator=g).item() < self.freq_mask_prob:
