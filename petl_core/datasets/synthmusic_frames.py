@@ -28,6 +28,7 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -189,3 +190,13 @@ def prepare_beat(data_folder, save_folder, **kwargs) -> dict[str, str]:
 
 def prepare_chord(data_folder, save_folder, **kwargs) -> dict[str, str]:
     return prepare(data_folder, save_folder, task="chord", **kwargs)
+
+
+def cli(task: str, argv=None) -> dict[str, str]:
+    """``recipes/SynthMusic/<task>/prepare.py``: SynthMusic's CLI with this module's defaults."""
+    from petl_core.datasets import run_cli
+    from petl_core.datasets.synthmusic import build_parser
+
+    parser = build_parser(task)
+    parser.set_defaults(n_train=160, n_valid=32, n_test=32, duration=8.0)
+    return run_cli(functools.partial(prepare, task=task), parser, argv)
