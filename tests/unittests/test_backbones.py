@@ -369,3 +369,89 @@ def test_probe_caches_the_pooled_embedding():
     again = model(wav, cache_keys=["x", "y"])
     torch.testing.assert_close(again, first)
     assert calls == [] and len(bb.feature_cache) == 2  # the backbone did not run
+
+
+# ------------------------------------------------------- no unused tensors, truncation, messages
+GRADIENT_CASES = [(name, {}) for name in sorted(BACKBONES)] + [
+    ("musicfm", {"num_layers": 1}),
+    ("musicfm", {"num_layers": 1, "truncated_final_norm": False}),
+    ("wav2vec2", {"config": {**TINY_SSL, "do_stable_layer_norm": True, "feat_extract_norm": "layer"}, "num_layers": 1}),
+    ("wav2vec2", {"config": {**TINY_SSL, "do_stable_layer_norm": True, "feat_extract_norm": "layer"}, "num_layers": 1,
+                  "truncated_final_norm": False}),
+]
+
+
+@pytest.mark.parametrize("name, options", GRADIENT_CASES, ids=lambda v: v if isinstance(v, str) else str(len(v)))
+def test_full_fine_tuning_gives_every_trainable_tensor_a_gradient(name, options):
+    """DDP without find_unused_parameters needs it (MusicFM built an unused positional conv)."""
+    from lobes.heads import AudioClassifier, LinearHead
+    from petl_modules import apply_petl
+
+    torch.manual_seed(0)
+    bb = build_backbone(name, **{"config": "tiny", **options})
+    apply_petl(bb, "ft")
+    model = AudioClassifier(bb, LinearHead(bb.hidden_size, 3)).train()
+    model(torch.randn(2, bb.sample_rate), torch.tensor([1.0, 0.7])).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"trainable but unused: {missing}"
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_truncated_musicfm_is_an_n_layer_conformer_final_norm_included(tmp_path, num_layers):
+    """Seed 001 builds an N-layer conformer: hidden_states[N] includes the encoder's final LayerNorm."""
+    torch.manual_seed(0)
+    full = MusicFM25Hz(TINY_MUSICFM).eval()
+    with torch.no_grad():
+        full.conformer.layer_norm.weight.uniform_(0.5, 2.0)
+        full.conformer.layer_norm.bias.uniform_(-1.0, 1.0)
+    _musicfm_folder(tmp_path, full, stats=(0.0, 1.0))
+    reference = MusicFM25Hz({**TINY_MUSICFM, "num_hidden_layers": num_layers}).eval()
+    reference.load_state_dict({k: v for k, v in full.state_dict().items()
+                               if not k.startswith("conformer.layers.") or int(k.split(".")[2]) < num_layers})
+    ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=num_layers).eval()
+    wav = torch.from_numpy(_music(1.0, 24000))[None]
+    with torch.no_grad():
+        mel, _ = ours.frontend(*ours.prepare_waveform(wav))
+        expected = reference.conformer(reference.conv(mel)).last_hidden_state
+        got = ours(wav).hidden_states[num_layers]
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_truncated_stable_layer_norm_model_matches_transformers_with_fewer_layers(tmp_path):
+    config = Wav2Vec2Config(**{**TINY_SSL, "do_stable_layer_norm": True, "feat_extract_norm": "layer"})
+    torch.manual_seed(0)
+    Wav2Vec2Model(config).save_pretrained(tmp_path)
+    reference = Wav2Vec2Model.from_pretrained(tmp_path, num_hidden_layers=1).eval()
+    ours = SSLBackbone("wav2vec2", pretrained=str(tmp_path), num_layers=1, do_normalize=False).eval()
+    wav = torch.from_numpy(_music(0.5, 16000))[None]
+    with torch.no_grad():
+        torch.testing.assert_close(ours(wav).hidden_states[1], reference(wav).last_hidden_state, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="truncated_final_norm: .*no final LayerNorm"):
+        build_backbone("hubert", config="tiny", truncated_final_norm=True)
+
+
+def _small_musicfm_config() -> dict:
+    """The ``config`` of the offline default backbone (recipes' small_musicfm.yaml), tags ignored."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_mapping(node, deep=True))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "recipes", "hparams_common", "backbones", "small_musicfm.yaml")) as f:
+        return yaml.load(f, Loader=Loader)["config"]
+
+
+@pytest.mark.parametrize("config, says", [
+    ("tiny", "the tiny test configuration (hidden 32, 2 layers)"),
+    ("small", "a custom configuration (hidden 96, 2 layers)"),
+    ("real", "the published real-size configuration (hidden 1024, 12 layers)"),
+])
+def test_random_weights_are_announced_once_naming_the_configuration(caplog, recwarn, config, says):
+    config = _small_musicfm_config() if config == "small" else config
+    with caplog.at_level("WARNING", logger="lobes"), torch.device("meta"):
+        MusicFMBackbone(config=config)
+    lines = [r.getMessage() for r in caplog.records if "RANDOM" in r.getMessage()]
+    assert lines == [f"musicfm: RANDOM weights, {says}; pass pretrained=<hub id or local folder> for transfer learning"]
+    assert not [w for w in recwarn if "RANDOM" in str(w.message)]  # not a second time through warnings
