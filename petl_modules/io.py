@@ -35,7 +35,9 @@ from petl_modules.registry import apply_petl, get_state
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
-FORMAT_VERSION = 1
+#: 2: adapter options of issue 10 (PETL_AST placements, ``residual``, ``train_norms``); a version-1
+#: folder's adapter options had other meanings (e.g. ``parallel`` read the un-normalised input)
+FORMAT_VERSION = 2
 
 
 def backbone_identity(backbone) -> dict:
@@ -126,6 +128,10 @@ def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict:
     named adapter (the active one is overwritten when ``name`` is active).
     """
     config = read_adapter_config(path_dir)
+    if config.get("format_version") != FORMAT_VERSION:
+        raise PetlError(f"{path_dir}: adapter format version {config.get('format_version')!r}, this toolkit reads "
+                        f"version {FORMAT_VERSION} (the options of older adapters meant other placements); "
+                        "retrain it with this version")
     prefix, backbone = find_backbone(model)
     ident = backbone_identity(backbone)
     saved = config.get("backbone", {})

@@ -353,6 +353,12 @@ def test_load_errors(tmp_path):
         load_adapter(str(tmp_path), other)
     with pytest.raises(FileNotFoundError):
         load_adapter(str(tmp_path / "nowhere"), fresh("ast"))
+    import json
+
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    (tmp_path / "adapter_config.json").write_text(json.dumps({**config, "format_version": 1}))
+    with pytest.raises(PetlError, match="format version 1.*retrain"):
+        load_adapter(str(tmp_path), fresh("ast"))
 
 
 def test_named_adapters_switch(tmp_path):
