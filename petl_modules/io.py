@@ -35,7 +35,7 @@ from petl_modules.registry import apply_petl, get_state
 
 CONFIG_NAME = "adapter_config.json"
 WEIGHTS_NAME = "adapter_model.safetensors"
-#: 2: adapter options of issue 10 (PETL_AST placements, ``residual``, ``train_norms``); a version-1
+#: 2: adapter options with PETL_AST's placements, ``residual`` and ``train_norms``; a version-1
 #: folder's adapter options had other meanings (e.g. ``parallel`` read the un-normalised input)
 FORMAT_VERSION = 2
 
