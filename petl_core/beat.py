@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -131,7 +132,8 @@ class BeatTask(FrameTask):
         act = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
         beat_dbn = DBNBeatTrackingProcessor(min_bpm=self.min_bpm, max_bpm=self.max_bpm, fps=timing.rate,
                                             transition_lambda=self.transition_lambda)
-        beats = beat_dbn(act[:, 0]) + timing.first
+        with np.errstate(divide="ignore"):  # log(0) of activations at exactly 0: madmom handles it
+            beats = beat_dbn(act[:, 0]) + timing.first
         beats = beats[beats < seconds]
         if not self.downbeats:
             return beats, None
@@ -139,7 +141,9 @@ class BeatTask(FrameTask):
         down_dbn = DBNDownBeatTrackingProcessor(beats_per_bar=self.beats_per_bar, min_bpm=self.min_bpm,
                                                 max_bpm=self.max_bpm, fps=timing.rate,
                                                 transition_lambda=self.transition_lambda)
-        rows = down_dbn(pair)
+        with np.errstate(divide="ignore"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "-inf log probability")  # no valid path: no downbeats
+            rows = down_dbn(pair)
         downbeats = rows[rows[:, 1] == 1, 0] + timing.first if len(rows) else np.empty(0)
         return beats, downbeats[downbeats < seconds]
 
@@ -148,12 +152,14 @@ class BeatTask(FrameTask):
 
         beats, downbeats = estimate
         ref, positions = annotation
-        ev = BeatEvaluation(beats, ref, fmeasure_window=self.fmeasure_window)
-        items = {"beat_f": ev.fmeasure, "cmlt": ev.cmlt, "amlt": ev.amlt}
-        if self.downbeats:
-            ref_down = ref[positions == 1]
-            items["downbeat_f"] = (BeatEvaluation(downbeats, ref_down, fmeasure_window=self.fmeasure_window).fmeasure
-                                   if len(ref_down) else float("nan"))
+        with warnings.catch_warnings():  # about the information gain of short excerpts (not reported)
+            warnings.filterwarnings("ignore", "Not enough beat annotations")
+            ev = BeatEvaluation(beats, ref, fmeasure_window=self.fmeasure_window)
+            items = {"beat_f": ev.fmeasure, "cmlt": ev.cmlt, "amlt": ev.amlt}
+            if self.downbeats:
+                ref_down = ref[positions == 1]
+                items["downbeat_f"] = (BeatEvaluation(downbeats, ref_down, fmeasure_window=self.fmeasure_window).fmeasure
+                                       if len(ref_down) else float("nan"))
         return items
 
     def describe(self):
