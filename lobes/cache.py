@@ -1,7 +1,8 @@
 """Caching the output of a backbone's frozen stages, so later epochs skip them.
 
 When everything below some stage is frozen (probing: the whole backbone; LoRA/adapters: the
-front end and embeddings), that stage's input depends only on the clip. Given a key per clip
+front end and embeddings), that stage's input depends only on the clip (backbones are batch
+independent, see :mod:`lobes.backbone`), whichever batch computed it. Given a key per clip
 (the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
 backbone stores that input once and later starts from it.
 
