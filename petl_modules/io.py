@@ -201,4 +201,6 @@ def add_adapter(model: nn.Module, name: str) -> None:
     state = _state_or_error(backbone)
     if name in state.adapters:
         raise PetlError(f"an adapter named {name!r} already exists")
+    if is_merged(backbone):
+        raise PetlError("add_adapter: the backbone is merged; unmerge it first")
     state.adapters[name] = {k: v.detach().clone() for k, v in live_tensors(model).items()}

@@ -19,8 +19,8 @@ sys.path.insert(0, ROOT)
 
 from lobes import build_backbone  # noqa: E402
 from petl_modules import (  # noqa: E402
-    METHODS, PetlError, active_adapter, apply_petl, count_parameters, format_counts, is_merged, list_adapters,
-    load_adapter, merge, save_adapter, set_active_adapter, trainable_parameters, unmerge,
+    METHODS, PetlError, active_adapter, add_adapter, apply_petl, count_parameters, format_counts, is_merged,
+    list_adapters, load_adapter, merge, save_adapter, set_active_adapter, trainable_parameters, unmerge,
 )
 from petl_modules.io import live_tensors  # noqa: E402
 from petl_modules.lora import LoRA  # noqa: E402
@@ -686,6 +686,8 @@ def test_merge_unmerge_save_load_on_the_wrapped_model(tmp_path):
     merge(model)
     with pytest.raises(PetlError, match="merged; unmerge"):
         load_adapter(str(tmp_path / "a"), model)
+    with pytest.raises(PetlError, match="merged; unmerge"):
+        add_adapter(model, "b")
     unmerge(model)
     from safetensors.torch import load_file
 
