@@ -56,7 +56,8 @@ def test_cappellazzo2024_table():
     conv = [r for r in rows if r["method"].startswith("Convpass")]
     assert all('"conv":"1d"' in r["options"] and "1d" in r["note"] for r in conv)
     # the adapter rows are the recipes' presets (PETL_AST placements), not ad-hoc options
-    presets = {r["method"]: json.loads(r["options"]) for r in rows if r["method"].startswith(("Bottleneck", "Convpass"))}
+    presets = {r["method"]: json.loads(r["options"]) for r in rows
+               if r["method"].startswith(("Bottleneck", "Convpass"))}
     assert presets["Bottleneck PF par"]["preset"] == "adapter_pf_par"
     assert presets["Bottleneck PF par"]["options"]["location"] == "mhsa"
     assert presets["Bottleneck PF par"]["options"]["position"] == "before"
