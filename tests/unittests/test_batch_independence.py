@@ -125,3 +125,20 @@ def test_the_measure_sees_the_reference_implementations_padding_leak():
         alone = ref(short[None]).last_hidden_state[0]
         batched = ref(batch, attention_mask=mask).last_hidden_state[0, : alone.shape[0]]
     assert float((alone - batched).abs().max() / alone.abs().max()) > 100 * TOLERANCE
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_classifier_outputs_do_not_change_with_the_evaluation_batch(name):
+    """What evaluation sees: pooled logits of a clip alone == in a padded batch (any eval_batch_size)."""
+    from lobes.heads import AudioClassifier, LinearHead
+
+    bb = tiny(name)
+    model = AudioClassifier(bb, LinearHead(bb.hidden_size, 5))
+    _randomise(model)
+    model.eval()
+    short, long = _clips(bb.sample_rate)
+    batch = torch.stack([torch.nn.functional.pad(short, (0, long.numel() - short.numel())), long])
+    with torch.no_grad():
+        alone = torch.cat([model(short[None]), model(long[None])])
+        batched = model(batch, torch.tensor([short.numel() / long.numel(), 1.0]))
+    assert float((alone - batched).abs().max() / alone.abs().max()) <= TOLERANCE
