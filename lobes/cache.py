@@ -6,8 +6,9 @@ independent, see :mod:`lobes.backbone`), whichever batch computed it. Given a ke
 (the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
 backbone stores that input once and later starts from it.
 
-Keys are the caller's (the backbone appends the stage it caches). Entries are stored without padding (``[valid_tokens, hidden]``) in memory or, with
-``folder``, as one file per key (``torch.save``; loaded with ``weights_only=True``).
+Keys are the caller's (the backbone appends the stage it caches). Entries are stored without
+padding (``[valid_tokens, hidden]``) in memory or, with ``folder``, as one file per key
+(``torch.save``; loaded with ``weights_only=True``).
 
 Example:
     >>> import torch

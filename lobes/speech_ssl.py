@@ -233,5 +233,6 @@ def mert_config(pretrained: str) -> HubertConfig:
                 "code (CQT front end / deepnorm / attention relaxation), which this toolkit never runs "
                 "(no trust_remote_code). Use MERT-v1-95M or MERT-v1-330M style checkpoints."
             )
-    fields = {k: v for k, v in raw.items() if k not in ("model_type", "auto_map", "architectures", "transformers_version")}
+    skipped = ("model_type", "auto_map", "architectures", "transformers_version")
+    fields = {k: v for k, v in raw.items() if k not in skipped}
     return HubertConfig(**fields)
