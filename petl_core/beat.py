@@ -148,19 +148,27 @@ class BeatTask(FrameTask):
         return beats, downbeats[downbeats < seconds]
 
     def score(self, estimate, annotation):
-        from madmom.evaluation.beats import BeatEvaluation
-
         beats, downbeats = estimate
         ref, positions = annotation
+        f, cmlt, amlt = self._evaluate(beats, ref)
+        items = {"beat_f": f, "cmlt": cmlt, "amlt": amlt}
+        if self.downbeats:
+            ref_down = ref[positions == 1]
+            items["downbeat_f"] = self._evaluate(downbeats, ref_down)[0] if len(ref_down) else float("nan")
+        return items
+
+    def _evaluate(self, est, ref) -> tuple[float, float, float]:
+        """madmom's F-measure, CMLt, AMLt; with fewer than 2 reference events (no beat interval)
+        only the F-measure (madmom's onset matching, as BeatEvaluation's) and NaN for the others."""
+        from madmom.evaluation.beats import BeatEvaluation
+        from madmom.evaluation.onsets import OnsetEvaluation
+
+        if len(ref) < 2:
+            return OnsetEvaluation(est, ref, window=self.fmeasure_window).fmeasure, float("nan"), float("nan")
         with warnings.catch_warnings():  # about the information gain of short excerpts (not reported)
             warnings.filterwarnings("ignore", "Not enough beat annotations")
-            ev = BeatEvaluation(beats, ref, fmeasure_window=self.fmeasure_window)
-            items = {"beat_f": ev.fmeasure, "cmlt": ev.cmlt, "amlt": ev.amlt}
-            if self.downbeats:
-                ref_down = ref[positions == 1]
-                items["downbeat_f"] = (BeatEvaluation(downbeats, ref_down, fmeasure_window=self.fmeasure_window).fmeasure
-                                       if len(ref_down) else float("nan"))
-        return items
+            ev = BeatEvaluation(est, ref, fmeasure_window=self.fmeasure_window)
+        return ev.fmeasure, ev.cmlt, ev.amlt
 
     def describe(self):
         return {**super().describe(), "downbeats": self.downbeats, "widen": self.widen,

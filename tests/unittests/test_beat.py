@@ -102,3 +102,10 @@ def test_write_read_round_trip(tmp_path):
     write_beats(path, [0.5, 1.0, 1.5], [1, 2, 3])
     times, pos = read_beats(path)
     assert times.tolist() == [0.5, 1.0, 1.5] and pos.tolist() == [1, 2, 3]
+
+
+def test_a_track_with_one_reference_downbeat_is_scored():
+    task = BeatTask()
+    scores = task.score((np.array([0.1, 0.7, 1.3]), np.array([0.11])), (np.array([0.1, 0.7, 1.3]), np.array([1, 2, 3])))
+    assert scores["downbeat_f"] == 1.0 and scores["beat_f"] == 1.0
+    assert np.isnan(task.score((np.array([0.5]), np.array([0.5])), (np.array([0.5]), np.array([1])))["cmlt"])

@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""GTZAN beat and downbeat tracking (gtzan_tempo_beat annotations, fault-filtered split). Usage:
+
+    python recipes/GTZAN/beat/train.py recipes/GTZAN/beat/hparams/default.yaml --data_folder=/data/... [--overrides]
+
+hparams/*.yaml hold every object (backbone, PETL method, per-frame head, optimiser, loss, task);
+the Brain is the task's (BeatBrain, shared by the frame-level recipes: petl_core/frame_brain.py).
+"""
+import sys
+
+from petl_core.datasets.gtzan import prepare_beat as prepare
+from petl_core.frame_brain import BeatBrain, frame_datasets
+
+
+def dataio_prep(hparams):
+    """Manifests from the official layout; training crops with frame targets, whole tracks."""
+    return frame_datasets(hparams, prepare)
+
+
+if __name__ == "__main__":
+    hparams, run_opts = BeatBrain.setup(sys.argv[1:])
+    datasets = dataio_prep(hparams)
+    BeatBrain(hparams, run_opts).fit_and_test(datasets)
