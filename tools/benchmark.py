@@ -24,6 +24,21 @@ Memory (one fresh subprocess per method, so methods cannot see each other's allo
   activations + allocator slack, as the CUDA number does (without the caching allocator's reserve).
   Without a writable ``clear_refs`` the lifetime peak (``ru_maxrss``) is used and the json says so.
 
+Timing noise: the spread ``(max - min) / median`` of each method's repeats is reported
+(``noise`` in the json); above :data:`NOISE_WARN` a warning says the ratios are unreliable (a
+loaded machine), with the method and the spread.
+
+Optional, beside the model's cost (see docs/benchmarks.md):
+
+* ``--eval-seconds 30,120,600``: peak memory of evaluating ONE track of each length through the
+  Brain's evaluation path (``PETLBrain.compute_forward``: ``--eval-window`` s windows), the windows
+  going through the model ``--eval-chunk-size`` at a time vs all in one forward (each in a fresh
+  subprocess);
+* ``--pipeline-workers 0,2``: the input pipeline alone — items/s of ``--seconds`` s random crops
+  (``petl_core.data.make_dataset``, resampled to the backbone's rate) from long 44.1 kHz stereo
+  FLAC and WAV files, by DataLoader ``num_workers`` — next to the items/s of each method's
+  training step, so one sees which of the two bounds an epoch.
+
 Methods: ``ft`` (full fine-tuning), ``probe`` (linear probe: frozen backbone + head), ``plain``
 (the backbone without any method, inference only; always measured, it is the inference reference)
 and the PETL methods of ``petl_modules`` with the options in :data:`METHOD_OPTIONS` (override with
@@ -42,6 +57,7 @@ import ctypes
 import gc
 import json
 import logging
+import math
 import os
 import resource
 import statistics
@@ -87,6 +103,11 @@ NUM_CLASSES = 10
 QUICK = dict(batch=2, seconds=2.0, repeats=3, warmup=1)
 FULL = dict(batch=8, seconds=10.0, repeats=10, warmup=2)
 MEMORY_TAG = "BENCHMARK_MEMORY "
+#: spread (max - min) / median of the repeats above which the timings are flagged as noisy
+NOISE_WARN = 0.25
+#: the input pipeline's source files: rate, channels, count, length (s); fewer, shorter with --config tiny
+PIPELINE_SOURCE = dict(sample_rate=44100, channels=2, files=6, seconds=60.0)
+TINY_PIPELINE_SOURCE = dict(PIPELINE_SOURCE, files=2, seconds=8.0)
 
 logger = logging.getLogger("benchmark")
 
@@ -112,12 +133,31 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="skip the truncation (kept layers vs 12) and probe-cache measurements")
     p.add_argument("--memory-jobs", type=int, default=1,
                    help="memory subprocesses at a time (each holds a model: mind the RAM)")
+    p.add_argument("--eval-seconds", default="", help="comma-separated track lengths (s): evaluation peak memory")
+    p.add_argument("--eval-window", type=float, default=5.0, help="evaluation window (s) for --eval-seconds")
+    p.add_argument("--eval-chunk-size", type=int, default=None,
+                   help="windows per forward for --eval-seconds (default: the Brain's eval_chunk_size default)")
+    p.add_argument("--pipeline-workers", default="", help="comma-separated DataLoader num_workers: input pipeline")
+    p.add_argument("--pipeline-items", type=int, default=48, help="crops timed per pipeline setting")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0)
     # hidden: tiny configuration for tests; memory worker mode
     p.add_argument("--config", default="real", choices=["real", "tiny"], help=argparse.SUPPRESS)
     p.add_argument("--_memory-worker", dest="memory_worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--_eval-memory-worker", dest="eval_memory_worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    try:
+        args.eval_seconds = [float(x) for x in args.eval_seconds.split(",") if x.strip()]
+        args.pipeline_workers = [int(x) for x in args.pipeline_workers.split(",") if x.strip()]
+    except ValueError as exc:
+        p.error(f"--eval-seconds / --pipeline-workers: comma-separated numbers ({exc})")
+    if any(x <= 0 for x in args.eval_seconds) or args.eval_window <= 0 or any(w < 0 for w in args.pipeline_workers):
+        p.error("--eval-seconds and --eval-window must be > 0, --pipeline-workers >= 0")
+    if args.eval_chunk_size is None:
+        from petl_core.brain import DEFAULT_EVAL_CHUNK_SIZE
+        args.eval_chunk_size = DEFAULT_EVAL_CHUNK_SIZE
+    if args.eval_chunk_size < 1 or args.pipeline_items < 1:
+        p.error("--eval-chunk-size and --pipeline-items must be >= 1")
     preset = QUICK if args.quick else FULL
     for key, value in preset.items():
         if getattr(args, key) is None:
@@ -363,6 +403,139 @@ def measure_memory(args, methods: list[str]) -> dict[str, dict]:
     return results
 
 
+def _peak_start(device: str) -> int:
+    """Collect, trim, reset the peak; return the memory in use now (bytes)."""
+    gc.collect()
+    _malloc_trim()
+    sync(device)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated()
+    _reset_peak_rss()
+    return (_status_kb("VmRSS") or 0) * 1024
+
+
+def _peak_now(device: str) -> int:
+    sync(device)
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated()
+    return (_status_kb("VmHWM") or 0) * 1024
+
+
+def eval_memory_worker(args) -> dict:
+    """Peak memory (MiB, above the model and the input) of evaluating one track of ``SECONDS`` through
+    ``PETLBrain.compute_forward`` with ``CHUNK`` windows per forward (``args.eval_memory_worker``)."""
+    import speechbrain as sb
+    from speechbrain.dataio.batch import PaddedBatch
+
+    from petl_core.brain import PETLBrain
+    from petl_core.tasks import KeyTask
+
+    seconds, chunk = args.eval_memory_worker.split(":")
+    args.seconds = args.eval_window  # AST: positional embeddings for one window
+    backbone = build_base(args)
+    model, _ = build_model(backbone, "plain", {}, args.device)
+    sr = backbone.sample_rate
+    brain = PETLBrain(modules={"model": model}, task=KeyTask(), eval_window=int(args.eval_window * sr),
+                      eval_chunk_size=int(chunk), run_opts={"device": args.device, "noprogressbar": True,
+                                                            "precision": args.precision})
+    brain.modules.eval()
+    g = torch.Generator().manual_seed(args.seed)
+    batch = PaddedBatch([{"id": "track", "sig": 0.1 * torch.randn(int(float(seconds) * sr), generator=g),
+                          "label_enc": torch.tensor([0])}])
+    baseline = _peak_start(args.device)
+    with torch.no_grad(), brain.evaluation_ctx:
+        brain.compute_forward(batch, sb.Stage.TEST)
+    peak = _peak_now(args.device)
+    windows = max(1, -(-int(float(seconds) * sr) // int(args.eval_window * sr)))
+    return {"track_seconds": float(seconds), "windows": windows, "chunk": min(int(chunk), windows),
+            "peak_mem_mb": (peak - baseline) / 2**20}
+
+
+def measure_eval_memory(args) -> list[dict]:
+    """For each ``--eval-seconds`` length: chunked (``--eval-chunk-size``) and all windows at once."""
+    rows = []
+    for seconds in args.eval_seconds:
+        windows = max(1, math.ceil(seconds / args.eval_window))
+        for chunk in sorted({min(args.eval_chunk_size, windows), windows}):
+            logger.info("evaluation memory: %.0f s track, %d windows per forward (subprocess)", seconds, chunk)
+            cmd = memory_command(args, "plain")[:-2] + ["--_eval-memory-worker", f"{seconds}:{chunk}",
+                                                         "--eval-window", str(args.eval_window)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            row = next((json.loads(line[len(MEMORY_TAG):]) for line in proc.stdout.splitlines()
+                        if line.startswith(MEMORY_TAG)), None)
+            if row is None:
+                logger.warning("evaluation memory of %.0f s failed: %s", seconds,
+                               " | ".join(proc.stderr.strip().splitlines()[-3:]))
+                continue
+            rows.append(row)
+    return rows
+
+
+def _write_source_files(folder: str, fmt: str, src: dict) -> str:
+    """``src``-sized noise files of format ``fmt`` and their manifest; returns its path."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    lines = ["ID,wav,duration,label"]
+    for i in range(src["files"]):
+        path = os.path.join(folder, f"track{i}.{fmt}")
+        data = (0.1 * rng.standard_normal((int(src["seconds"] * src["sample_rate"]), src["channels"])))
+        sf.write(path, data.astype("float32"), src["sample_rate"], subtype="PCM_16")
+        lines.append(f"{fmt}{i},{path},{src['seconds']},C major")
+    manifest = os.path.join(folder, f"{fmt}.csv")
+    with open(manifest, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return manifest
+
+
+def measure_pipeline(args, sample_rate: int) -> dict:
+    """Items/s of random ``--seconds`` crops (decode + resample + batch) by ``num_workers``."""
+    import tempfile
+
+    from speechbrain.dataio.dataloader import make_dataloader
+
+    from petl_core.data import make_dataset
+    from petl_core.tasks import KeyTask
+
+    rows, src = [], TINY_PIPELINE_SOURCE if args.config == "tiny" else PIPELINE_SOURCE
+    with tempfile.TemporaryDirectory(dir=args.out) as folder:
+        for fmt in ("flac", "wav"):
+            manifest = _write_source_files(folder, fmt, src)
+            for workers in args.pipeline_workers:
+                dataset = make_dataset(manifest, KeyTask(), sample_rate, train=True, crop_seconds=args.seconds)
+                loader = make_dataloader(dataset, batch_size=args.batch, shuffle=True, num_workers=workers,
+                                         persistent_workers=workers > 0)
+                items, start = 0, None
+                while items < args.pipeline_items:
+                    for batch in loader:
+                        if start is None:  # the first batch pays for starting the workers
+                            start = time.perf_counter()
+                            continue
+                        items += len(batch.id)
+                        if items >= args.pipeline_items:
+                            break
+                rows.append({"format": fmt, "num_workers": workers, "items": items,
+                             "items_per_s": items / (time.perf_counter() - start)})
+                logger.info("input pipeline %s, %d workers: %.1f items/s", fmt, workers, rows[-1]["items_per_s"])
+    return {"crop_seconds": args.seconds, "target_rate": sample_rate, "source": src, "results": rows}
+
+
+def timing_noise(results: dict) -> dict:
+    """Spread ``(max - min) / median`` of each method's timed repeats; ``wide`` lists those above
+    :data:`NOISE_WARN`."""
+    spreads = {}
+    for name, row in results.items():
+        for kind in ("train_step", "infer"):
+            med, rng = row.get(f"{kind}_s"), row.get(f"{kind}_range")
+            if med and rng:
+                spreads[f"{name} {kind}"] = (rng[1] - rng[0]) / med
+    wide = {k: v for k, v in spreads.items() if v > NOISE_WARN}
+    return {"spread": spreads, "max_spread": max(spreads.values(), default=0.0), "threshold": NOISE_WARN,
+            "wide": sorted(wide, key=wide.get, reverse=True)}
+
+
 # ------------------------------------------------------------------------------------- summary
 def summarize(samples: list[float]) -> tuple[float, list[float]]:
     return statistics.median(samples), [min(samples), max(samples)]
@@ -393,7 +566,8 @@ def build_results(args, train_times, infer_times, memory, params, merged) -> dic
         if name in train_times:
             med, rng = summarize(train_times[name])
             row.update(train_step_s=med, train_step_range=rng, train_ratio_vs_ft=ratio(med, ft_train),
-                       train_ratio_vs_ft_paired=paired(train_times[name], train_times.get("ft")))
+                       train_ratio_vs_ft_paired=paired(train_times[name], train_times.get("ft")),
+                       train_items_per_s=args.batch / med)
         if name in memory:
             mem = memory[name].get("peak_mem_mb")
             row.update(peak_mem_mb=mem, peak_mem_ratio_vs_ft=ratio(mem, ft_mem))
@@ -430,6 +604,26 @@ def print_table(report: dict) -> None:
     if "probe_cache" in extras:
         c = extras["probe_cache"]
         print(f"probe cache: {c['speedup']:.1f} x faster than recomputing (target >= {c['target']:.0f})")
+    for row in report.get("eval_memory") or []:
+        print(f"evaluation, {row['track_seconds']:.0f} s track ({row['windows']} windows of {cfg['eval_window']} s), "
+              f"{row['chunk']} per forward: peak {row['peak_mem_mb']:.0f} MB")
+    pipeline = report.get("pipeline")
+    if pipeline:
+        src = pipeline["source"]
+        print(f"input pipeline ({pipeline['crop_seconds']} s crops from {src['seconds']:.0f} s "
+              f"{src['sample_rate']} Hz files -> {pipeline['target_rate']} Hz): " + ", ".join(
+                  f"{r['format']} {r['num_workers']} workers {r['items_per_s']:.1f}/s" for r in pipeline["results"]))
+        print("model training step: " + ", ".join(f"{n} {r['train_items_per_s']:.1f} items/s"
+                                                 for n, r in report["results"].items() if r.get("train_items_per_s")))
+    noise = report["noise"]
+    if noise["wide"]:
+        worst = noise["wide"][0]
+        print(f"WARNING: noisy timings: the repeats of {len(noise['wide'])} measurement(s) spread by more than "
+              f"{noise['threshold']:.0%} of their median (worst: {worst}, {noise['spread'][worst]:.0%}); the machine "
+              f"is loaded, so the ratios above may be far from the documented ones — rerun on a quiet machine "
+              f"or with more --repeats")
+    else:
+        print(f"timing spread: at most {noise['max_spread']:.0%} of the median over the repeats")
     print(f"wall time: {report['wall_s']:.1f} s")
 
 
@@ -570,12 +764,15 @@ def run(args) -> dict:
     logger.info("timing inference: %s", ", ".join(runners))
     infer_times = round_robin(runners, "infer", args)
     num_layers = runners["plain"].model.backbone.num_layers
+    sample_rate = runners["plain"].model.backbone.sample_rate
     runners.clear()
     gc.collect()
     memory = {}
     if not args.no_memory:
         memory = measure_memory(args, list(trainable))
     memory_methods = sorted({m["memory_method"] for m in memory.values() if m.get("memory_method")})
+    eval_memory = measure_eval_memory(args) if args.eval_seconds else []
+    pipeline = measure_pipeline(args, sample_rate) if args.pipeline_workers else None
     report = {
         "backbone": args.backbone,
         "device": args.device if args.device == "cpu" else f"cuda:{torch.cuda.get_device_name()}",
@@ -585,6 +782,7 @@ def run(args) -> dict:
             "precision": args.precision, "quick": args.quick, "seed": args.seed, "num_classes": NUM_CLASSES,
             "optimizer": "AdamW(lr=1e-5) over trainable tensors", "head": "Linear on masked mean of last layer",
             "method_options": args.options, "memory_method": memory_methods,
+            "eval_window": args.eval_window, "eval_chunk_size": args.eval_chunk_size,
             "timing": "interleaved round-robin after warm-up; median and [min, max]",
             "torch": torch.__version__,
         },
@@ -593,8 +791,11 @@ def run(args) -> dict:
                     "infer_ratio_vs_plain_adapters": ADAPTER_INFER_TARGET},
         "results": build_results(args, train_times, infer_times, memory, params, merged),
         "extras": extras,
+        "eval_memory": eval_memory,
+        "pipeline": pipeline,
         "raw": {"train_step_s": train_times, "infer_s": infer_times},
     }
+    report["noise"] = timing_noise(report["results"])
     report["wall_s"] = time.perf_counter() - wall_start
     return report
 
@@ -606,8 +807,9 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.memory_worker:
-        print(MEMORY_TAG + json.dumps(memory_worker(args)), flush=True)
+    if args.memory_worker or args.eval_memory_worker:
+        worker = eval_memory_worker if args.eval_memory_worker else memory_worker
+        print(MEMORY_TAG + json.dumps(worker(args)), flush=True)
         return 0
     os.makedirs(args.out, exist_ok=True)
     report = run(args)

@@ -22,7 +22,8 @@ def report(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("bench")
     argv = ["--backbone", "ast", "--config", "tiny", "--methods", "ft,lora,adapter", "--quick", "--seconds", "1",
-            "--repeats", "2", "--threads", "1", "--memory-jobs", "3", "--out", str(out)]
+            "--repeats", "2", "--threads", "1", "--memory-jobs", "3", "--eval-seconds", "6", "--eval-window", "1",
+            "--eval-chunk-size", "2", "--pipeline-workers", "0", "--pipeline-items", "4", "--out", str(out)]
     buffer = io.StringIO()
     threads = torch.get_num_threads()
     try:
@@ -80,3 +81,27 @@ def test_bad_arguments():
         benchmark.parse_args(["--backbone", "ast", "--method-options", "{bad", "--out", "x"])
     args = benchmark.parse_args(["--backbone", "mert", "--quick", "--out", "x"])
     assert args.num_layers == 6 and args.batch == 2 and args.seconds == 2.0 and args.repeats == 3
+
+
+def test_evaluation_memory_and_input_pipeline(report):
+    data, _, stdout = report
+    rows = data["eval_memory"]
+    assert [(r["track_seconds"], r["windows"], r["chunk"]) for r in rows] == [(6.0, 6, 2), (6.0, 6, 6)]
+    assert all(r["peak_mem_mb"] > 0 for r in rows)
+    pipeline = data["pipeline"]
+    assert pipeline["target_rate"] == 16000 and pipeline["source"]["sample_rate"] == 44100
+    assert [(r["format"], r["num_workers"]) for r in pipeline["results"]] == [("flac", 0), ("wav", 0)]
+    assert all(r["items"] >= 4 and r["items_per_s"] > 0 for r in pipeline["results"])
+    assert data["results"]["ft"]["train_items_per_s"] == 2 / data["results"]["ft"]["train_step_s"]
+    assert "input pipeline" in stdout and "items/s" in stdout and "evaluation, 6 s track" in stdout
+
+
+def test_timing_spread_reported_and_wide_spread_warned(report):
+    data, _, stdout = report
+    assert set(data["noise"]) == {"spread", "max_spread", "threshold", "wide"}
+    assert ("WARNING: noisy timings" in stdout) == bool(data["noise"]["wide"])
+    quiet = {"a": {"train_step_s": 1.0, "train_step_range": [0.95, 1.05], "infer_s": 0.5, "infer_range": [0.5, 0.52]}}
+    loud = {**quiet, "b": {"train_step_s": 1.0, "train_step_range": [0.6, 1.9], "infer_s": None, "infer_range": None}}
+    assert benchmark.timing_noise(quiet)["wide"] == []
+    noise = benchmark.timing_noise(loud)
+    assert noise["wide"] == ["b train_step"] and abs(noise["max_spread"] - 1.3) < 1e-9
