@@ -1,189 +1,214 @@
-"""Loading recipe hyperparameters: hyperpyyaml + shared backbone/method pieces.
+"""Loading a recipe's hparams file: hyperpyyaml, plus the checks and the piece switch.
 
-A recipe's yaml names its backbone and method either inline (a dict) or by preset name; presets
-are small yaml files under ``recipes/hparams_common/{backbones,methods}/<name>.yaml`` (found by
-walking up from the hparams file), so every backbone × method combination is composed, never
-copied:
+A recipe's yaml is the experiment's object graph, in SpeechBrain's own syntax (``!new:``,
+``!name:``, ``!apply:``, ``!ref``, ``!include:``). What this module adds:
 
-.. code-block:: yaml
+* **pieces chosen by name**: a ``<key>`` inside an ``!include:`` path is replaced by the
+  (command-line overridable) value of the top-level ``key``, so one line switches the included
+  piece, e.g.
 
-    backbone: mert_95m                       # recipes/hparams_common/backbones/mert_95m.yaml
-    method: {preset: lora, options: {rank: 4}}   # the preset, with options overridden
+  .. code-block:: yaml
 
-Both are overridable on the command line (``--backbone=small_musicfm --method=adapter``,
-``--method="{name: lora, options: {rank: 2}}"``). A method name without a preset file means that
-method with its defaults; a backbone name without one means that architecture's published
-(real-size) configuration with random weights.
+      backbone: small_musicfm                          # --backbone=tiny_ast
+      encoder: !include:../../../hparams_common/backbones/<backbone>.yaml {}
 
-A learning rate that depends on the method (seed 002: 5e-3 adapters, 1e-2 prompts, 5e-5 FT...) is
-a table ``lr_by_method`` (a mapping, or the name of ``hparams_common/lr_tables/<name>.yaml``)
-keyed by method name, with an optional ``default``; it fills ``optimizer.lr`` when that is null,
-after ``--method`` is applied (an explicit ``--lr``/``optimizer.lr`` wins).
+  A missing piece is one :class:`ConfigError` listing the pieces there are;
+* **one clear error** (a :class:`ConfigError` naming the key and what to do) for an override of a
+  key the yaml does not have, a ``!PLACEHOLDER`` left unset, an override whose structure does not
+  match the yaml, a ``seed: 0501``-style integer (YAML 1.1 octal) and a command-line option that is
+  only a prefix of one of SpeechBrain's run options (argparse would silently take
+  ``--optimizer=...`` for ``--optimizer_step_limit``), see :func:`check_command_line`;
+* :func:`unread_keys`: the top-level keys that neither the yaml (a ``!ref``) nor the recipe's
+  code reads — the base Brain refuses to train with any (``batch_sise: 8`` is an error, not a
+  silently ignored setting).
 
-Overrides of keys that do not exist in the yaml raise one :class:`ConfigError` naming the key and
-listing the valid ones (hyperpyyaml raises a bare ``KeyError``; we rephrase it).
+Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("a: 1\\nb: !ref <a> + 1\\nc: 3\\n")
+    >>> h = load_hparams(path, {"a": 2})
+    >>> h["b"], unread_keys(h, "x = hparams['b']")
+    (3, ['c'])
 """
 from __future__ import annotations
 
-import copy
+import io
 import os
 import re
 
-import yaml
-from hyperpyyaml import load_hyperpyyaml
+import ruamel.yaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-COMMON_DIR = "hparams_common"
-REQUIRED_KEYS = ("number_of_epochs", "output_folder", "data_folder", "seed", "backbone", "method",
-                 "few_shot_k", "few_shot_seed")
+INCLUDE = re.compile(r"!include:(\S+)")
+REF = re.compile(r"<([A-Za-z_]\w*)")
+#: python reads of a key: ``hparams["key"]``, ``hparams.get("key"``, ``hparams.key``
+PY_READ = re.compile(r"hparams(?:\[\s*[\"'](\w+)[\"']\s*\]|\.get\(\s*[\"'](\w+)[\"']|\.(\w+))")
 
 
 class ConfigError(ValueError):
     """A hyperparameter problem; the message says which key and what is valid."""
 
 
-def find_common_dir(start: str) -> str:
-    """``recipes/hparams_common`` found by walking up from ``start`` (a file or folder), else the
-    toolkit's own."""
-    folder = os.path.abspath(start if os.path.isdir(start) else os.path.dirname(start))
-    while True:
-        for candidate in (os.path.join(folder, COMMON_DIR), os.path.join(folder, "recipes", COMMON_DIR)):
-            if os.path.isdir(candidate):
-                return candidate
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    toolkit_copy = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes", COMMON_DIR)
-    if os.path.isdir(toolkit_copy):  # hparams files outside the toolkit use its shared pieces
-        return toolkit_copy
-    raise ConfigError(f"no {COMMON_DIR}/ folder found above {start}")
+class Hparams(dict):
+    """The loaded hyperparameters (objects built) with ``file`` and ``text``: the resolved yaml
+    (references and includes resolved, overrides applied), which reloads on its own."""
+
+    file: str = ""
+    text: str = ""
 
 
-def _deep_merge(base: dict, update: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in update.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+class _NamedText(io.StringIO):
+    """Text with the ``name`` hyperpyyaml uses to find ``!include:`` files."""
+
+    def __init__(self, text: str, name: str) -> None:
+        super().__init__(text)
+        self.name = name
+
+
+def _ruamel_load(text):
+    return ruamel.yaml.YAML().load(text)
+
+
+def parse_overrides(overrides) -> dict:
+    """SpeechBrain's override string (yaml, one top-level key per option; an option given twice:
+    the last one wins, as on any command line) or a mapping -> a mapping."""
+    if isinstance(overrides, str):
+        entries: dict[str, str] = {}
+        for line in overrides.splitlines(keepends=True):
+            key = re.match(r"([^\s:#][^:]*):", line)
+            if key:
+                entries.pop(key.group(1), None)
+                entries[key.group(1)] = line
+            elif entries:
+                last = next(reversed(entries))
+                entries[last] += line
+        overrides = _ruamel_load("".join(entries.values())) if entries else {}
+    return dict(overrides or {})
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Refuse ``--name`` options that argparse would prefix-match to a SpeechBrain run option."""
+    from speechbrain.utils.run_opts import RunOptions
+
+    options = {s for action in RunOptions._create_parser()._actions for s in action.option_strings}
+    for arg in argv:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        matches = sorted(o for o in options if o.startswith(name) and o != name)
+        if name not in options and matches:
+            raise ConfigError(
+                f"{name} is only the start of SpeechBrain's run option(s) {', '.join(matches)} (argparse would "
+                f"take it for {matches[0]}): give the option in full, or rename the hparams key")
+
+
+def substitute_pieces(path: str, text: str, overrides: dict) -> str:
+    """``<key>`` in ``!include:`` paths -> the value of the top-level ``key`` (see the module doc)."""
+    folder = os.path.dirname(os.path.abspath(path))
+
+    def replace(match):
+        include = match.group(1)
+        for key in REF.findall(include):
+            line = re.search(rf"^{key}:[ \t]*([^\s#]*)", text, re.M)  # a top-level scalar
+            if key in overrides:
+                value = overrides[key]
+            elif line:
+                value = line.group(1)
+            else:
+                raise ConfigError(f"{path}: !include:{include} names <{key}>, which is not a top-level key")
+            if not isinstance(value, str) or not re.fullmatch(r"[\w.+-]+", value):
+                raise ConfigError(f"{key} must be the name of a piece (a file name without .yaml), got {value!r}")
+            include = include.replace(f"<{key}>", value)
+            target = os.path.join(folder, include)
+            if not os.path.isfile(target):
+                piece_dir = os.path.dirname(target)
+                valid = sorted(f[:-5] for f in os.listdir(piece_dir) if f.endswith(".yaml")) \
+                    if os.path.isdir(piece_dir) else []
+                raise ConfigError(f"{key}: no piece {value!r} ({os.path.normpath(target)} not found); "
+                                  f"valid: {', '.join(valid) or 'none'}")
+        return f"!include:{include}"
+
+    return INCLUDE.sub(replace, text)
+
+
+def load_hparams(path: str, overrides=None) -> Hparams:
+    """Load ``path`` with ``overrides`` (a yaml string or a mapping); see the module docstring."""
+    resolved = resolve(path, overrides)
+    out = Hparams(load_hyperpyyaml(resolved))
+    out.file, out.text = os.path.abspath(path), resolved
     return out
 
 
-def list_presets(common_dir: str, kind: str) -> list[str]:
-    folder = os.path.join(common_dir, kind)
-    return sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml")) if os.path.isdir(folder) else []
-
-
-def load_preset(common_dir: str, kind: str, name: str) -> dict | None:
-    path = os.path.join(common_dir, kind, f"{name}.yaml")
-    if not os.path.exists(path):
-        return None
+def resolve(path: str, overrides=None) -> str:
+    """The yaml of ``path`` with overrides applied, pieces included and references resolved
+    (objects not built: nothing is downloaded); :func:`resolved_node` reads entries of it."""
     with open(path, encoding="utf-8") as f:
-        piece = yaml.safe_load(f) or {}
-    if not isinstance(piece, dict):
-        raise ConfigError(f"{path}: expected a mapping")
-    return piece
-
-
-def resolve_piece(common_dir: str, kind: str, value) -> dict:
-    """``backbone``/``method`` value (preset name, dict with ``preset``, or plain dict) -> dict with ``name``."""
-    if isinstance(value, str):
-        piece = load_preset(common_dir, kind, value)
-        if piece is None:
-            piece = {"name": value}
-        return _check_piece(kind, piece, value)
-    if isinstance(value, dict):
-        value = dict(value)
-        preset = value.pop("preset", None)
-        if preset is not None:
-            piece = load_preset(common_dir, kind, preset)
-            if piece is None:
-                raise ConfigError(f"unknown {kind[:-1]} preset {preset!r}; valid: {', '.join(list_presets(common_dir, kind))}")
-            value = _deep_merge(piece, value)
-        return _check_piece(kind, value, value)
-    raise ConfigError(f"{kind[:-1]} must be a preset name or a mapping with 'name', got {value!r}")
-
-
-def _check_piece(kind: str, piece: dict, given) -> dict:
-    if "name" not in piece:
-        raise ConfigError(f"{kind[:-1]} {given!r} has no 'name'")
-    if kind == "methods":
-        extra = set(piece) - {"name", "options"}
-        if extra:
-            raise ConfigError(f"method {given!r}: unknown entries {sorted(extra)} (expected 'name' and 'options')")
-        piece.setdefault("options", {})
-    return piece
-
-
-def split_overrides(overrides) -> tuple[dict, dict]:
-    """(overrides for hyperpyyaml, backbone/method overrides).
-
-    ``backbone``/``method`` may switch between a preset name and a mapping, which hyperpyyaml's
-    structural override check refuses: they are applied after loading.
-    """
-    if isinstance(overrides, str):
-        overrides = yaml.safe_load(overrides) if overrides.strip() else {}
-    overrides = dict(overrides or {})
-    pieces = {k: overrides.pop(k) for k in ("backbone", "method") if k in overrides}
-    return overrides, pieces
-
-
-def load_hparams(hparams_file: str, overrides: str | dict | None = None) -> dict:
-    """Load the recipe yaml with overrides; resolve ``backbone``/``method`` presets."""
-    with open(hparams_file, encoding="utf-8") as f:
         text = f.read()
-    _check_octal(hparams_file, text)
-    overrides, pieces = split_overrides(overrides)
+    _check_octal(path, text)
+    overrides = parse_overrides(overrides)
+    text = substitute_pieces(path, text, overrides)
     try:
-        hparams = load_hyperpyyaml(text, overrides)
+        return resolve_references(_NamedText(text, os.path.abspath(path)), overrides,
+                                  overrides_must_match=True).getvalue()
     except KeyError as exc:
         match = re.match(r"Override '(.+)' not found in: (.*)", str(exc.args[0]) if exc.args else "")
         if match:
-            raise ConfigError(
-                f"unknown hyperparameter {match.group(1)!r} (given as an override); valid keys: {match.group(2)}"
-            ) from None
+            raise ConfigError(f"unknown hyperparameter {match.group(1)!r} (given as an override); "
+                              f"valid keys: {match.group(2)}") from None
         raise
-    except ValueError as exc:  # hyperpyyaml: "'data_folder' is a !PLACEHOLDER and must be replaced."
-        match = re.match(r"'(.+)' is a !PLACEHOLDER", str(exc))
+    except ValueError as exc:
+        message = str(exc.args[0]) if exc.args else ""
+        match = re.match(r"'(.+)' is a !PLACEHOLDER", message)
         if match:
-            raise ConfigError(f"{hparams_file}: {match.group(1)!r} has no default; give it on the command line "
+            raise ConfigError(f"{path}: {match.group(1)!r} has no default; give it on the command line "
                               f"(--{match.group(1)}=...)") from None
+        if message.startswith("The structure of the overrides"):
+            raise ConfigError(f"{path}: an override does not match the structure of the yaml "
+                              f"({exc.args[1] if len(exc.args) > 1 else ''}): a mapping key takes a mapping, "
+                              "a value takes a value") from None
         raise
-    hparams.update(pieces)
-    missing = [k for k in REQUIRED_KEYS if k not in hparams]
-    if missing:
-        raise ConfigError(f"{hparams_file}: missing required keys {missing}")
-    common = find_common_dir(hparams_file)
-    hparams["backbone"] = resolve_piece(common, "backbones", hparams["backbone"])
-    hparams["method"] = resolve_piece(common, "methods", hparams["method"])
-    _apply_lr_table(hparams, common)
-    k = hparams.get("few_shot_k")
-    if k not in (None, 0) and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
-        raise ConfigError(f"few_shot_k must be a positive integer (or 0/null = all data), got {k!r}")
-    return hparams
 
 
-def _apply_lr_table(hparams: dict, common: str) -> None:
-    """``optimizer.lr`` from ``lr_by_method`` (see the module docstring) when it is null."""
-    table = hparams.get("lr_by_method")
-    if table is None:
-        return
-    if isinstance(table, str):
-        loaded = load_preset(common, "lr_tables", table)
-        if loaded is None:
-            raise ConfigError(f"unknown lr_by_method table {table!r}; valid: "
-                              f"{', '.join(list_presets(common, 'lr_tables'))}")
-        table = loaded
-    if not isinstance(table, dict):
-        raise ConfigError(f"lr_by_method must be a mapping or a table name, got {table!r}")
-    optimizer = hparams.get("optimizer")
-    if not isinstance(optimizer, dict) or optimizer.get("lr") is not None:
-        return
-    method = hparams["method"]["name"]
-    lr = table.get(method, table.get("default"))
-    if lr is None:
-        raise ConfigError(f"lr_by_method has no entry for method {method!r} and no 'default'; "
-                          f"give --lr (or optimizer.lr)")
-    hparams["optimizer"] = {**optimizer, "lr": float(lr)}
-    if "lr" in hparams and hparams["lr"] is None:
-        hparams["lr"] = float(lr)
+def unread_keys(hparams: Hparams, python_source: str) -> list[str]:
+    """Top-level keys that no ``!ref`` of the yaml and no ``hparams`` read in ``python_source`` uses."""
+    from speechbrain.utils.run_opts import RunOptions
+
+    refs = set(REF.findall(_raw_text(hparams)))
+    reads = {name for groups in PY_READ.findall(python_source) for name in groups if name}
+    used = refs | reads | set(RunOptions().as_dict())  # sb.Brain reads its run options from hparams
+    return [k for k in hparams if k not in used]
+
+
+def _raw_text(hparams: Hparams) -> str:
+    if hparams.file and os.path.isfile(hparams.file):
+        with open(hparams.file, encoding="utf-8") as f:
+            return f.read()
+    return hparams.text
+
+
+def resolved_node(hparams: Hparams | str, key: str):
+    """The plain (tag-free) content of top-level ``key`` in the resolved yaml (of ``hparams`` or
+    a text from :func:`resolve`), e.g. the ``lobes.build_backbone`` arguments of ``encoder``."""
+    tree = _ruamel_load(hparams if isinstance(hparams, str) else hparams.text) or {}
+    return _untag(tree.get(key))
+
+
+def resolved_tag(text: str, key: str) -> str | None:
+    """The tag of top-level ``key`` in a resolved yaml, e.g. ``!name:torch.optim.AdamW``."""
+    node = (_ruamel_load(text) or {}).get(key)
+    return getattr(getattr(node, "tag", None), "value", None)
+
+
+def _untag(node):
+    if isinstance(node, dict):
+        return {str(k): _untag(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_untag(v) for v in node]
+    if hasattr(node, "value") and hasattr(node, "tag"):  # a tagged scalar
+        return node.value
+    if isinstance(node, (bool, int, float, str)) or node is None:
+        return node if not isinstance(node, str) else str(node)
+    return str(node)
 
 
 def _check_octal(path: str, text: str) -> None:

@@ -2,14 +2,15 @@
 
 Shared by ``tools/predict.py`` and ``tools/tsne.py``. A run's output folder holds
 ``results.json`` (its ``config`` is the resolved hyperparameters: ``backbone``, ``method``,
-``head``, ``layer``, ``seed``, ``task``, ``task_resolved``...) and ``save/CKPT+*/model.ckpt``
-(the trainable tensors only, see :class:`petl_core.brain.TrainableState`). :func:`load_run`
-rebuilds the model exactly as the recipe did (same seed before building it, so frozen weights of
-a randomly initialised backbone are the same; pretrained weights as configured), then loads the
-checkpoint that ``evaluate(max_key=task.main_metric)`` picks (or the one given).
+``head``, ``layer``, ``seed``, ``task``, ``task_resolved``...), ``hyperparams.yaml`` (the recipe's
+yaml resolved: it reloads on its own) and ``save/CKPT+*/model.ckpt`` (the trainable tensors only,
+see :class:`petl_core.brain.TrainableState`). :func:`load_run` rebuilds the model from
+``hyperparams.yaml`` exactly as the recipe did (its seed first, so frozen weights of a randomly
+initialised backbone are the same; pretrained weights as configured; any head the yaml names),
+then loads the checkpoint that ``evaluate(max_key=task.main_metric)`` picks (or the one given).
 
 A run without ``results.json`` (still training, or killed) is read from its ``hyperparams.yaml``
-(the resolved backbone/method are in its trailing comment block) and its training manifest.
+and its training manifest.
 Relative paths in a run's configuration (``save_folder``, manifests) were relative to the folder
 the recipe ran in; :func:`run_path` finds them from the run folder, wherever the tool is started.
 
@@ -28,14 +29,11 @@ import math
 import os
 
 import torch
-import yaml
 
 from lobes.audio import load_audio
 from petl_core.brain import CheckpointMismatchError, TrainableState
 from petl_core.data import windows
-from petl_core.tasks import Task, build_task
-
-RESOLVED_MARKER = "# resolved backbone and method"
+from petl_core.tasks import Task
 
 
 class RunError(ValueError):
@@ -67,15 +65,8 @@ def run_config(folder: str) -> dict:
 def _config_from_hyperparams(path: str) -> dict:
     from petl_core.config import load_hparams, plain
 
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    resolved = {}
-    if RESOLVED_MARKER in text:
-        block = text[text.index(RESOLVED_MARKER):].splitlines()[1:]
-        resolved = yaml.safe_load("\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
-                                             for line in block if line.startswith("#"))) or {}
     try:
-        hparams = load_hparams(path, {k: v for k, v in resolved.items() if k in ("backbone", "method")})
+        hparams = load_hparams(path, {"checkpointer": None, "train_logger": None})
     except Exception as exc:  # placeholders, missing files...
         raise RunError(f"{path}: cannot load ({exc})") from None
     return plain(hparams)
@@ -99,27 +90,26 @@ def run_path(folder: str, config: dict, path: str | None) -> str | None:
     return os.path.normpath(os.path.join(os.path.abspath(folder), relative))
 
 
-def build_run_task(config: dict, folder: str | None = None) -> Task:
-    """The run's task: class/tag lists from ``task_resolved`` (or the run's training manifest)."""
-    options = dict(config.get("task") or {})
+def build_run_task(config: dict, folder: str | None, task: Task) -> Task:
+    """The run's ``task`` (the yaml's object) with the run's class/tag lists: those of
+    ``task_resolved``, else of the run's training manifest."""
     resolved = config.get("task_resolved") or {}
-    if options.get("name") == "classification" and resolved.get("classes"):
-        options["classes"] = resolved["classes"]
-    if options.get("name") == "tagging" and resolved.get("tags"):
-        options["tags"] = resolved["tags"]
-    # the FULL training manifest (as the recipe), not a few-shot subset
-    train_csv = (config.get("manifests") or {}).get("train") or config.get("train_csv")
-    if folder is not None:
-        train_csv = run_path(folder, config, train_csv)
-    if options.get("name") in ("classification", "tagging") and "classes" not in options and "tags" not in options:
+    if resolved.get("classes") and hasattr(task, "set_classes"):
+        task.set_classes(resolved["classes"])
+    elif resolved.get("tags") and hasattr(task, "set_tags"):
+        task.set_tags(resolved["tags"])
+    else:  # the FULL training manifest (as the recipe), not a few-shot subset
+        train_csv = (config.get("manifests") or {}).get("train") or config.get("train_csv")
+        if folder is not None:
+            train_csv = run_path(folder, config, train_csv)
         candidates = [train_csv, os.path.join(folder or "", "manifests", "train.csv")]
         train_csv = next((c for c in candidates if c and os.path.isfile(c)), None)
-        if train_csv is None:
-            raise RunError(f"{folder}: cannot recover the class list (no results.json and no training manifest)")
-    try:
-        return build_task(options, train_csv)
-    except (ValueError, TypeError) as exc:
-        raise RunError(f"{folder}: task {options!r}: {exc}") from None
+        try:
+            task.fit(train_csv)
+        except (ValueError, TypeError, OSError) as exc:
+            raise RunError(f"{folder}: cannot recover the task's labels ({exc}; no results.json and no "
+                           "training manifest?)") from None
+    return task
 
 
 # ------------------------------------------------------------------------------------ checkpoint
@@ -160,19 +150,17 @@ def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
     ``checkpoint``: a ``CKPT+...`` folder or ``model.ckpt`` file; default the best-validation one.
     ``hparams`` is the resolved configuration plus ``checkpoint`` (the file loaded).
     """
-    import speechbrain as sb
-
-    from petl_core.recipe import build_model
+    from petl_core.recipe import build_model, load_run_hparams
 
     config = run_config(folder)
-    task = build_run_task(config, folder)
+    try:  # the run's objects, built as the run built them (its __set_seed first); nothing written
+        objects = load_run_hparams(folder, {"checkpointer": None, "train_logger": None})
+        task = build_run_task(config, folder, objects["task"])
+        model = build_model(objects, task)
+    except (ValueError, OSError, TypeError, KeyError) as exc:
+        raise RunError(f"{folder}: cannot rebuild the model ({exc})") from None
     path = _checkpoint_file(checkpoint) if checkpoint else find_best_checkpoint(
         run_save_folder(folder, config), task.main_metric)
-    sb.utils.seed.seed_everything(int(config.get("seed", 0)), verbose=False)  # as the recipe, before building
-    try:
-        model = build_model(config, task.num_outputs)
-    except (ValueError, OSError, TypeError) as exc:
-        raise RunError(f"{folder}: cannot rebuild the model ({exc})") from None
     try:
         TrainableState(model).load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except CheckpointMismatchError as exc:

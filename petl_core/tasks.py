@@ -74,6 +74,10 @@ class Task:
         """The class a training item counts for in few-shot sampling (k items per class)."""
         return label
 
+    def fit(self, train_csv: str) -> None:
+        """What the task learns from the training manifest before training (SpeechBrain's
+        ``load_or_create`` of a label encoder): the class or tag list where it was not given."""
+
 
 class ClassificationTask(Task):
     """Single-label classification over ``classes`` (cross-entropy, accuracy)."""
@@ -81,13 +85,22 @@ class ClassificationTask(Task):
     name = "classification"
     main_metric = "accuracy"
 
-    def __init__(self, classes: list[str], label_smoothing: float = 0.0) -> None:
+    def __init__(self, classes: list[str] | None = None, label_smoothing: float = 0.0) -> None:
+        self.label_smoothing = label_smoothing
+        if classes is not None:
+            self.set_classes(classes)
+
+    def set_classes(self, classes: list[str]) -> None:
         if len(classes) < 2:
             raise ValueError(f"classification needs at least 2 classes, got {classes}")
         self.classes = list(classes)
         self.index = {c: i for i, c in enumerate(self.classes)}
         self.num_outputs = len(self.classes)
-        self.label_smoothing = label_smoothing
+
+    def fit(self, train_csv):
+        """The classes (sorted) of the training manifest, unless given."""
+        if not hasattr(self, "classes"):
+            self.set_classes(sorted(set(read_labels(train_csv))))
 
     def encode(self, label: str) -> torch.Tensor:
         if label not in self.index:
@@ -296,12 +309,21 @@ class TaggingTask(Task):
     main_metric = "mAP"
     scalar = False
 
-    def __init__(self, tags: list[str]) -> None:
+    def __init__(self, tags: list[str] | None = None) -> None:
+        if tags is not None:
+            self.set_tags(tags)
+
+    def set_tags(self, tags: list[str]) -> None:
         if not tags:
             raise ValueError("tagging needs at least one tag")
         self.tags = list(tags)
         self.index = {t: i for i, t in enumerate(self.tags)}
         self.num_outputs = len(self.tags)
+
+    def fit(self, train_csv):
+        """Every tag (sorted) of the training manifest, unless given."""
+        if not hasattr(self, "tags"):
+            self.set_tags(sorted({t for label in read_labels(train_csv) for t in split_tags(label)}))
 
     def encode(self, label: str) -> torch.Tensor:
         target = torch.zeros(self.num_outputs)
@@ -330,10 +352,10 @@ class TaggingTask(Task):
 class RegressionTask(Task):
     """Regression of ``targets`` (names; the label holds one number per target, joined by ``;``).
 
-    The model outputs standardised targets ``(y - mean) / std`` (``mean``/``std`` per target,
-    from the training manifest when ``build_task`` gets ``standardize: true``, the default;
-    MARBLE standardises Emomusic the same way); ``loss`` is one of :data:`LOSSES` (or any
-    callable ``loss(outputs, targets)``) on that scale. Metrics (:func:`petl_core.metrics.
+    The model outputs standardised targets ``(y - mean) / std`` (``mean``/``std`` per target;
+    with ``standardize=True`` :meth:`fit` computes them on the training manifest, as MARBLE
+    standardises Emomusic); :meth:`loss` is the MSE on that scale (a recipe's ``compute_cost``
+    may be any other, e.g. ``torch.nn.functional.l1_loss``, on :meth:`standardized`). Metrics (:func:`petl_core.metrics.
     regression_metrics`) are computed in the original units: R² and Pearson's r per target and
     their means; ``r2`` (the mean R²) picks the best-validation checkpoint.
     """
@@ -341,20 +363,17 @@ class RegressionTask(Task):
     name = "regression"
     main_metric = "r2"
     scalar = False
-    LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss, "huber": F.huber_loss}
 
-    def __init__(self, targets: list[str], loss="mse", mean: list[float] | None = None,
-                 std: list[float] | None = None) -> None:
+    def __init__(self, targets: list[str], mean: list[float] | None = None, std: list[float] | None = None,
+                 standardize: bool = False) -> None:
+        if standardize and (mean is not None or std is not None):
+            raise ValueError("regression task: give mean/std only with standardize: false (standardize computes "
+                             "them from the training manifest)")
+        self.standardize = bool(standardize)
         if not targets or len(set(targets)) != len(targets):
             raise ValueError(f"regression needs distinct target names, got {targets}")
         self.targets = [str(t) for t in targets]
         self.num_outputs = len(self.targets)
-        if isinstance(loss, str) and loss not in self.LOSSES:
-            raise ValueError(f"unknown regression loss {loss!r}; valid: {', '.join(self.LOSSES)} (or a callable)")
-        if not isinstance(loss, str) and not callable(loss):
-            raise ValueError(f"regression loss must be a name or a callable, got {loss!r}")
-        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", repr(loss))
-        self.loss_fn = self.LOSSES[loss] if isinstance(loss, str) else loss
         mean = [0.0] * self.num_outputs if mean is None else [float(m) for m in mean]
         std = [1.0] * self.num_outputs if std is None else [float(v) for v in std]
         if len(mean) != self.num_outputs or len(std) != self.num_outputs or not all(v > 0 for v in std):
@@ -371,9 +390,18 @@ class RegressionTask(Task):
                              f"({';'.join(self.targets)})")
         return torch.tensor(values, dtype=torch.float32)
 
+    def fit(self, train_csv):
+        """With ``standardize``: the targets' mean and std on the training manifest."""
+        if self.standardize:
+            mean, std = target_statistics(read_labels(train_csv), self)
+            self.mean, self.std = torch.tensor(mean), torch.tensor(std)
+
+    def standardized(self, labels: torch.Tensor) -> torch.Tensor:
+        """``(labels - mean) / std``: what the outputs are trained to be."""
+        return (labels.float() - self.mean.to(labels.device)) / self.std.to(labels.device)
+
     def loss(self, logits, labels):
-        scaled = (labels.float() - self.mean.to(labels.device)) / self.std.to(labels.device)
-        return self.loss_fn(logits.float(), scaled)
+        return F.mse_loss(logits.float(), self.standardized(labels))
 
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
         """Outputs in the targets' units."""
@@ -389,7 +417,7 @@ class RegressionTask(Task):
         return M.regression_metrics(pred, ref, self.targets)
 
     def describe(self):
-        return {**super().describe(), "targets": self.targets, "loss": self.loss_name,
+        return {**super().describe(), "targets": self.targets, "standardize": self.standardize,
                 "mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
@@ -448,13 +476,7 @@ def build_task(options: dict, train_csv: str) -> Task:
         tags = options.pop("tags", None) or sorted({t for label in read_labels(train_csv) for t in split_tags(label)})
         return TaggingTask(tags, **options)
     if name == "regression":
-        standardize = options.pop("standardize", True)
-        if standardize and ("mean" in options or "std" in options):
-            raise ValueError("regression task: give mean/std only with standardize: false (standardize computes "
-                             "them from the training manifest)")
-        task = RegressionTask(**options)
-        if standardize:
-            mean, std = target_statistics(read_labels(train_csv), task)
-            task = RegressionTask(**{**options, "mean": mean, "std": std})
+        task = RegressionTask(**{"standardize": True, **options})
+        task.fit(train_csv)
         return task
     raise ValueError(f"unknown task {name!r}; valid: classification, tagging, key, tempo, regression")

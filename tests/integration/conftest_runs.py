@@ -4,40 +4,19 @@ Import the fixture into a test module: ``from conftest_runs import tiny_run  # n
 is cached in this module, so every module that imports the fixture reuses the same folder.
 
 Data: 1 s tones at 24 kHz, two classes (``low`` 220 Hz, ``high`` 1760 Hz); 8 train, 4 valid, 6
-test clips; tiny MusicFM + LoRA, linear head, 2 epochs; evaluation over 0.4 s windows (so the
-windowed averaging is exercised).
+test clips; tiny MusicFM + LoRA, linear head, 2 epochs (a recipe yaml of its own, no prepare);
+evaluation over 0.4 s windows (so the windowed averaging is exercised).
 """
-import logging
 import os
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-SR = 24000
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/: recipe_fixtures
 
-HPARAMS = """
-seed: 3
-output_folder: {out}
-data_folder: {data}
-train_csv: {data}/train.csv
-valid_csv: {data}/valid.csv
-test_csv: {data}/test.csv
-task: {{name: classification}}
-backbone: tiny_musicfm
-method: {{name: lora, options: {{rank: 2}}}}
-head: linear
-number_of_epochs: 2
-batch_size: 4
-eval_batch_size: 3
-num_threads: 1
-optimizer: {{name: adamw, lr: 0.003}}
-crop_seconds: 0.6
-eval_window_seconds: 0.4
-few_shot_k: 0
-few_shot_seed: 0
-bootstrap_resamples: 20
-"""
+SR = 24000
 
 _CACHE = {}
 
@@ -58,7 +37,9 @@ def _write_manifest(path, rows):
 
 def train_tiny_run(root):
     """Train the tiny run under ``root``; return its output folder."""
-    from petl_core.recipe import run
+    from recipe_fixtures import COMMON, MINIMAL, run_in_process
+
+    from petl_core.task_brains import ClassificationBrain
 
     data = os.path.join(root, "data")
     os.makedirs(data, exist_ok=True)
@@ -76,13 +57,8 @@ def train_tiny_run(root):
     out = os.path.join(root, "run")
     hparams = os.path.join(root, "hparams.yaml")
     with open(hparams, "w") as f:
-        f.write(HPARAMS.format(out=out, data=data))
-    try:
-        run([hparams, "--device=cpu", "--noprogressbar"], prepare=None)
-    finally:
-        root_logger = logging.getLogger()
-        for handler in list(root_logger.handlers):  # run() adds console/file handlers
-            root_logger.removeHandler(handler)
+        f.write(MINIMAL.format(out=out, data=data, common=COMMON))
+    run_in_process(ClassificationBrain, [hparams, "--device=cpu", "--noprogressbar"])
     return out
 
 

@@ -20,19 +20,18 @@ import predict as predict_tool  # noqa: E402
 def _evaluation_logits(run_folder, files):
     """Logits of ``files`` as the recipe's test evaluation computes them: an independently rebuilt
     model, PETLBrain.evaluate(max_key=main metric) with the Checkpointer, batched and windowed."""
-    import speechbrain as sb
     from speechbrain.utils.checkpoints import Checkpointer
 
     from petl_core.brain import PETLBrain
     from petl_core.data import make_dataset
     from petl_core.inference import build_run_task, run_config
     from petl_core.manifest import write_manifest
-    from petl_core.recipe import build_model
+    from petl_core.recipe import build_model, load_run_hparams
 
     config = run_config(run_folder)
-    task = build_run_task(config)
-    sb.utils.seed.seed_everything(int(config["seed"]), verbose=False)
-    model = build_model(config, task.num_outputs)
+    objects = load_run_hparams(run_folder, {"checkpointer": None, "train_logger": None})  # seeds as the run
+    task = build_run_task(config, run_folder, objects["task"])
+    model = build_model(objects, task)
     manifest = os.path.join(run_folder, "..", "predict_check.csv")
     from lobes.audio import audio_info
 

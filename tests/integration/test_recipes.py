@@ -2,14 +2,15 @@
 
 Each recipe's own ``train.py`` + ``hparams/default.yaml`` runs for one epoch with a tiny randomly
 initialised backbone (``--backbone=tiny_ast`` / ``tiny_musicfm``); ``results.json`` must hold the
-task's valid and test metrics. Most recipes run in this process (``run`` with the ``prepare`` that
-the recipe's ``train.py`` imports: interpreter start-up would dominate); two run as
+task's valid and test metrics. Most recipes run in this process (the recipe's ``train.py`` run as
+``__main__`` by ``runpy``: interpreter start-up would dominate); two run as
 ``python train.py hparams/default.yaml ...`` subprocesses to cover the command line itself.
 """
-import importlib.util
 import json
+import logging
 import math
 import os
+import runpy
 import subprocess
 import sys
 
@@ -53,16 +54,19 @@ def test_every_real_recipe_is_covered():
     assert set(RECIPE_DATA) == set(RECIPES)
 
 
-def _load_train_module(recipe):
-    path = os.path.join(REPO, "recipes", recipe, "train.py")
-    spec = importlib.util.spec_from_file_location("train_" + recipe.replace("/", "_"), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_train_py(script, args, monkeypatch):
+    """``python script args...`` in this process (``__name__ == "__main__"``)."""
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    try:
+        runpy.run_path(script, run_name="__main__")
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # SpeechBrain adds console/file handlers
+            root.removeHandler(handler)
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_recipe_one_epoch(recipe, tmp_path):
+def test_recipe_one_epoch(recipe, tmp_path, monkeypatch):
     task, extra, method, lr = RECIPES[recipe]
     data = RECIPE_DATA[recipe](tmp_path / "data")
     out = str(tmp_path / "out")
@@ -74,9 +78,7 @@ def test_recipe_one_epoch(recipe, tmp_path):
         proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr[-6000:]
     else:
-        from petl_core.recipe import run
-
-        run(args, _load_train_module(recipe).prepare)
+        run_train_py(os.path.join(REPO, "recipes", recipe, "train.py"), args, monkeypatch)
     res = json.load(open(os.path.join(out, "results.json")))
     assert res["status"] == "ok" and res["task"] == task and res["main_metric"] == MAIN[task]
     for split in ("valid", "test"):

@@ -11,9 +11,9 @@ import time
 from conftest import REPO, run_recipe
 
 RUN = ["--prepare={task: key, n_train: 24, n_valid: 8, n_test: 8, seed: 5, sample_rate: 24000, duration: 2.0}",
-       "--backbone=tiny_musicfm", "--method={name: lora, options: {rank: 2}}", "--number_of_epochs=2",
+       "--backbone=tiny_musicfm", "--method=lora", "--petl={options: {rank: 2}}", "--number_of_epochs=2",
        "--batch_size=4", "--crop_seconds=1.5", "--eval_window_seconds=1.5", "--bootstrap_resamples=50",
-       "--ckpt_interval_steps=2", "--augment={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
+       "--ckpt_interval_steps=2", "--augmentation={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
 
 
 def _intra_epoch_checkpoint(save_folder):

@@ -6,7 +6,7 @@ import os
 from conftest import run_recipe
 
 SMALL = ["--prepare={task: key, n_train: 24, n_valid: 8, n_test: 8, seed: 5, sample_rate: 24000, duration: 2.0}",
-         "--backbone=tiny_musicfm", "--method={name: lora, options: {rank: 2}}", "--number_of_epochs=2",
+         "--backbone=tiny_musicfm", "--method=lora", "--petl={options: {rank: 2}}", "--number_of_epochs=2",
          "--batch_size=8", "--crop_seconds=1.5", "--eval_window_seconds=1.5", "--bootstrap_resamples=200"]
 
 

@@ -1,133 +1,153 @@
-"""Every ``recipes/**/hparams/*.yaml`` loads and resolves (presets, lr tables, references) without
-building a model or downloading anything; the shared pieces and the lr-by-method tables behave."""
+"""Every ``recipes/**/hparams/*.yaml`` in SpeechBrain's object-graph form: the papers' settings
+(read from the resolved yaml: nothing built, nothing downloaded), every object built with a tiny
+backbone, no key unread, the lr following the method, pieces switched from the command line."""
 import glob
-import inspect
 import os
 
 import pytest
+import torch
 
-from lobes import BACKBONES
 from petl_core.augment import Augmenter
-from petl_core.config import ConfigError, find_common_dir, list_presets, load_hparams
-from petl_core.recipe import OPTIMIZERS, make_optimizer
-from petl_modules.registry import METHODS, parse_method
+from petl_core.config import (ConfigError, check_command_line, load_hparams, resolve, resolved_node, resolved_tag,
+                              unread_keys)
+from petl_core.recipe import RecipeBrain, lr_for_method
+from petl_core.tasks import Task
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-HPARAMS = sorted(glob.glob(os.path.join(REPO, "recipes", "*", "*", "hparams", "*.yaml")))
-COMMON = os.path.join(REPO, "recipes", "hparams_common")
-TASKS = {"classification", "tagging", "key", "tempo"}
 AST_RECIPES = ["ESC50/classification", "UrbanSound8K/classification", "SpeechCommands/classification",
                "FluentSpeechCommands/classification"]
 MUSIC_RECIPES = ["MagnaTagATune/tagging", "MTGJamendo/tagging", "GTZAN/genre", "GTZAN/key", "GTZAN/tempo",
                  "GiantSteps/key", "GiantSteps/tempo"]
+SYNTH_RECIPES = ["SynthMusic/key", "SynthMusic/tempo", "SynthMusic/tagging"]
+HPARAMS = sorted(p for r in AST_RECIPES + MUSIC_RECIPES + SYNTH_RECIPES
+                 for p in glob.glob(os.path.join(REPO, "recipes", r, "hparams", "*.yaml")))
 
 
-def _load(path, **overrides):
-    return load_hparams(path, {"data_folder": "/nonexistent/data", **overrides})
+def _path(recipe):
+    return os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml")
 
 
-def _backbone_options_ok(backbone):
-    cls = BACKBONES[backbone["name"]]
-    init = getattr(cls, "func", cls)  # functools.partial for the speech-SSL family
-    params = inspect.signature(init.__init__ if inspect.isclass(init) else init).parameters
-    return set(backbone) - {"name"} <= set(params)
+def _tiny(path):
+    ast = any(r in path for r in AST_RECIPES)
+    return {"data_folder": "/nonexistent/data", "backbone": "tiny_ast" if ast else "tiny_musicfm"}
 
 
-def test_every_recipe_has_a_default():
-    recipes = {os.path.relpath(os.path.dirname(os.path.dirname(p)), os.path.join(REPO, "recipes")) for p in HPARAMS}
-    assert set(AST_RECIPES + MUSIC_RECIPES) <= recipes
-    for recipe in recipes:
-        assert os.path.exists(os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml"))
-        assert os.path.exists(os.path.join(REPO, "recipes", recipe, "train.py"))
+def _brain_source(path):
+    """What the recipe's train.py and its Brain read."""
+    import importlib
+
+    train_py = os.path.join(os.path.dirname(os.path.dirname(path)), "train.py")
+    name = open(train_py).read().split("from petl_core.task_brains import ")[1].split()[0]
+    return getattr(importlib.import_module("petl_core.task_brains"), name).source(train_py)
 
 
 @pytest.mark.parametrize("path", HPARAMS, ids=lambda p: os.path.relpath(p, os.path.join(REPO, "recipes")))
-def test_hparams_resolve(path):
-    h = _load(path)
-    assert h["task"]["name"] in TASKS
-    assert h["backbone"]["name"] in BACKBONES and _backbone_options_ok(h["backbone"])
-    assert all(name in METHODS for name in parse_method(h["method"]["name"]))
-    assert h.get("head", "mlp") in ("linear", "mlp")
-    opt = dict(h["optimizer"])
-    assert opt["name"] in OPTIMIZERS and isinstance(opt["lr"], float) and opt["lr"] > 0
-    import torch
-
-    make_optimizer(h["optimizer"])([torch.nn.Parameter(torch.zeros(1))])
-    assert h["lr_schedule"] in ("cosine", "constant", None)
-    if h.get("augment"):
-        Augmenter(16000, **h["augment"])
-    assert isinstance(h.get("prepare") or {}, dict)
-    assert h["output_folder"] and "<" not in h["output_folder"]
-    assert h["number_of_epochs"] >= 1 and h["batch_size"] >= 1
+def test_every_object_builds_and_every_key_is_read(path):
+    h = load_hparams(path, _tiny(path))
+    assert isinstance(h["encoder"], torch.nn.Module) and h["petl_state"].method == h["petl"]["name"]
+    assert isinstance(h["task"], Task) and callable(h["compute_cost"]) and callable(h["head"])
+    optimizer = h["opt_class"]([torch.nn.Parameter(torch.zeros(1))])
+    assert isinstance(optimizer, torch.optim.Optimizer) and optimizer.param_groups[0]["lr"] == h["lr"] > 0
+    assert h["augmentation"] is None or isinstance(h["augmentation"], Augmenter)
+    assert h["lr_annealing"] is None or isinstance(h["lr_annealing"](optimizer, T_max=10),
+                                                   torch.optim.lr_scheduler.LRScheduler)
+    assert h["epoch_counter"].limit == h["number_of_epochs"] >= 1 and h["batch_size"] >= 1
+    assert h["checkpointer"].checkpoints_dir.as_posix() == h["save_folder"]
+    assert "<" not in h["output_folder"]
+    assert unread_keys(h, _brain_source(path)) == []
 
 
 @pytest.mark.parametrize("recipe", AST_RECIPES)
 def test_seed002_defaults(recipe):
-    h = _load(os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml"))
+    text = resolve(_path(recipe), {"data_folder": "/x"})
     frames, batch, epochs = {"ESC50": (500, 32, 50), "UrbanSound8K": (400, 32, 30), "SpeechCommands": (100, 128, 75),
                              "FluentSpeechCommands": (400, 32, 75)}[recipe.split("/")[0]]
-    assert h["backbone"]["name"] == "ast" and h["backbone"]["pretrained"].startswith("MIT/ast-finetuned-audioset")
-    assert h["backbone"]["max_length"] == frames and h["batch_size"] == batch and h["number_of_epochs"] == epochs
-    assert h["method"]["name"] == "adapter" and h["head"] == "linear"
-    assert h["optimizer"] == {"name": "adamw", "lr": 5e-3, "betas": [0.9, 0.98], "eps": 1e-6, "weight_decay": 0.1}
-    for method, lr in (("lora", 5e-3), ("bitfit", 5e-3), ("prompt", 1e-2), ("prefix", 1e-2), ("ft", 5e-5),
-                       ("linear", 1e-3)):
-        assert _load(os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml"),
-                     method=method)["optimizer"]["lr"] == pytest.approx(lr)
+    assert resolved_node(text, "encoder") == {"name": "ast", "pretrained": "MIT/ast-finetuned-audioset-10-10-0.4593",
+                                              "max_length": frames}
+    assert resolved_node(text, "batch_size") == batch and resolved_node(text, "number_of_epochs") == epochs
+    assert resolved_node(text, "petl")["name"] == "adapter" and resolved_tag(text, "head") == "!name:lobes.heads.LinearHead"
+    assert resolved_tag(text, "opt_class") == "!name:torch.optim.AdamW"
+    opt = resolved_node(text, "opt_class")
+    assert {k: opt[k] for k in ("betas", "eps", "weight_decay")} == {"betas": [0.9, 0.98], "eps": 1e-6,
+                                                                    "weight_decay": 0.1}
+    assert resolved_tag(text, "lr_annealing") == "!name:torch.optim.lr_scheduler.CosineAnnealingLR"
+    for method, lr in (("adapter", 5e-3), ("lora", 5e-3), ("bitfit", 5e-3), ("prompt", 1e-2), ("prefix", 1e-2),
+                       ("ft", 5e-5), ("linear", 1e-3)):
+        assert load_hparams(_path(recipe), {**_tiny(recipe), "method": method})["lr"] == pytest.approx(lr)
 
 
 @pytest.mark.parametrize("recipe", MUSIC_RECIPES)
 def test_seed001_defaults(recipe):
-    path = os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml")
-    for preset, backbone in ((None, "mert"), ("musicfm_msd", "musicfm")):
-        h = _load(path, **({"backbone": preset} if preset else {}))
-        assert h["backbone"]["name"] == backbone and h["backbone"]["num_layers"] == 6 and h["backbone"]["pretrained"]
-        assert h["head"] == "mlp" and h["layer"] is None and h["batch_size"] == 16
-        assert h["optimizer"] == {"name": "adam", "lr": 1e-4} and h["lr_min"] == 1e-7 and h["max_grad_norm"] == 1.0
-        assert h["precision"] == "bf16" and h["crop_seconds"] == h["eval_window_seconds"] == 5.0
-        assert _load(path, method="ft")["optimizer"]["lr"] == 1e-5
-        assert _load(path, method="mlp")["optimizer"]["lr"] == 1e-4
-    task = h["task"]["name"]
+    for backbone, name in (("mert_95m", "mert"), ("musicfm_msd", "musicfm")):
+        text = resolve(_path(recipe), {"data_folder": "/x", "backbone": backbone})
+        encoder = resolved_node(text, "encoder")
+        assert encoder["name"] == name and encoder["num_layers"] == 6 and encoder["pretrained"]
+        assert resolved_tag(text, "head") == "!name:lobes.heads.MLPHead" and resolved_node(text, "layer") is None
+        assert resolved_node(text, "batch_size") == 16 and resolved_tag(text, "opt_class") == "!name:torch.optim.Adam"
+        assert resolved_node(text, "lr_annealing") == {"eta_min": 1e-7} and resolved_node(text, "max_grad_norm") == 1.0
+        assert resolved_node(text, "precision") == "bf16"
+        assert resolved_node(text, "crop_seconds") == resolved_node(text, "eval_window_seconds") == 5.0
+    for method, lr in (("adapter", 1e-4), ("mlp", 1e-4), ("ft", 1e-5)):
+        assert load_hparams(_path(recipe), {**_tiny(recipe), "method": method})["lr"] == lr
+    augmentation = resolved_node(text, "augmentation")
+    task = recipe.split("/")[1]
     if task == "key":
-        assert h["augment"]["pitch_shift"]["semitones"] == [-4, -3, -2, -1, 1, 2, 3, 4]
+        assert augmentation["pitch_shift"]["semitones"] == [-4, -3, -2, -1, 1, 2, 3, 4]
     if task == "tempo":
-        assert h["augment"]["time_stretch"]["rates"] == [0.95, 0.975, 1.025, 1.05]
+        assert augmentation["time_stretch"]["rates"] == [0.95, 0.975, 1.025, 1.05]
 
 
-def test_overrides_switch_backbone_method_fold_and_lr():
-    path = os.path.join(REPO, "recipes", "ESC50", "classification", "hparams", "default.yaml")
-    h = _load(path, backbone="tiny_ast", method="lora", test_fold=4)
-    assert h["backbone"] == {"name": "ast", "config": "tiny"} and h["method"]["name"] == "lora"
-    assert h["prepare"] == {"test_fold": 4} and "fold4" in h["output_folder"]
-    assert _load(path, method="prompt", lr=0.02)["optimizer"]["lr"] == 0.02  # an explicit lr wins
-    music = os.path.join(REPO, "recipes", "GTZAN", "key", "hparams", "default.yaml")
-    h = _load(music, backbone="musicfm_msd", method={"name": "lora", "options": {"rank": 4}}, few_shot_k=2)
-    assert h["backbone"]["name"] == "musicfm" and h["method"] == {"name": "lora", "options": {"rank": 4}}
-    assert h["few_shot_k"] == 2
+def test_command_line_switches_backbone_method_options_layers_fold_and_lr():
+    path = _path("ESC50/classification")
+    h = load_hparams(path, {**_tiny(path), "method": "lora", "petl": {"options": {"rank": 4}}, "test_fold": 4})
+    assert type(h["encoder"]).__name__ == "ASTBackbone" and h["petl_state"].options["rank"] == 4
+    assert h["prepare"] == {"test_fold": 4} and "fold4" in h["output_folder"] and h["lr"] == 5e-3
+    assert load_hparams(path, {**_tiny(path), "method": "prompt", "lr": 0.02})["lr"] == 0.02  # an explicit lr wins
+    music = _path("GTZAN/key")
+    text = resolve(music, {"data_folder": "/x", "backbone": "musicfm_msd", "encoder": {"num_layers": 4}})
+    assert resolved_node(text, "encoder")["num_layers"] == 4  # merged into the piece
+    assert load_hparams(music, {**_tiny(music), "encoder": {"num_layers": 1}})["encoder"].num_layers == 1
     # a partial prepare override merges into the recipe's prepare options
-    assert _load(music, prepare={"key_folder": "/x"})["prepare"] == {"split_folder": None, "key_folder": "/x"}
+    assert load_hparams(music, {**_tiny(music), "prepare": {"key_folder": "/k"}})["prepare"] == {
+        "split_folder": None, "key_folder": "/k"}
 
 
-def test_missing_data_folder_is_a_clear_error():
+def test_unknown_piece_override_and_placeholder_are_clear_errors():
+    path = _path("GTZAN/genre")
+    with pytest.raises(ConfigError, match=r"backbone: no piece 'mert_9000'.*valid: .*mert_95m"):
+        resolve(path, {"data_folder": "/x", "backbone": "mert_9000"})
+    with pytest.raises(ConfigError, match="method: no piece 'lorra'"):
+        resolve(path, {"data_folder": "/x", "method": "lorra"})
+    with pytest.raises(ConfigError, match="unknown hyperparameter 'batch_sise'"):
+        resolve(path, {"data_folder": "/x", "batch_sise": 8})
     with pytest.raises(ConfigError, match="data_folder"):
-        load_hparams(os.path.join(REPO, "recipes", "GTZAN", "genre", "hparams", "default.yaml"))
+        resolve(path)
 
 
-def test_lr_tables(tmp_path):
-    assert {"seed002_ast", "seed001_music"} <= set(list_presets(COMMON, "lr_tables"))
-    assert find_common_dir(HPARAMS[0]) == COMMON
-    recipe = tmp_path / "recipes" / "X" / "t" / "hparams"
-    recipe.mkdir(parents=True)
-    (tmp_path / "recipes" / "hparams_common" / "methods").mkdir(parents=True)
-    base = ("seed: 1\noutput_folder: o\ndata_folder: d\nfew_shot_k: 0\nfew_shot_seed: 0\nnumber_of_epochs: 1\n"
-            "backbone: ast\nmethod: {m}\nlr: null\noptimizer: {{name: adam, lr: !ref <lr>}}\nlr_by_method: {t}\n")
-    (recipe / "a.yaml").write_text(base.format(m="lora", t="{default: 0.1, lora: 0.2}"))
-    h = load_hparams(str(recipe / "a.yaml"))
-    assert h["optimizer"]["lr"] == 0.2 and h["lr"] == 0.2
-    assert load_hparams(str(recipe / "a.yaml"), {"method": "ssf"})["optimizer"]["lr"] == 0.1
-    (recipe / "b.yaml").write_text(base.format(m="lora", t="{ft: 0.1}"))
+def test_a_key_nobody_reads_is_named(tmp_path):
+    path = tmp_path / "h.yaml"
+    path.write_text("batch_size: 8\nbatch_sise: 8\nopts: {batch_size: !ref <batch_size>}\nmax_grad_norm: 1.0\n")
+    h = load_hparams(str(path))
+    assert unread_keys(h, 'x = hparams["opts"]') == ["batch_sise"]  # run options are SpeechBrain's
+    assert unread_keys(h, "self.hparams.batch_sise; hparams.get(\"opts\")") == []
+
+
+def test_ambiguous_command_line_prefix_is_refused():
+    with pytest.raises(ConfigError, match="--optimizer is only the start of .*--optimizer_step_limit"):
+        check_command_line(["h.yaml", "--optimizer=adam"])
+    check_command_line(["h.yaml", "--optimizer_step_limit=3", "--device=cpu", "--lr=0.1"])
+
+
+def test_lr_tables():
+    table = load_hparams(_path("ESC50/classification"), _tiny(_path("ESC50/classification")))["lr_by_method"]
+    assert lr_for_method(table, "prompt") == 0.01 and lr_for_method(table, "ssf") == 0.005
     with pytest.raises(ConfigError, match="no entry for method 'lora'"):
-        load_hparams(str(recipe / "b.yaml"))
-    (recipe / "c.yaml").write_text(base.format(m="lora", t="nosuchtable"))
-    with pytest.raises(ConfigError, match="unknown lr_by_method table"):
-        load_hparams(str(recipe / "c.yaml"))
+        lr_for_method({"ft": 0.1}, "lora")
+
+
+def test_the_base_brain_reads_what_it_documents():
+    import petl_core.recipe as recipe
+
+    source = RecipeBrain.source()
+    for key in ("crop_seconds", "few_shot_k", "train_dataloader_opts", "bootstrap_seed", "feature_cache"):
+        assert key in source and key in recipe.__doc__

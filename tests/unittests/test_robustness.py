@@ -1,7 +1,7 @@
 """Bad input gets one clear message naming the file or key (docs/robustness.md lists every case)."""
 import csv
-import logging
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -9,7 +9,10 @@ import soundfile as sf
 
 from lobes.audio import AudioError, load_audio
 from petl_core.manifest import ManifestError, check_manifest
-from petl_core.recipe import run
+from petl_core.task_brains import ClassificationBrain
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/: recipe_fixtures
+from recipe_fixtures import COMMON, MINIMAL, run_in_process  # noqa: E402
 
 
 def _tone(path, seconds=0.5, sr=16000, data=None, subtype=None):
@@ -86,28 +89,6 @@ def test_empty_manifest_and_missing_columns(tmp_path, rows, header, message):
 
 
 # ------------------------------------------------------------------- a whole run (in process)
-HPARAMS = """
-seed: 3
-output_folder: {out}
-data_folder: {data}
-train_csv: {data}/train.csv
-valid_csv: {data}/valid.csv
-test_csv: {data}/test.csv
-task: {{name: classification}}
-backbone: {{name: musicfm, config: tiny}}
-method: {{name: lora, options: {{rank: 2}}}}
-head: linear
-number_of_epochs: 1
-batch_size: 4
-num_threads: 1
-optimizer: {{name: adamw, lr: 0.001}}
-crop_seconds: null
-few_shot_k: 0
-few_shot_seed: 0
-bootstrap_resamples: 20
-"""
-
-
 @pytest.fixture
 def user_recipe(tmp_path):
     data = tmp_path / "data"
@@ -121,22 +102,14 @@ def user_recipe(tmp_path):
     for split in ("train", "valid", "test"):
         _manifest(data / f"{split}.csv", rows)
     hparams = tmp_path / "hparams.yaml"
-    hparams.write_text(HPARAMS.format(out=tmp_path / "out", data=data))
+    hparams.write_text(MINIMAL.format(out=tmp_path / "out", data=data, common=COMMON).replace(
+        "number_of_epochs: 2", "number_of_epochs: 1").replace("crop_seconds: 0.6", "crop_seconds: null"))
     return str(hparams), data, rows
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging():
-    """run() configures logging to the (captured) console; drop those handlers between tests."""
-    yield
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
 
 
 def _run_error(argv, capsys):
     with pytest.raises(SystemExit) as info:
-        run(argv, prepare=None)
+        run_in_process(ClassificationBrain, argv)
     assert info.value.code != 0
     err = capsys.readouterr().err
     assert "error: " in err and "Traceback" not in err
@@ -157,26 +130,46 @@ def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, cap
     _manifest(data / "train.csv", rows + [["broken", str(broken), 0.5, "low"]])
     line = _run_error([hparams, "--device=cpu"], capsys)
     assert f"{broken}: not a readable audio file" in line
-    assert not os.path.exists(os.path.join(os.path.dirname(hparams), "out", "save"))  # nothing trained
+    save = os.path.join(os.path.dirname(hparams), "out", "save")
+    assert not os.path.exists(save) or not os.listdir(save)  # nothing trained
 
 
 @pytest.mark.parametrize("override, message", [
-    ("--method={name: lorra}", "unknown PETL method 'lorra'; valid: adapter"),
-    ("--method={name: lora, options: {rank: 0}}", "rank must be a positive integer"),
-    ("--method={name: adapter, options: {bottleneck: 4096}}", "larger than"),
-    ("--backbone={name: bert}", "unknown backbone 'bert'; valid: ast"),
+    ("--method=lorra", "method: no piece 'lorra'"),
+    ("--petl={name: lorra}", "unknown PETL method 'lorra'; valid: adapter"),
+    ("--petl={options: {rank: 0}}", "rank must be a positive integer"),
+    ("--backbone=bert", "backbone: no piece 'bert'"),
+    ("--encoder={name: bert}", "unknown backbone 'bert'; valid: ast"),
     ("--number_of_epoch=2", "unknown hyperparameter 'number_of_epoch'"),
+    ("--optimizer=adam", "--optimizer is only the start of SpeechBrain's run option(s) --optimizer_step_limit"),
+    ("--head=7", "head must be an nn.Module (!new:) or a callable (!name:)"),
+    ("--augmentation=7", "augmentation must be a petl_core.augment.Augmenter"),
+    ("--lr_annealing=cosine", "lr_annealing must be a !name: of a torch LR scheduler"),
 ])
 def test_configuration_errors(user_recipe, capsys, override, message):
     hparams, _, _ = user_recipe
     assert message in _run_error([hparams, "--device=cpu", override], capsys)
 
 
+def test_adapter_bottleneck_too_large(user_recipe, capsys):
+    hparams, _, _ = user_recipe
+    line = _run_error([hparams, "--device=cpu", "--method=adapter", "--petl={options: {bottleneck: 4096}}"], capsys)
+    assert "larger than" in line
+
+
+def test_a_yaml_key_nobody_reads_is_refused(user_recipe, capsys):
+    hparams, _, _ = user_recipe
+    with open(hparams, "a") as f:
+        f.write("batch_sise: 8\n")
+    line = _run_error([hparams, "--device=cpu"], capsys)
+    assert "key(s) batch_sise are read by nothing" in line and hparams in line
+
+
 def test_checkpoint_of_another_method(user_recipe, capsys):
     hparams, _, _ = user_recipe
-    results = run([hparams, "--device=cpu"], prepare=None)
+    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
-    line = _run_error([hparams, "--device=cpu", "--method={name: bitfit}", "--number_of_epochs=2"], capsys)
+    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2"], capsys)
     assert "checkpoint does not match the trainable parameters" in line
 
 

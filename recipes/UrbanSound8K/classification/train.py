@@ -5,11 +5,24 @@
     torchrun --nproc_per_node=2 recipes/UrbanSound8K/classification/train.py recipes/UrbanSound8K/classification/hparams/default.yaml --data_folder=... --distributed_backend=nccl
 
 See recipes/UrbanSound8K/README.md (Training).
+
+hparams/*.yaml hold every object (backbone, PETL method, head, optimiser, loss, augmentation...);
+the Brain is the task's (ClassificationBrain: cross-entropy on class indices), shared by the recipes
+of this task (petl_core/task_brains.py).
 """
 import sys
 
 from petl_core.datasets.urbansound8k import prepare
-from petl_core.recipe import run
+from petl_core.recipe import prepare_datasets
+from petl_core.task_brains import ClassificationBrain
+
+
+def dataio_prep(hparams):
+    """UrbanSound8K's folds as manifests (test fold ``test_fold``); datasets of (audio, class index)."""
+    return prepare_datasets(hparams, prepare)
+
 
 if __name__ == "__main__":
-    run(sys.argv[1:], prepare)
+    hparams, run_opts = ClassificationBrain.setup(sys.argv[1:])
+    datasets = dataio_prep(hparams)
+    ClassificationBrain(hparams, run_opts).fit_and_test(datasets)

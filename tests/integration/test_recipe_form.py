@@ -1,0 +1,125 @@
+"""A recipe's objects are swapped by editing only its yaml (optimizer, head, loss, augmentation),
+and a new task is a Brain subclass in a train.py of its own."""
+import json
+import os
+import runpy
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from conftest_runs import tiny_run  # noqa: F401
+
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from recipe_fixtures import COMMON, MINIMAL  # noqa: E402
+
+import swap_objects  # noqa: E402
+
+SMALL = ["--prepare={task: key, n_train: 24, n_valid: 8, n_test: 8, seed: 5, sample_rate: 24000, duration: 2.0}",
+         "--backbone=tiny_musicfm", "--method=lora", "--number_of_epochs=2", "--batch_size=8",
+         "--crop_seconds=1.5", "--eval_window_seconds=1.5", "--bootstrap_resamples=20", "--device=cpu",
+         "--noprogressbar"]
+
+
+def run_train_py(script, args, monkeypatch):
+    import logging
+
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    try:
+        runpy.run_path(script, run_name="__main__")
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
+
+
+def _edited_key_yaml(tmp_path, edits):
+    """recipes/SynthMusic/key/hparams/default.yaml with ``edits`` (old text -> new text), at the same
+    depth below a folder that holds hparams_common (its !include: paths are relative)."""
+    folder = tmp_path / "recipes" / "Mine" / "key" / "hparams"
+    folder.mkdir(parents=True)
+    os.symlink(COMMON, tmp_path / "recipes" / "hparams_common")
+    text = open(os.path.join(REPO, "recipes", "SynthMusic", "key", "hparams", "default.yaml")).read()
+    for old, new in edits.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "swapped.yaml").write_text(text)
+    return str(folder / "swapped.yaml")
+
+
+def test_optimizer_head_loss_and_augmentation_swapped_in_the_yaml(tmp_path, synth_data, monkeypatch):
+    old_aug = """augmentation: !new:petl_core.augment.Augmenter
+    sample_rate: 24000
+    seed: !ref <seed>
+    pitch_shift: {prob: 0.5, semitones: [-4, -3, -2, -1, 1, 2, 3, 4]}"""
+    hparams = _edited_key_yaml(tmp_path, {
+        "opt_class: !name:torch.optim.AdamW": "opt_class: !name:torch.optim.RMSprop",
+        "head: !name:lobes.heads.MLPHead": "head: !new:torch.nn.Sequential [!new:torch.nn.Dropout [0.1], "
+                                           "!new:torch.nn.Linear [32, 24]]\n#",
+        "compute_cost: !name:torch.nn.functional.cross_entropy": "compute_cost: !name:swap_objects.counting_cost",
+        old_aug: "augmentation: !new:swap_objects.PolarityFlip",
+    })
+    out = str(tmp_path / "out")
+    swap_objects.CALLS.update(cost=0, augmentation=0)
+    run_train_py(os.path.join(REPO, "recipes", "SynthMusic", "key", "train.py"),
+                 [hparams, f"--output_folder={out}", f"--data_folder={synth_data}", *SMALL], monkeypatch)
+    res = json.load(open(os.path.join(out, "results.json")))
+    assert res["status"] == "ok" and res["config"]["optimizer"]["class"] == "RMSprop"
+    assert res["params"]["head"] == 32 * 24 + 24  # the Sequential's Linear(32, 24)
+    assert swap_objects.CALLS["augmentation"] == 2 * 3  # every training batch: 24 clips / 8, 2 epochs
+    assert swap_objects.CALLS["cost"] >= 2 * 3 + 4  # training batches + each evaluation's stage loss
+    ckpt = next(d for d in os.listdir(os.path.join(out, "save")) if d.startswith("CKPT"))
+    optimizer = torch.load(os.path.join(out, "save", ckpt, "optimizer.ckpt"), weights_only=True)
+    assert "square_avg" in next(iter(optimizer["state"].values()))  # RMSprop's state, not Adam's
+
+
+NEW_TASK = '''
+"""Tone height with a margin: a new task is a Brain subclass in the recipe's own train.py."""
+import sys
+
+import torch
+
+from petl_core.recipe import RecipeBrain, prepare_datasets
+
+
+class MarginBrain(RecipeBrain):
+    """Class indices as targets; the loss adds ``logit_penalty`` times the mean squared logit."""
+
+    def targets(self, labels):
+        return labels
+
+    def compute_objectives(self, predictions, batch, stage):
+        logits, labels = predictions
+        self.keep(stage, logits, labels, batch)
+        cost = self.hparams.compute_cost(logits.float(), self.targets(labels))
+        return cost + self.hparams.logit_penalty * logits.float().pow(2).mean()
+
+
+if __name__ == "__main__":
+    hparams, run_opts = MarginBrain.setup(sys.argv[1:])
+    datasets = prepare_datasets(hparams)
+    MarginBrain(hparams, run_opts).fit_and_test(datasets)
+'''
+
+
+def test_a_new_task_is_a_brain_subclass_in_a_train_py(tmp_path, tiny_run, monkeypatch, capsys):
+    data = os.path.join(os.path.dirname(tiny_run), "data")
+    script = tmp_path / "train.py"
+    script.write_text(NEW_TASK)
+    out = tmp_path / "out"
+    yaml = MINIMAL.format(out=out, data=data, common=COMMON) + "logit_penalty: 0.5\n"
+    (tmp_path / "hparams.yaml").write_text(yaml)
+    run_train_py(str(script), [str(tmp_path / "hparams.yaml"), "--device=cpu", "--noprogressbar"], monkeypatch)
+    res = json.load(open(out / "results.json"))
+    assert res["status"] == "ok" and res["task"] == "classification" and 0 <= res["test"]["accuracy"] <= 1
+    # the penalty is in the loss: the same run without it has another training loss
+    log = (out / "train_log.txt").read_text()
+    (tmp_path / "hparams.yaml").write_text(yaml.replace("logit_penalty: 0.5", "logit_penalty: 0.0").replace(
+        f"output_folder: {out}", f"output_folder: {out}0"))
+    run_train_py(str(script), [str(tmp_path / "hparams.yaml"), "--device=cpu", "--noprogressbar"], monkeypatch)
+    assert (tmp_path / "out0" / "train_log.txt").read_text().split("train loss:")[1] != log.split("train loss:")[1]
+    # a key that neither the yaml nor this train.py reads is refused, named
+    (tmp_path / "hparams.yaml").write_text(yaml + "logit_penalti: 0.5\n")
+    with pytest.raises(SystemExit):
+        run_train_py(str(script), [str(tmp_path / "hparams.yaml"), "--device=cpu"], monkeypatch)
+    assert "logit_penalti are read by nothing" in capsys.readouterr().err
