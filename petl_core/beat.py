@@ -85,6 +85,7 @@ class BeatTask(FrameTask):
     """Beats (+ downbeats when ``downbeats``): BCE per frame, madmom DBN decoding and metrics."""
 
     name = "beat"
+    extension = ".beats"
     main_metric = "beat_f"
     cost = staticmethod(masked_bce)
 
@@ -126,7 +127,6 @@ class BeatTask(FrameTask):
     def decode(self, logits, seconds):
         """``(beat times, downbeat times or None)`` of one track's logits ``[M, C]``."""
         from madmom.features.beats import DBNBeatTrackingProcessor
-        from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
         timing = self._require_timing()
         act = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
@@ -137,15 +137,37 @@ class BeatTask(FrameTask):
         beats = beats[beats < seconds]
         if not self.downbeats:
             return beats, None
+        rows = self.bar_positions(logits, seconds)
+        return beats, rows[rows[:, 1] == 1, 0]
+
+    def bar_positions(self, logits, seconds) -> np.ndarray:
+        """``[[time, position in bar]]`` from madmom's joint beat/downbeat DBN (``beats_per_bar``),
+        on ``[max(p_beat - p_down, 0), p_down]``; what a ``.beats`` file holds."""
+        from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+        timing = self._require_timing()
+        act = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
         pair = np.stack([np.clip(act[:, 0] - act[:, 1], 0.0, 1.0), act[:, 1]], axis=1)
         down_dbn = DBNDownBeatTrackingProcessor(beats_per_bar=self.beats_per_bar, min_bpm=self.min_bpm,
                                                 max_bpm=self.max_bpm, fps=timing.rate,
                                                 transition_lambda=self.transition_lambda)
         with np.errstate(divide="ignore"), warnings.catch_warnings():
             warnings.filterwarnings("ignore", "-inf log probability")  # no valid path: no downbeats
-            rows = down_dbn(pair)
-        downbeats = rows[rows[:, 1] == 1, 0] + timing.first if len(rows) else np.empty(0)
-        return beats, downbeats[downbeats < seconds]
+            rows = np.asarray(down_dbn(pair), dtype=np.float64).reshape(-1, 2)
+        rows[:, 0] += timing.first
+        return rows[rows[:, 0] < seconds]
+
+    def write_prediction(self, logits, seconds, path: str) -> dict:
+        """Write the track's ``.beats`` file (``time<TAB>position`` with downbeats, else ``time``);
+        return the prediction: ``beats`` (beat DBN), ``downbeats``, ``file``."""
+        beats, downbeats = self.decode(logits, seconds)
+        if self.downbeats:
+            rows = self.bar_positions(logits, seconds)
+            write_beats(path, rows[:, 0], rows[:, 1].astype(int))
+        else:
+            write_beats(path, beats)
+        return {"beats": [round(float(t), 3) for t in beats], "file": path,
+                "downbeats": None if downbeats is None else [round(float(t), 3) for t in downbeats]}
 
     def score(self, estimate, annotation):
         beats, downbeats = estimate

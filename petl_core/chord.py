@@ -73,6 +73,7 @@ class ChordTask(FrameTask):
     """Chord classes per frame over a vocabulary (``majmin`` or ``extended``); CE; mir_eval metrics."""
 
     name = "chord"
+    extension = ".lab"
     main_metric = "majmin"
     cost = staticmethod(masked_cross_entropy)
 
@@ -128,6 +129,13 @@ class ChordTask(FrameTask):
         intervals = np.stack([bounds[:-1], bounds[1:]], axis=1)
         keep = intervals[:, 1] > intervals[:, 0]
         return intervals[keep], [self.classes[pred[s]] for s, k in zip(starts, keep) if k]
+
+    def write_prediction(self, logits, seconds, path: str) -> dict:
+        """Write the track's ``.lab`` file; return the prediction: ``segments`` [[start, end, label]], ``file``."""
+        intervals, labels = self.decode(logits, seconds)
+        write_lab(path, intervals, labels)
+        return {"segments": [[round(float(a), 3), round(float(b), 3), lab] for (a, b), lab in zip(intervals, labels)],
+                "file": path}
 
     def score(self, estimate, annotation):
         """Per track: ``<metric>_num`` (correct seconds), ``<metric>_den`` (scored seconds), ``<metric>``."""

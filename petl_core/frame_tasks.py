@@ -148,6 +148,13 @@ class FrameTask:
     def score(self, estimate, annotation) -> dict:
         raise NotImplementedError
 
+    def write_prediction(self, logits: torch.Tensor, seconds: float, path: str) -> dict:
+        """Write one track's predicted annotation file (``.beats`` / ``.lab``); return it as a dict."""
+        raise NotImplementedError
+
+    #: extension of the annotation files
+    extension = ""
+
     #: the per-track values :meth:`score` returns, in the order of the rows of :meth:`item_metrics`
     item_names: tuple[str, ...] = ()
 

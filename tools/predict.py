@@ -16,7 +16,12 @@ Output per file (JSON: a list of objects; CSV: one row per file):
 * classification: ``label``, ``score`` (softmax probability), ``top_k`` [{label, score}];
 * tagging: ``tags`` (probability >= ``--threshold``, default 0.5), ``scores`` {tag: probability};
 * key: ``key`` (e.g. ``F# minor``), ``confidence``, ``top_k``;
-* tempo: ``bpm``.
+* tempo: ``bpm``;
+* beat / chord (frame-level runs): the track's predicted annotation is written to
+  ``--annotations-dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's DBN
+  downbeat tracker) or ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
+  ``beats`` + ``downbeats`` or ``segments`` and the written ``annotation`` file. The whole file is
+  evaluated in the run's overlapping windows, stitched (:func:`lobes.frame_head.predict_long`).
 
 Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
 path for an unusable run/checkpoint or an ``--out`` that is one of the inputs (nothing is written
@@ -52,6 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     length.add_argument("--max-seconds", type=positive_seconds, default=None, metavar="SECONDS",
                         help="read at most this many seconds per file (> 0; default: the run's max_eval_seconds)")
     length.add_argument("--whole-file", action="store_true", help="read every file whole (no cap)")
+    parser.add_argument("--annotations-dir", default="predictions",
+                        help="beat / chord runs: folder for the predicted .beats / .lab files (default: %(default)s)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
     args = parser.parse_args(argv)
@@ -81,6 +88,32 @@ def predict(model, task, hparams: dict, paths: list[str], top_k: int = 5, thresh
     return out
 
 
+def predict_frames(model, task, hparams: dict, paths: list[str], out_dir: str, max_seconds: float | None = -1.0):
+    """Frame-level runs: one dict per file with the events and the ``annotation`` file written.
+
+    ``load_run`` rebuilt the run's backbone and head with their trained tensors; they are applied
+    per frame as in training (``FrameModel`` at the run's ``frame_rate``)."""
+    from lobes.frame_head import FrameModel, predict_long
+
+    frame = FrameModel(model.backbone, model.head, layer=model.layer, target_rate=hparams.get("frame_rate")).eval()
+    task.timing = frame.timing
+    window = float(hparams.get("eval_window_seconds") or hparams["crop_seconds"])
+    overlap = hparams.get("eval_overlap_seconds")
+    overlap = window / 2 if overlap is None else float(overlap)
+    outs = [os.path.join(out_dir, os.path.splitext(os.path.basename(p))[0] + task.extension) for p in paths]
+    check_not_input(outs, paths)
+    if len(set(outs)) != len(outs):
+        raise RunError(f"two inputs share a file name; their {task.extension} files would collide in {out_dir}")
+    os.makedirs(out_dir, exist_ok=True)
+    rows = []
+    for path, out in zip(paths, outs):
+        wav = load_clip(path, model, hparams, max_seconds)
+        logits = predict_long(frame, wav, window, overlap)
+        prediction = task.write_prediction(logits, wav.shape[-1] / model.backbone.sample_rate, out)
+        rows.append({"file": path, "annotation": prediction.pop("file"), **prediction})
+    return rows
+
+
 def to_csv(task_name: str, rows: list[dict]) -> str:
     """CSV text: ``file,prediction,score,details`` (details: ``name:score`` joined by ``;``)."""
     buf = io.StringIO()
@@ -89,6 +122,9 @@ def to_csv(task_name: str, rows: list[dict]) -> str:
     for r in rows:
         if task_name == "tempo":
             writer.writerow([r["file"], r["bpm"], "", ""])
+        elif task_name in ("beat", "chord"):
+            counts = {k: len(r[k]) for k in ("beats", "downbeats", "segments") if r.get(k) is not None}
+            writer.writerow([r["file"], r["annotation"], "", ";".join(f"{k}:{n}" for k, n in counts.items())])
         elif task_name == "tagging":
             writer.writerow([r["file"], ";".join(r["tags"]), "",
                              ";".join(f"{t}:{s:.6f}" for t, s in r["scores"].items())])
@@ -114,7 +150,10 @@ def main(argv=None) -> int:
             audio_info(path)
         model, task, hparams = load_run(args.run, args.checkpoint, args.device)
         cap = 0.0 if args.whole_file else (-1.0 if args.max_seconds is None else args.max_seconds)
-        rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, cap)
+        if getattr(task, "frame_level", False):
+            rows = predict_frames(model, task, hparams, args.audio, args.annotations_dir, cap)
+        else:
+            rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, cap)
     except (AudioError, RunError) as exc:
         return _fail(str(exc).splitlines()[0])
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else to_csv(task.name, rows)

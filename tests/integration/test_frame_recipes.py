@@ -16,6 +16,8 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from frame_fixtures import make_ballroom, make_beatles, make_gtzan_beats  # noqa: E402
+from petl_core.beat import read_beats  # noqa: E402
+from petl_core.chord import read_lab  # noqa: E402
 from test_recipes import run_train_py  # noqa: E402
 
 FRAME_RECIPES = {"GTZAN/beat": make_gtzan_beats, "Ballroom/beat": make_ballroom, "Beatles/chord": make_beatles}
@@ -81,6 +83,21 @@ def test_real_dataset_frame_recipes(recipe, tmp_path, monkeypatch):
     if "chord" in recipe:
         assert res["config"]["task_resolved"]["vocabulary"] == "extended"
         assert len(res["config"]["task_resolved"]["classes"]) == 169
+    # tools/predict.py writes the track's annotation file (.beats / .lab), readable by the parsers
+    import runpy
+    predict = runpy.run_path(os.path.join(REPO, "tools", "predict.py"))
+    audio = json.load(open(os.path.join(tmp_path, "out", "results.json")))["config"]["manifests"]["test"]
+    wav = open(audio).read().splitlines()[1].split(",")[1]
+    assert predict["main"](["--run", str(tmp_path / "out"), "--annotations-dir", str(tmp_path / "pred"),
+                            "--out", str(tmp_path / "pred.json"), wav]) == 0
+    row = json.load(open(tmp_path / "pred.json"))[0]
+    if "chord" in recipe:
+        intervals, labels = read_lab(row["annotation"])
+        assert row["annotation"].endswith(".lab") and intervals[-1, 1] == pytest.approx(2.0, abs=0.01)
+    else:
+        assert row["annotation"].endswith(".beats") and isinstance(row["beats"], list)
+        if row["downbeats"]:
+            read_beats(row["annotation"])
 
 
 @pytest.mark.parametrize("task,metric,chance", [("beat", "beat_f", 0.45), ("chord", "majmin", 0.15)])
