@@ -25,7 +25,9 @@ differs, e.g. ``musicfm (config=tiny)`` and ``musicfm (hidden_size=96, num_hidde
 ``table_main.md`` lists every label's full configuration.
 
 The metric of a task is chosen from what its runs report: a key weighted score, else tempo Acc2,
-else mAP and ROC-AUC (two columns), else accuracy, else the first metric; ``--metric
+else mAP and ROC-AUC (two columns), else accuracy, else the first metric; frame-level tasks show
+their main metric with its companions (beat: Beat F, Downbeat F, CMLt, AMLt; chord: MajMin, Root,
+MIREX, duration-weighted); ``--metric
 TASK=name[,name]`` picks others (an unknown task or metric is an error naming the valid ones).
 Values in [0, 1] are shown in percent (``--no-percent``: as is).
 """
@@ -52,7 +54,11 @@ METHOD_ORDER = ["ft", "linear", "probe", "mlp", "lora", "adapter", "convpass", "
                 "prefix", "bitfit", "ssf"]
 BACKBONE_ORDER = ["ast", "mert", "musicfm", "hubert", "wav2vec2", "data2vec"]
 METRIC_LABELS = {"accuracy": "Acc", "acc": "Acc", "map": "mAP", "roc_auc": "ROC-AUC", "rocauc": "ROC-AUC",
-                 "auc": "ROC-AUC", "acc2": "Acc2", "weighted_score": "Weighted", "key_weighted_score": "Weighted"}
+                 "auc": "ROC-AUC", "acc2": "Acc2", "weighted_score": "Weighted", "key_weighted_score": "Weighted",
+                 "beat_f": "Beat F", "downbeat_f": "Downbeat F", "cmlt": "CMLt", "amlt": "AMLt",
+                 "majmin": "MajMin", "root": "Root", "mirex": "MIREX"}
+#: frame-level tasks: the columns shown beside their main metric (as mAP with ROC-AUC)
+COMPANIONS = {"beat_f": ["downbeat_f", "cmlt", "amlt"], "majmin": ["root", "mirex"]}
 
 
 # --------------------------------------------------------------------------------------- loading
@@ -272,6 +278,7 @@ def choose_metrics(runs: list[dict], overrides: dict[str, list[str]]) -> dict[st
         elif declared[task]:
             main = declared[task].most_common(1)[0][0]
             extra = [m for m in default_metrics(k) if m != main] if norm(main) in ("map", "rocauc") else []
+            extra += [m for m in COMPANIONS.get(main, []) if m in k]
             chosen[task] = [main] + extra
         else:
             chosen[task] = default_metrics(k)
