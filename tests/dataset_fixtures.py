@@ -346,3 +346,15 @@ RECIPE_DATA = {
     "GiantSteps/key": make_giantsteps_key,
     "GiantSteps/tempo": make_giantsteps_tempo,
 }
+
+#: seed 003's suite (recipes/NSynth, VocalSet, Emomusic, MTGJamendo/<subset>) -> fixture builder
+SUITE_DATA = {
+    "NSynth/instrument": make_nsynth,
+    "NSynth/pitch": make_nsynth,
+    "VocalSet/singer": make_vocalset,
+    "VocalSet/technique": make_vocalset,
+    "Emomusic/regression": make_emomusic,
+    "MTGJamendo/moodtheme": lambda root: make_mtg_jamendo_subset(root, "moodtheme"),
+    "MTGJamendo/instrument": lambda root: make_mtg_jamendo_subset(root, "instrument"),
+    "MTGJamendo/genre": lambda root: make_mtg_jamendo_subset(root, "genre"),
+}

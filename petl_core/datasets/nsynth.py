@@ -93,3 +93,10 @@ def prepare_instrument(data_folder: str, save_folder: str, **kwargs) -> dict[str
 
 def prepare_pitch(data_folder: str, save_folder: str, **kwargs) -> dict[str, str]:
     return prepare(data_folder, save_folder, task="pitch", **kwargs)
+
+
+def classes(task: str) -> list[str]:
+    """The fixed class list of ``task`` (a recipe's ``classes: !apply:...nsynth.classes [pitch]``)."""
+    if task not in TASKS:
+        raise ValueError(f"NSynth task must be one of {', '.join(TASKS)}, got {task!r}")
+    return list(FAMILIES if task == "instrument" else PITCHES)

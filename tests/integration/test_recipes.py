@@ -19,7 +19,7 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from dataset_fixtures import RECIPE_DATA  # noqa: E402
+from dataset_fixtures import RECIPE_DATA, SUITE_DATA  # noqa: E402
 
 METRICS = {"classification": {"accuracy"}, "tagging": {"mAP", "roc_auc"}, "key": {"weighted_score", "accuracy"},
            "tempo": {"acc1", "acc2"}}
@@ -50,7 +50,8 @@ SUBPROCESS = {"ESC50/classification", "GTZAN/key"}
 def test_every_real_recipe_is_covered():
     found = {os.path.relpath(os.path.dirname(dirpath), os.path.join(REPO, "recipes"))
              for dirpath, _, files in os.walk(os.path.join(REPO, "recipes")) if "default.yaml" in files}
-    assert found - {"SynthMusic/key", "SynthMusic/tempo", "SynthMusic/tagging"} == set(RECIPES)
+    suite = set(SUITE_DATA)  # seed 003's suite: tests/integration/test_suite_recipes.py
+    assert found - {"SynthMusic/key", "SynthMusic/tempo", "SynthMusic/tagging"} - suite == set(RECIPES)
     assert set(RECIPE_DATA) == set(RECIPES)
 
 

@@ -35,8 +35,6 @@ def test_task_standardises_targets_and_reports_original_units():
     pred = outputs * torch.tensor([2.0, 0.5]) + torch.tensor([5.0, 4.0])
     metrics = task.metrics(outputs, labels)
     assert metrics["r2_valence"] == pytest.approx(r2_score(labels[:, 1].numpy(), pred[:, 1].numpy()), abs=1e-6)
-    l1 = RegressionTask(["arousal", "valence"], loss="l1")
-    torch.testing.assert_close(l1.loss(outputs, labels), F.l1_loss(outputs, labels))
     assert task.main_metric == "r2" and not task.scalar and task.num_outputs == 2
     ci = bootstrap_ci(lambda idx: task.summarise(task.item_metrics(outputs, labels), idx), 40, 50, 0)
     assert ci["r2"][0] < ci["r2"][1] and {"r2_arousal", "pearson_valence"} <= set(ci)
@@ -47,8 +45,8 @@ def test_labels_and_options_are_checked():
     for bad in ("1.0", "1;2;3", "a;b", "nan;1"):
         with pytest.raises(ValueError, match="2 finite numbers joined by ';'"):
             task.encode(bad)
-    with pytest.raises(ValueError, match="unknown regression loss 'mae'"):
-        RegressionTask(["a"], loss="mae")
+    with pytest.raises(ValueError, match="distinct target names"):
+        RegressionTask(["a", "a"])
     with pytest.raises(ValueError, match="std > 0"):
         RegressionTask(["a"], std=[0.0])
 
@@ -60,11 +58,19 @@ def test_build_task_standardises_from_the_training_manifest(tmp_path):
         w.writerow(["ID", "wav", "duration", "label"])
         for i, (a, v) in enumerate(REF):
             w.writerow([i, f"/x/{i}.wav", 1.0, f"{a};{v}"])
-    task = build_task({"name": "regression", "targets": ["arousal", "valence"], "loss": "smooth_l1"}, str(path))
+    task = build_task({"name": "regression", "targets": ["arousal", "valence"]}, str(path))
     np.testing.assert_allclose(task.mean.numpy(), REF.mean(0), rtol=1e-6)
     np.testing.assert_allclose(task.std.numpy(), REF.std(0), rtol=1e-6)
-    assert task.describe()["loss"] == "smooth_l1"
+    fitted = RegressionTask(["arousal", "valence"], standardize=True)  # the recipe form: !new: + fit
+    fitted.fit(str(path))
+    assert fitted.mean.tolist() == task.mean.tolist() and fitted.describe()["standardize"]
+    torch.testing.assert_close(fitted.standardized(torch.tensor(REF[:3], dtype=torch.float32)),
+                               (torch.tensor(REF[:3]) - torch.tensor(REF.mean(0))).float() / torch.tensor(REF.std(0)).float())
     raw = build_task({"name": "regression", "targets": ["arousal", "valence"], "standardize": False}, str(path))
     assert raw.mean.tolist() == [0.0, 0.0] and raw.std.tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="standardize: false"):
         build_task({"name": "regression", "targets": ["a", "b"], "mean": [0, 0]}, str(path))
+    one = tmp_path / "one.csv"
+    one.write_text("ID,wav,duration,label\n0,/x/0.wav,1.0,1;2\n")
+    with pytest.raises(ValueError, match="two distinct values per target"):
+        build_task({"name": "regression", "targets": ["a", "b"]}, str(one))
