@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Scaffold a new recipe: ``recipes/NAME/<task>/`` with prepare.py, train.py, hparams/default.yaml, README.md.
+"""Scaffold a new recipe: ``NAME/<task>/`` (in the current folder, or ``--dest``) with prepare.py, train.py, hparams/default.yaml, README.md.
 
     python tools/new_recipe.py MyDrums --task classification
-    python tools/new_recipe.py MyKeys --task key --backbone musicfm_msd --method lora
+    python tools/new_recipe.py MyKeys --task key --backbone musicfm_msd --method lora --dest recipes
+
+The recipe is SpeechBrain's form: ``hparams/default.yaml`` is the object graph (its backbone and
+method pieces included from the toolkit's ``recipes/hparams_common``), ``train.py`` the task's
+Brain, ``dataio_prep`` and the ``__main__`` flow.
 
 The generated ``prepare.py`` works as is: it reads ``<data_folder>/{train,valid,test}.csv`` (header
 ``path,label``; paths relative to ``data_folder`` or absolute) -- or, for classification, the
@@ -27,29 +31,37 @@ TASK_INFO = {
     "classification": {
         "what": "single-label classification (classes = the labels of the training split)",
         "label": "the class name (any string without ';'), e.g. `dog`",
-        "task_yaml": "task: {name: classification}",
-        "augment": "augment: null                     # e.g. {time_mask: ...}; see petl_core/augment.py",
+        "task_yaml": "task: !new:petl_core.tasks.ClassificationTask   # classes: those of the training split",
+        "cost": "!name:torch.nn.functional.cross_entropy",
+        "augment": None,
+        "brain": "ClassificationBrain",
         "metric": "accuracy",
     },
     "tagging": {
         "what": "multi-label tagging (tags = every tag of the training split)",
         "label": "tags joined by `;`, e.g. `rock;guitar;male vocal` (empty = none of the tags)",
-        "task_yaml": "task: {name: tagging}",
-        "augment": "augment: null                     # see petl_core/augment.py",
+        "task_yaml": "task: !new:petl_core.tasks.TaggingTask          # tags: those of the training split",
+        "cost": "!name:torch.nn.functional.binary_cross_entropy_with_logits",
+        "augment": None,
+        "brain": "TaggingBrain",
         "metric": "mAP",
     },
     "key": {
         "what": "24-key estimation (mir_eval weighted score)",
         "label": "a key such as `F# minor`, `Eb major` or `a` (flats become sharps; a bare tonic is major)",
-        "task_yaml": "task: {name: key}",
-        "augment": "augment:\n  pitch_shift: {prob: 0.5, semitones: [-4, -3, -2, -1, 1, 2, 3, 4]}   # key label rotated",
+        "task_yaml": "task: !new:petl_core.tasks.KeyTask",
+        "cost": "!name:torch.nn.functional.cross_entropy",
+        "augment": "pitch_shift: {prob: 0.5, semitones: [-4, -3, -2, -1, 1, 2, 3, 4]}   # key label rotated",
+        "brain": "KeyBrain",
         "metric": "weighted_score",
     },
     "tempo": {
         "what": "tempo estimation (300 one-BPM classes with soft targets; Accuracy1/2)",
         "label": "the tempo in BPM, e.g. `126.5`",
-        "task_yaml": "task: {name: tempo}                # seed 001: 300 one-BPM bins; {name: tempo, grid: log} = 2 % bins",
-        "augment": "augment:\n  time_stretch: {prob: 0.5, rates: [0.95, 0.975, 1.025, 1.05]}   # BPM label scaled",
+        "task_yaml": "task: !new:petl_core.tasks.TempoTask            # seed 001: 300 one-BPM bins; {grid: log}: 2 % bins",
+        "cost": "!name:torch.nn.functional.cross_entropy         # on soft BPM-bin targets",
+        "augment": "time_stretch: {prob: 0.5, rates: [0.95, 0.975, 1.025, 1.05]}   # BPM label scaled",
+        "brain": "TempoBrain",
         "metric": "acc2",
     },
 }
@@ -100,7 +112,7 @@ the manifests.
     python @@REL@@/prepare.py --data_folder /data/@@NAME@@ --save_folder results/@@NAME@@_@@TASK@@
 
 Importable: ``prepare(data_folder, save_folder, skip_bad_files=False, check_samples=False)``
-returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.run``).
+returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.prepare_datasets``).
 """
 import csv
 import os
@@ -239,68 +251,108 @@ instead (the folder name is the label).
 '''
 
 TRAIN = '''#!/usr/bin/env python3
-"""@@NAME@@ '@@TASK@@' (@@WHAT@@). Usage:
+\"\"\"@@NAME@@ '@@TASK@@' (@@WHAT@@). Usage:
 
     python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@ [--overrides]
     python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=... --backbone=tiny_musicfm --number_of_epochs=1   # smoke test
     torchrun --nproc_per_node=2 @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=... --distributed_backend=nccl
 
-See @@REL@@/README.md.
-"""
+hparams/default.yaml holds every object (backbone, PETL method, head, optimiser, loss...); the
+Brain is the task's (@@BRAIN@@, petl_core/task_brains.py). A task of your own: subclass
+petl_core.recipe.RecipeBrain here (docs/adding_a_recipe.md). See @@REL@@/README.md.
+\"\"\"
 import sys
 
 from prepare import prepare  # this recipe's prepare.py (the script's folder is on sys.path)
-from petl_core.recipe import run
+from petl_core.recipe import prepare_datasets
+from petl_core.task_brains import @@BRAIN@@
+
+
+def dataio_prep(hparams):
+    \"\"\"@@NAME@@'s lists as manifests (prepare.py, main process); datasets of (audio, label).\"\"\"
+    return prepare_datasets(hparams, prepare)
+
 
 if __name__ == "__main__":
-    run(sys.argv[1:], prepare)
+    hparams, run_opts = @@BRAIN@@.setup(sys.argv[1:])
+    datasets = dataio_prep(hparams)
+    @@BRAIN@@(hparams, run_opts).fit_and_test(datasets)
 '''
 
 HPARAMS = '''# @@NAME@@ '@@TASK@@': @@WHAT@@ -- scaffolded by tools/new_recipe.py.
-# Backbone @@BACKBONE@@ + @@METHOD@@ (shared pieces: recipes/hparams_common/{backbones,methods}/*.yaml);
-# lr by method from the @@LR_TABLE@@ table unless --lr is given.
+# Backbone @@BACKBONE@@ + @@METHOD@@ (shared pieces: @@COMMON@@/{backbones,methods}/*.yaml);
+# lr by method from the @@LR_TABLE@@ table unless --lr is given. Every object below can be
+# swapped here (opt_class: any torch.optim class; head: any nn.Module; compute_cost: any loss).
 #
 #   python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@
-#   ... --backbone=musicfm_msd --method=lora      (any preset combination; see recipes/hparams_common)
+#   ... --backbone=musicfm_msd --method=lora      (any piece combination; see hparams_common)
 #   ... --backbone=tiny_musicfm --number_of_epochs=1   (offline smoke test: tiny random backbone)
 
 seed: 1234
+__set_seed: !apply:speechbrain.utils.seed.seed_everything [!ref <seed>, False]
 output_folder: !ref results/@@NAME@@/@@TASK@@/<seed>
 save_folder: !ref <output_folder>/save
+train_log: !ref <output_folder>/train_log.txt
 data_folder: !PLACEHOLDER         # layout: @@REL@@/README.md ({train,valid,test}.csv with path,label)
-
-@@TASK_YAML@@
 prepare: {skip_bad_files: false}  # extra keyword arguments of prepare.prepare()
 
-backbone: @@BACKBONE@@             # recipes/hparams_common/backbones/*.yaml, or a mapping
-method: @@METHOD@@                 # recipes/hparams_common/methods/*.yaml, or a mapping
-head: @@HEAD@@
+# ---------------------------------------------------------------- backbone x PETL method x head
+backbone: @@BACKBONE@@             # a piece: hparams_common/backbones/<backbone>.yaml
+method: @@METHOD@@                 # a piece: hparams_common/methods/<method>.yaml
+encoder: !include:@@COMMON@@/backbones/<backbone>.yaml {}
+petl: !include:@@COMMON@@/methods/<method>.yaml {}
+petl_state: !apply:petl_modules.apply_petl       # the method applied to the backbone (in place)
+    backbone: !ref <encoder>
+    method: !ref <petl[name]>
+    options: !ref <petl[options]>
+head: !name:@@HEAD@@   # called with (backbone width, number of outputs); or !new: any nn.Module
 layer: null                       # pooled layer; null = last kept layer
 
+# ---------------------------------------------------------------- task, loss, augmentation
+@@TASK_YAML@@
+compute_cost: @@COST@@
+@@AUGMENT@@
+
+# ---------------------------------------------------------------- training
 number_of_epochs: 10
 batch_size: 8
 eval_batch_size: 8
 num_workers: 0
 num_threads: null                 # torch CPU threads (1 on a shared CPU; null = torch default)
-lr: null                          # null = by method, from lr_by_method
-lr_by_method: @@LR_TABLE@@        # recipes/hparams_common/lr_tables/@@LR_TABLE@@.yaml
-optimizer: {name: @@OPTIMIZER@@, lr: !ref <lr>}
-lr_schedule: cosine               # per optimizer step, to lr_min
-lr_min: 0.0000001
+train_dataloader_opts: {batch_size: !ref <batch_size>, num_workers: !ref <num_workers>}
+valid_dataloader_opts: {batch_size: !ref <eval_batch_size>, num_workers: !ref <num_workers>}
+lr_by_method: !include:@@COMMON@@/lr_tables/@@LR_TABLE@@.yaml {}
+lr: !apply:petl_core.recipe.lr_for_method   # the method's lr (--lr=... wins)
+    table: !ref <lr_by_method>
+    method: !ref <petl[name]>
+opt_class: !name:torch.optim.@@OPTIMIZER@@
+    lr: !ref <lr>
+lr_annealing: !name:torch.optim.lr_scheduler.CosineAnnealingLR   # per optimizer step over the run
+    eta_min: 0.0000001
 max_grad_norm: 1.0
 nonfinite_patience: 3             # non-finite losses in a row before training stops
-
 crop_seconds: 5.0                 # random training crop; evaluation averages eval_window_seconds windows
 eval_window_seconds: 5.0
 max_eval_seconds: null            # evaluate at most this much of each clip (null = all)
-@@AUGMENT@@
 
+epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter
+    limit: !ref <number_of_epochs>
+checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
+    checkpoints_dir: !ref <save_folder>
+    recoverables:
+        counter: !ref <epoch_counter>
+        rng: !new:petl_core.checkpointing.RandomState
+train_logger: !new:speechbrain.utils.train_logger.FileTrainLogger
+    save_file: !ref <train_log>
+
+# ---------------------------------------------------------------- few-shot, results
 few_shot_k: 0                     # k examples per class from the training split (0 = all)
 few_shot_seed: 0
 bootstrap_resamples: 1000
 bootstrap_seed: 0
 results_file: results.json
 record_train_ids: false
+feature_cache: null               # true / a folder: cache frozen-stage outputs (probing: pooled embeddings)
 '''
 
 README = '''# @@NAME@@ — @@TASK@@
@@ -336,7 +388,7 @@ python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@
 python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@ --backbone=tiny_musicfm --number_of_epochs=1  # smoke test
 ```
 
-Defaults: `@@BACKBONE@@` + `@@METHOD@@`, @@HEAD@@ head, lr from `@@LR_TABLE@@` by method, 10 epochs,
+Defaults: `@@BACKBONE@@` + `@@METHOD@@`, @@HEAD_NAME@@ head, lr from `@@LR_TABLE@@` by method, 10 epochs,
 batch 8, 5 s crops / evaluation windows. The output folder holds `results.json` (valid/test
 `@@METRIC@@` and the other metrics, bootstrap CIs, parameter counts, the resolved config) and
 `save/CKPT+*` (trainable weights only).
@@ -368,7 +420,7 @@ def render(template: str, values: dict) -> str:
     return template
 
 
-def scaffold(name: str, task: str, dest: str = "recipes", backbone: str = "mert_95m", method: str = "adapter",
+def scaffold(name: str, task: str, dest: str = ".", backbone: str = "mert_95m", method: str = "adapter",
              head: str = "mlp") -> str:
     """Write the recipe; returns its folder. Raises ``FileExistsError`` if it exists."""
     folder = os.path.abspath(os.path.join(dest, name, task))
@@ -378,11 +430,24 @@ def scaffold(name: str, task: str, dest: str = "recipes", backbone: str = "mert_
     inside = os.path.commonpath([folder, TOOLKIT]) == TOOLKIT
     rel = os.path.relpath(folder, TOOLKIT) if inside else folder
     ast = backbone.startswith(("ast", "small_ast", "tiny_ast"))
+    hparams_dir = os.path.join(folder, "hparams")
+    try:  # the toolkit's shared pieces, relative when they can be (a moved toolkit breaks absolute paths)
+        common = os.path.relpath(COMMON, hparams_dir)
+    except ValueError:  # another drive
+        common = COMMON
+    augment = info["augment"]
+    augment_yaml = ("augmentation: !new:petl_core.augment.Augmenter\n"
+                    f"    sample_rate: {16000 if ast else 24000}   # the backbone's rate\n"
+                    f"    seed: !ref <seed>\n    {augment}") if augment else \
+        "augmentation: null               # e.g. !new:petl_core.augment.Augmenter, or a SpeechBrain augmentation"
     values = {
         "NAME": name, "TASK": task, "WHAT": info["what"], "WHAT_CAP": info["what"][0].upper() + info["what"][1:],
-        "LABEL": info["label"], "REL": rel, "TASK_YAML": info["task_yaml"], "AUGMENT": info["augment"],
-        "METRIC": info["metric"], "BACKBONE": backbone, "METHOD": method, "HEAD": head,
-        "LR_TABLE": "seed002_ast" if ast else "seed001_music", "OPTIMIZER": "adamw" if ast else "adam",
+        "LABEL": info["label"], "REL": rel, "TASK_YAML": info["task_yaml"], "AUGMENT": augment_yaml,
+        "COST": info["cost"], "BRAIN": info["brain"], "COMMON": common,
+        "METRIC": info["metric"], "BACKBONE": backbone, "METHOD": method,
+        "HEAD": {"mlp": "lobes.heads.MLPHead", "linear": "lobes.heads.LinearHead"}[head],
+        "HEAD_NAME": head,
+        "LR_TABLE": "seed002_ast" if ast else "seed001_music", "OPTIMIZER": "AdamW" if ast else "Adam",
         # a recipe outside the toolkit finds it here (unless the toolkit is pip-installed)
         "NORMALISER": NORMALISERS[task].rstrip("\n") + "\n",
         "FOLDERS_DOC": FOLDERS_DOC if task == "classification" else "",
@@ -411,7 +476,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="dataset name (letters, digits, '_' and '-'), e.g. MyDrums")
     parser.add_argument("--task", required=True, choices=TASKS)
-    parser.add_argument("--dest", default=os.path.join(TOOLKIT, "recipes"), help="parent folder (default: recipes/)")
+    parser.add_argument("--dest", default=".", help="parent folder (default: the current folder)")
     parser.add_argument("--backbone", default="mert_95m", choices=list_presets("backbones") or None,
                         help="backbone preset (default: mert_95m)")
     parser.add_argument("--method", default="adapter", choices=list_presets("methods") or None,

@@ -74,6 +74,18 @@ def test_scaffold_and_train_one_epoch(tmp_path, task):
     assert rows[0]["label"] == expected
 
 
+def test_default_destination_is_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert new_recipe.main(["HereData", "--task", "key"]) == 0
+    assert (tmp_path / "HereData" / "key" / "train.py").is_file()
+    assert not os.path.exists(os.path.join(REPO, "recipes", "HereData"))
+    # its yaml includes the toolkit's pieces, wherever it is
+    from petl_core.config import resolve, resolved_node
+
+    text = resolve(str(tmp_path / "HereData" / "key" / "hparams" / "default.yaml"), {"data_folder": "/d"})
+    assert resolved_node(text, "encoder")["pretrained"] == "m-a-p/MERT-v1-95M"
+
+
 def test_refuses_to_overwrite(tmp_path, capsys):
     dest = str(tmp_path / "recipes")
     assert new_recipe.main(["Demo", "--task", "key", "--dest", dest]) == 0
