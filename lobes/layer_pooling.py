@@ -97,7 +97,8 @@ class WeightedLayerSum(LayerChoice):
 
 def build_layer_choice(spec, num_layers: int) -> LayerChoice:
     """A :class:`LayerChoice` from an hparams value (see the module docstring); clear errors otherwise."""
-    valid = f"null (last layer), an int 0..{num_layers}, '{WEIGHTED}', or [first, last] with 0 <= first <= last <= {num_layers}"
+    valid = (f"null (last layer), an int 0..{num_layers}, '{WEIGHTED}', or [first, last] with "
+             f"0 <= first <= last <= {num_layers}")
     if isinstance(spec, LayerChoice):
         return spec
     if spec is None:

@@ -54,7 +54,8 @@ def checked_config(family: str, folder: str, config_cls):
             raise ValueError(f"{path}: invalid json ({exc})") from None
     model_type = raw.get("model_type")
     if model_type != MODEL_TYPES[family]:
-        other = {v: k for k, v in MODEL_TYPES.items()}.get(model_type) or ("mert" if model_type == "mert_model" else None)
+        other = {v: k for k, v in MODEL_TYPES.items()}.get(model_type)
+        other = other or ("mert" if model_type == "mert_model" else None)
         hint = f"; use backbone {other!r}" if other else ""
         raise ValueError(f"{path}: model_type {model_type!r} is not a {family} checkpoint (expected "
                          f"{MODEL_TYPES[family]!r}){hint}")

@@ -28,7 +28,8 @@ def test_splits_labels_and_regression_task(root, tmp_path):
     assert first["wav"] == os.path.join(root, "clips_45seconds", "2.wav")  # .mp3 converted to .wav is found
     task = build_task({"name": "regression", "targets": emomusic.TARGETS}, paths["train"])
     train = [r["label"].split(";") for r in rows["train"]]
-    assert task.mean.tolist() == pytest.approx([sum(float(a) for a, _ in train) / 5, sum(float(v) for _, v in train) / 5])
+    means = [sum(float(a) for a, _ in train) / 5, sum(float(v) for _, v in train) / 5]
+    assert task.mean.tolist() == pytest.approx(means)
 
 
 def test_artist_key_normalisation():

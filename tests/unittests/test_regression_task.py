@@ -64,8 +64,9 @@ def test_build_task_standardises_from_the_training_manifest(tmp_path):
     fitted = RegressionTask(["arousal", "valence"], standardize=True)  # the recipe form: !new: + fit
     fitted.fit(str(path))
     assert fitted.mean.tolist() == task.mean.tolist() and fitted.describe()["standardize"]
+    expected = (REF[:3] - REF.mean(0)) / REF.std(0)
     torch.testing.assert_close(fitted.standardized(torch.tensor(REF[:3], dtype=torch.float32)),
-                               (torch.tensor(REF[:3]) - torch.tensor(REF.mean(0))).float() / torch.tensor(REF.std(0)).float())
+                               torch.tensor(expected, dtype=torch.float32))
     raw = build_task({"name": "regression", "targets": ["arousal", "valence"], "standardize": False}, str(path))
     assert raw.mean.tolist() == [0.0, 0.0] and raw.std.tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="standardize: false"):

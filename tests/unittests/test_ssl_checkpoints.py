@@ -64,7 +64,7 @@ def _edit_config(folder, **changes):
 def test_wrong_or_incomplete_folders_are_refused(tmp_path):
     folder = str(tmp_path / "ckpt")
     _save(folder, "data2vec")
-    with pytest.raises(ValueError, match="model_type 'data2vec-audio' is not a hubert checkpoint.*use backbone 'data2vec'"):
+    with pytest.raises(ValueError, match="'data2vec-audio' is not a hubert checkpoint.*use backbone 'data2vec'"):
         build_backbone("hubert", pretrained=folder)
     _edit_config(folder, conv_bias=None)
     with pytest.raises(ValueError, match="config.json: missing architecture field\\(s\\) conv_bias"):
@@ -75,7 +75,8 @@ def test_wrong_or_incomplete_folders_are_refused(tmp_path):
     _edit_config(folder, auto_map=None)
     weights = os.path.join(folder, "model.safetensors")
     state = load_file(weights)
-    save_file({k: v for k, v in state.items() if not k.startswith("encoder.layers.1.")}, weights, metadata={"format": "pt"})
+    kept = {k: v for k, v in state.items() if not k.startswith("encoder.layers.1.")}
+    save_file(kept, weights, metadata={"format": "pt"})
     with pytest.raises(ValueError, match="lacks .* weight\\(s\\) of this architecture"):
         build_backbone("data2vec", pretrained=folder)
     assert build_backbone("data2vec", pretrained=folder, num_layers=1).num_layers == 1  # layer 1 is not kept

@@ -19,7 +19,8 @@ def prepare(data_folder, save_folder, **options):
 
 def main(argv=None):
     parser = build_parser(__doc__.splitlines()[0], test_fold=None)
-    parser.add_argument("--test_singers", nargs="+", help="singers held out for test (default: test_singers_technique.txt or f2 f8 m3 m5 m10)")
+    parser.add_argument("--test_singers", nargs="+",
+                        help="singers held out for test (default: test_singers_technique.txt or f2 f8 m3 m5 m10)")
     return run_cli(prepare, parser, argv)
 
 
