@@ -15,6 +15,8 @@ The weighted-sum run goes first: its ``layer_weights`` (in ``results.json``) tel
 there are, and it fills the cache. Training inputs are cached only when they are deterministic
 (no random crop, no augmentation: set ``crop_seconds=null`` and no augmentation through ``--set``
 when the recipe has them), and only a frozen backbone caches pooled layers (a probing method).
+Use one ``--root`` per configuration: finished runs are skipped (resumable, as run_grid) and the
+cache keys name the clips, not the backbone.
 
 PETL depth sweep (seed 001, Fig. 3: 3/6/9/12 layers): ``--num_layers 3,6,9,12`` runs the recipe
 (its method, e.g. ``--set method=lora``) with the backbone truncated to each depth, through the
