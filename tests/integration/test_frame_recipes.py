@@ -26,7 +26,7 @@ TINY = ["--device=cpu", "--noprogressbar", "--number_of_epochs=1", "--batch_size
         "--crop_seconds=1.0", "--eval_window_seconds=1.2", "--eval_overlap_seconds=0.4"]
 BEAT_METRICS = {"beat_f", "cmlt", "amlt", "downbeat_f", "loss"}
 CHORD_METRICS = {"root", "majmin", "mirex", "loss"}
-METHODS = ["adapter", "adapter_hou_par", "convpass", "conformer_adapter", "prompt", "prefix", "bitfit", "ssf",
+METHODS = ["adapter", "adapter_seed001", "convpass", "conformer_adapter", "prompt", "prefix", "bitfit", "ssf",
            "lora", "adapter_lora", "ft", "linear", "mlp"]
 BACKBONES = ["tiny_ast", "tiny_mert", "tiny_musicfm", "tiny_data2vec"]
 
