@@ -613,7 +613,7 @@ def print_table(report: dict) -> None:
         print(f"input pipeline ({pipeline['crop_seconds']} s crops from {src['seconds']:.0f} s "
               f"{src['sample_rate']} Hz files -> {pipeline['target_rate']} Hz): " + ", ".join(
                   f"{r['format']} {r['num_workers']} workers {r['items_per_s']:.1f}/s" for r in pipeline["results"]))
-        print("model training step: " + ", ".join(f"{n} {r['train_items_per_s']:.1f} items/s"
+        print("model training step: " + ", ".join(f"{n} {r['train_items_per_s']:.3g} items/s"
                                                  for n, r in report["results"].items() if r.get("train_items_per_s")))
     noise = report["noise"]
     if noise["wide"]:
