@@ -133,7 +133,11 @@ def substitute_pieces(path: str, text: str, overrides: dict) -> str:
 
 def load_hparams(path: str, overrides=None) -> Hparams:
     """Load ``path`` with ``overrides`` (a yaml string or a mapping); see the module docstring."""
-    resolved = resolve(path, overrides)
+    return build(path, resolve(path, overrides))
+
+
+def build(path: str, resolved: str) -> Hparams:
+    """The objects of a resolved yaml (:func:`resolve`) of ``path``."""
     out = Hparams(load_hyperpyyaml(resolved))
     out.file, out.text = os.path.abspath(path), resolved
     return out
@@ -184,6 +188,11 @@ def _raw_text(hparams: Hparams) -> str:
         with open(hparams.file, encoding="utf-8") as f:
             return f.read()
     return hparams.text
+
+
+def resolved_tree(text: str) -> dict:
+    """A resolved yaml as plain data (tags dropped: an object is the mapping of its arguments)."""
+    return _untag(_ruamel_load(text) or {})
 
 
 def resolved_node(hparams: Hparams | str, key: str):

@@ -64,7 +64,9 @@ from lobes.audio import AudioError
 from lobes.cache import FeatureCache
 from petl_core.augment import Augmenter
 from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain
-from petl_core.config import ConfigError, check_command_line, load_hparams, plain, resolved_node, unread_keys
+from petl_core import output_folder
+from petl_core.config import (ConfigError, build, check_command_line, load_hparams, plain, resolve, resolved_node,
+                              resolved_tree, unread_keys)
 from petl_core.data import make_dataset
 from petl_core.few_shot import FewShotError, write_few_shot_manifest
 from petl_core.manifest import DatasetError, ManifestError, check_manifest
@@ -163,6 +165,22 @@ def as_augmenter(augmentation, seed: int, sample_rate: int):
     return SpeechBrainAugmentation(augmentation, seed)
 
 
+def check_values(tree: dict) -> None:
+    """Epochs, batch sizes and the learning rate (of a resolved yaml, :func:`resolved_tree`) are
+    positive numbers of the right kind."""
+    def positive(key, value, kind=int):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        if not ok or (kind is int and not float(value).is_integer()):
+            raise ConfigError(f"{key} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
+
+    positive("number_of_epochs", tree.get("number_of_epochs"))
+    for key in ("train_dataloader_opts", "valid_dataloader_opts"):
+        positive(f"{key}[batch_size]", (tree.get(key) or {}).get("batch_size", 1))
+    opt = tree.get("opt_class") if isinstance(tree.get("opt_class"), dict) else {}
+    if "lr" in opt and not isinstance(opt["lr"], dict):  # a mapping: computed (lr_for_method)
+        positive("lr", opt["lr"], float)
+
+
 def make_scheduler_fn(lr_annealing, total_steps: int):
     """``optimizer -> scheduler`` from a ``!name:`` of a torch LR scheduler (None = constant lr)."""
     if lr_annealing is None:
@@ -236,7 +254,9 @@ class RecipeBrain(PETLBrain):
         hparams_file, run_opts, overrides = sb.parse_arguments(argv)
         sb.utils.distributed.ddp_init_group(run_opts)
         try:
-            hparams = load_hparams(hparams_file, overrides)
+            text = resolve(hparams_file, overrides)
+            check_values(resolved_tree(text))  # before any object is built
+            hparams = build(hparams_file, text)
         except (ConfigError, ValueError, OSError, TypeError) as exc:  # also: unknown backbone/method, no weights
             fail(str(exc).splitlines()[0] if str(exc) else repr(exc))
         recipe_file = sys._getframe(1).f_globals.get("__file__")  # the train.py calling setup
@@ -247,6 +267,15 @@ class RecipeBrain(PETLBrain):
         if hparams.get("num_threads"):
             torch.set_num_threads(int(hparams["num_threads"]))  # 1 is much faster on a shared CPU
         out = hparams["output_folder"]
+        if if_main_process():
+            try:
+                output_folder.claim(out)
+                changed = output_folder.check_same_settings(out, hparams.text)
+            except (ConfigError, OSError) as exc:
+                fail(str(exc))
+            if changed:
+                fail(f"{out} holds a run with other settings ({', '.join(changed)} differ): it would train nothing "
+                     "and report the new settings; rerun it with its own settings, or give another --output_folder")
         sb.create_experiment_directory(experiment_directory=out)
         if if_main_process():
             os.remove(os.path.join(out, os.path.basename(__file__)))  # SpeechBrain copies its caller: this file
@@ -367,9 +396,9 @@ class RecipeBrain(PETLBrain):
                            bootstrap={"resamples": n_boot, "seed": boot_seed, "level": 0.95},
                            n_items={s: evaluated[s]["n_items"] for s in ("valid", "test")})
             results.update(extra_results(self.model, reserved=RESERVED_KEYS))  # e.g. learned layer weights
-        best = max(self.valid_history, key=lambda h: _finite(h.get(task.main_metric)), default=None)
-        results.update(
-            params=self.counts, epochs=len(self.epoch_seconds), best_epoch=best["epoch"] if best else None,
+        kept = self.checkpointer.find_checkpoint(max_key=task.main_metric) if status == "ok" else None
+        results.update(  # best_epoch: the checkpoint the evaluations used (ties: the one kept)
+            params=self.counts, epochs=len(self.epoch_seconds), best_epoch=kept.meta.get("epoch") if kept else None,
             seconds_per_epoch=(sum(self.epoch_seconds) / len(self.epoch_seconds)) if self.epoch_seconds else None,
             epoch_seconds=self.epoch_seconds, train_seconds=train_seconds, valid_history=self.valid_history,
             n_train=len(datasets["train"]), world_size=world_size(), config=self.resolved_config(datasets))
@@ -394,10 +423,6 @@ class RecipeBrain(PETLBrain):
             config["optimizer"] = {"class": getattr(hparams["opt_class"].func, "__name__", repr(hparams["opt_class"].func)),
                                    **plain(hparams["opt_class"].keywords)}
         return config
-
-
-def _finite(x):
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else -math.inf
 
 
 def load_run_hparams(folder: str, overrides=None):

@@ -71,6 +71,7 @@ def test_seed002_defaults(recipe):
     assert {k: opt[k] for k in ("betas", "eps", "weight_decay")} == {"betas": [0.9, 0.98], "eps": 1e-6,
                                                                     "weight_decay": 0.1}
     assert resolved_tag(text, "lr_annealing") == "!name:torch.optim.lr_scheduler.CosineAnnealingLR"
+    assert resolved_node(text, "max_grad_norm") == 0.0  # PETL_AST does not clip (SpeechBrain's default: 5.0)
     for method, lr in (("adapter", 5e-3), ("lora", 5e-3), ("bitfit", 5e-3), ("prompt", 1e-2), ("prefix", 1e-2),
                        ("ft", 5e-5), ("linear", 1e-3)):
         assert load_hparams(_path(recipe), {**_tiny(recipe), "method": method})["lr"] == pytest.approx(lr)

@@ -165,11 +165,13 @@ def test_a_yaml_key_nobody_reads_is_refused(user_recipe, capsys):
     assert "key(s) batch_sise are read by nothing" in line and hparams in line
 
 
-def test_checkpoint_of_another_method(user_recipe, capsys):
+def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
     hparams, _, _ = user_recipe
     results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
-    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2"], capsys)
+    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2",
+                       f"--output_folder={tmp_path / 'other'}",
+                       f"--checkpointer={{checkpoints_dir: {tmp_path / 'out' / 'save'}}}"], capsys)
     assert "checkpoint does not match the trainable parameters" in line
 
 
@@ -179,3 +181,44 @@ def test_yaml_octal_trap_is_refused(user_recipe, capsys):
         f.write("bootstrap_seed: 0501\n")
     line = _run_error([hparams, "--device=cpu"], capsys)
     assert "bootstrap_seed: 0501 has a leading zero" in line and hparams in line
+
+
+def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys):
+    hparams, _, _ = user_recipe
+    assert run_in_process(ClassificationBrain, [hparams, "--device=cpu"])["status"] == "ok"
+    before = open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read()
+    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--few_shot_seed=4"], capsys)
+    assert "holds a run with other settings (few_shot_seed, method, petl, petl_state differ)" in line
+    assert open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read() == before  # not rewritten
+    again = run_in_process(ClassificationBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
+    assert again["status"] == "ok" and again["bootstrap"]["resamples"] == 30  # same settings: re-evaluated
+
+
+def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
+    import subprocess
+
+    hparams, _, _ = user_recipe
+    out = os.path.join(os.path.dirname(hparams), "out")
+    os.makedirs(out)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               os.path.join(out, ".run.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        line = _run_error([hparams, "--device=cpu"], capsys)
+        assert "another run is using this output folder right now" in line and out in line
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--number_of_epochs=0", "number_of_epochs must be a positive integer, got 0"),
+    ("--number_of_epochs=abc", "number_of_epochs must be a positive integer, got 'abc'"),
+    ("--train_dataloader_opts={batch_size: 2.5}", "train_dataloader_opts[batch_size] must be a positive integer"),
+    ("--valid_dataloader_opts={batch_size: 0}", "valid_dataloader_opts[batch_size] must be a positive integer"),
+    ("--opt_class={lr: fast}", "lr must be a positive number, got 'fast'"),
+])
+def test_bad_values_are_one_clear_error(user_recipe, capsys, override, message):
+    hparams, _, _ = user_recipe
+    assert message in _run_error([hparams, "--device=cpu", override], capsys)
