@@ -123,3 +123,31 @@ def test_a_new_task_is_a_brain_subclass_in_a_train_py(tmp_path, tiny_run, monkey
     with pytest.raises(SystemExit):
         run_train_py(str(script), [str(tmp_path / "hparams.yaml"), "--device=cpu"], monkeypatch)
     assert "logit_penalti are read by nothing" in capsys.readouterr().err
+
+
+def test_grid_and_few_shot_tools_drive_a_recipe(tmp_path, synth_data):
+    """tools/run_grid.py (backbone x method axes by --key=value) and tools/few_shot.py on the key recipe."""
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    common = [a for a in SMALL if not a.startswith(("--method", "--number_of_epochs"))] + [
+        f"--data_folder={synth_data}", "--number_of_epochs=1"]
+    grid = [sys.executable, os.path.join(REPO, "tools", "run_grid.py"), "--recipe",
+            os.path.join(REPO, "recipes", "SynthMusic", "key"), "--axis", "method=linear,lora",
+            "--root", str(tmp_path / "grid")] + [f"--set={a[2:]}" for a in common if "=" in a]
+    proc = subprocess.run(grid, cwd=REPO, capture_output=True, text=True, timeout=400, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for method in ("linear", "lora"):
+        res = json.load(open(tmp_path / "grid" / "SynthMusic-key" / f"method-{method}" / "results.json"))
+        assert res["status"] == "ok" and res["config"]["method"]["name"] == method
+        assert res["config"]["optimizer"]["lr"] == 0.001  # the recipe's lr (no lr table: the same for both)
+    few = [sys.executable, os.path.join(REPO, "tools", "few_shot.py"),
+           os.path.join(REPO, "recipes", "SynthMusic", "key", "train.py"),
+           os.path.join(REPO, "recipes", "SynthMusic", "key", "hparams", "default.yaml"),
+           "--k", "1", "--seeds", "0", "1", "--out", str(tmp_path / "few"), "--", "--method=linear", *common]
+    proc = subprocess.run(few, cwd=REPO, capture_output=True, text=True, timeout=400, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.load(open(tmp_path / "few" / "few_shot_k1.json"))
+    assert summary["test"]["weighted_score"]["n"] == 2 and summary["failed_seeds"] == []
+    for seed in (0, 1):
+        assert json.load(open(tmp_path / "few" / f"k1_s{seed}" / "results.json"))["n_train"] == 24  # 1 per key
