@@ -100,17 +100,19 @@ def test_real_dataset_frame_recipes(recipe, tmp_path, monkeypatch):
             read_beats(row["annotation"])
 
 
-@pytest.mark.parametrize("task,metric,chance", [("beat", "beat_f", 0.45), ("chord", "majmin", 0.15)])
-def test_offline_default_learns(task, metric, chance, tmp_path):
-    """The offline default, on a smaller generated set: clearly above an untrained model."""
+@pytest.mark.parametrize("task,metric,floor", [("beat", "beat_f", 0.7), ("chord", "majmin", 0.5)])
+def test_offline_default_learns(task, metric, floor, tmp_path):
+    """The offline default on 64 clips, 10 epochs (about a minute each): far above chance (an
+    untrained model's beat F is 0.38; the most frequent chord class scores majmin 0.05); measured
+    here: beat F 0.91, majmin 0.76."""
     script = os.path.join(REPO, "recipes", "SynthMusic", task, "train.py")
     hparams = os.path.join(REPO, "recipes", "SynthMusic", task, "hparams", "default.yaml")
-    prep = "{n_train: 48, n_valid: 8, n_test: 8, seed: 2024, sample_rate: 24000, duration: 6.0}"
+    prep = "{n_train: 64, n_valid: 8, n_test: 8, seed: 2024, sample_rate: 24000, duration: 6.0}"
     cmd = [sys.executable, script, hparams, f"--output_folder={tmp_path / 'out'}", f"--data_folder={tmp_path / 'd'}",
-           "--device=cpu", "--noprogressbar", f"--prepare={prep}", "--number_of_epochs=4", "--bootstrap_resamples=20"]
+           "--device=cpu", "--noprogressbar", f"--prepare={prep}", "--number_of_epochs=10", "--bootstrap_resamples=20"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-6000:]
     with open(tmp_path / "out" / "results.json") as f:
         res = json.load(f)
-    assert res["test"][metric] > chance, res["test"]
+    assert res["test"][metric] > floor, res["test"]
