@@ -8,6 +8,9 @@ What it changes in SpeechBrain's ``Brain`` (see DESIGN.md §3):
 * **gradient clipping over ALL parameter groups** (SpeechBrain clips ``param_groups[0]`` only);
 * **frozen parts stay in eval mode**: ``fit`` calls ``modules.train()`` every epoch; the
   backbone's ``train()`` keeps frozen BatchNorm / fully frozen blocks in eval mode (tested);
+* **unused trainable tensors** (no gradient after the first backward): a warning naming them;
+  under DDP without ``find_unused_parameters`` an :class:`UnusedParametersError` (DDP itself would
+  fail at the next step, naming parameter indices only);
 * **non-finite losses**: the step is skipped with a warning (no backward, no optimiser step); after
   ``nonfinite_patience`` non-finite losses IN A ROW training stops with :class:`NonFiniteLossError`
   (SpeechBrain's own check counts per epoch and still steps). Under DDP the decision is agreed
@@ -57,6 +60,10 @@ class NonFiniteLossError(RuntimeError):
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint saved for another backbone, method or options."""
+
+
+class UnusedParametersError(ValueError):
+    """Trainable tensors that get no gradient, under DDP without ``find_unused_parameters``."""
 
 
 def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -172,6 +179,7 @@ class PETLBrain(sb.Brain):
         self.weight_decay_vectors = weight_decay_vectors
         self.epoch_seconds: list[float] = []
         self.nonfinite_in_a_row = 0
+        self._unused_checked = False
         self.current_epoch = 0
         self.eval_result: dict | None = None
         self.valid_history: list[dict] = []
@@ -350,6 +358,20 @@ class PETLBrain(sb.Brain):
         if self.scheduler is not None:
             self.scheduler.step()
 
+    def _check_unused_parameters(self) -> None:
+        """After the first backward: trainable tensors without a gradient are trained for nothing;
+        under DDP without ``find_unused_parameters`` they would crash the next step with an
+        index-only message, so stop here naming them."""
+        unused = [n for n, p in self.model.named_parameters() if p.requires_grad and p.grad is None]
+        if not unused:
+            return
+        message = (f"{len(unused)} trainable tensor(s) got no gradient in the first training step: "
+                   f"{', '.join(unused[:5])}{', ...' if len(unused) > 5 else ''}")
+        if isinstance(self.modules["model"], DistributedDataParallel) and not self.find_unused_parameters:
+            raise UnusedParametersError(f"{message}; DDP needs every trainable tensor in the loss: freeze them "
+                                        f"(method options) or run with --find_unused_parameters")
+        logger.warning("%s (they are trained for nothing: freeze them in the method options)", message)
+
     def _finite_everywhere(self, loss: torch.Tensor) -> bool:
         finite = torch.tensor(float(torch.isfinite(loss).all()), device=loss.device)
         if is_distributed_initialized():
@@ -366,6 +388,9 @@ class PETLBrain(sb.Brain):
             finite = self._finite_everywhere(loss)
             if finite:
                 self.scaler.scale(loss / self.grad_accumulation_factor).backward()
+                if not self._unused_checked:
+                    self._unused_checked = True
+                    self._check_unused_parameters()
             elif isinstance(self.modules["model"], DistributedDataParallel):
                 # DDP expects a backward after a training forward; run a zero one, then drop it
                 (torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0) * 0.0).backward()

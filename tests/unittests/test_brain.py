@@ -209,3 +209,14 @@ def test_run_history_is_restored_on_resume_but_not_over_a_running_record(tmp_pat
     resumed.valid_history.append({"epoch": 2, "loss": 1.0})  # the final evaluation loads an older checkpoint
     resumed.checkpointer.recover_if_possible()
     assert [h["epoch"] for h in resumed.valid_history] == [1, 2]
+
+
+def test_trainable_tensors_without_gradient_are_named_after_the_first_step(caplog):
+    model = _model()
+    model.backbone.unused_extra = torch.nn.Linear(2, 2)  # trainable, never in the forward
+    brain = _brain(model)
+    with caplog.at_level("WARNING", logger="petl_core.brain"):
+        brain.fit_batch(_batch())
+        brain.fit_batch(_batch())
+    warnings_ = [r.getMessage() for r in caplog.records if "got no gradient" in r.getMessage()]
+    assert len(warnings_) == 1 and "backbone.unused_extra.weight" in warnings_[0]
