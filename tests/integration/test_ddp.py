@@ -20,8 +20,8 @@ from conftest import REPO, run_recipe
 PREPARE = "--prepare={task: key, n_train: 16, n_valid: 7, n_test: 5, seed: 9, sample_rate: 24000, duration: 2.0}"
 TINY = [PREPARE, "--backbone=tiny_musicfm", "--batch_size=4", "--crop_seconds=1.5", "--eval_window_seconds=1.5",
         "--bootstrap_resamples=100"]
-LORA = [*TINY, "--method={name: lora, options: {rank: 2}}", "--number_of_epochs=3", "--ckpt_interval_steps=1",
-        "--augment={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
+LORA = [*TINY, "--method=lora", "--petl={options: {rank: 2}}", "--number_of_epochs=3", "--ckpt_interval_steps=1",
+        "--augmentation={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
 
 
 def _free_port() -> int:
@@ -146,3 +146,13 @@ def test_full_fine_tuning_of_musicfm(tmp_path, synth_data):
     res = _ddp(str(tmp_path / "ft"), synth_data, *TINY, "--method=ft", "--number_of_epochs=2")
     assert res["status"] == "ok" and res["world_size"] == 2 and res["epochs"] == 2
     assert res["config"]["run_options"]["distributed_backend"] == "gloo"
+
+
+def test_unused_trainable_tensors_are_named_not_a_ddp_index_error(tmp_path, synth_data):
+    """FT pooling layer 1 of 2: the layers above get no gradient; the run stops after the first
+    step naming them and the remedies (DDP alone would fail at step 2 with parameter indices)."""
+    proc = run_recipe("key", str(tmp_path / "unused"), synth_data, *TINY, "--method=ft", "--layer=1",
+                      "--number_of_epochs=1", "--distributed_backend=gloo", launcher=_torchrun(), timeout=300)
+    assert proc.returncode != 0
+    assert "got no gradient in the first training step: backbone.model.conformer" in proc.stderr
+    assert "--find_unused_parameters" in proc.stderr
