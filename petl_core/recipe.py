@@ -120,17 +120,24 @@ def lr_for_method(table: dict, method: str) -> float:
     return float(lr)
 
 
+def build_head(head, in_features: int, num_outputs: int) -> torch.nn.Module:
+    """The yaml's ``head``: an ``nn.Module`` (``!new:``) as it is, or a callable (``!name:``)
+    called with (input size, number of outputs)."""
+    if isinstance(head, torch.nn.Module):
+        return head
+    if not callable(head):
+        raise ConfigError(f"head must be an nn.Module (!new:) or a callable (!name:) taking (input size, "
+                          f"number of outputs), got {head!r}")
+    return head(in_features, num_outputs)
+
+
 def build_model(hparams, task):
     """``AudioClassifier(encoder, head, layer)`` for ``task``'s number of outputs (see the module doc)."""
     from lobes.heads import AudioClassifier
 
-    encoder, head = hparams["encoder"], hparams["head"]
-    if not isinstance(head, torch.nn.Module):
-        if not callable(head):
-            raise ConfigError(f"head must be an nn.Module (!new:) or a callable (!name:) taking (input size, "
-                              f"number of outputs), got {head!r}")
-        head = head(encoder.hidden_size, task.num_outputs)
-    return AudioClassifier(encoder, head, layer=hparams["layer"])
+    encoder = hparams["encoder"]
+    return AudioClassifier(encoder, build_head(hparams["head"], encoder.hidden_size, task.num_outputs),
+                           layer=hparams["layer"])
 
 
 class SpeechBrainAugmentation:
