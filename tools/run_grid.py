@@ -17,9 +17,10 @@ or the same from a yaml file (command-line flags add to / override it):
     root: results/grid
 
 A recipe is a folder holding ``train.py`` (its ``hparams/train.yaml`` or ``hparams/default.yaml`` is passed when it exists) or a
-script path, optionally ``script.py:hparams.yaml``. Scaling curves are more axes (``--axis
-num_layers=1,2,4``, ``--axis few_shot_k=1,5``, ``--axis lora_rank=2,8``: whatever the recipe's
-override is called).
+script path, optionally ``script.py:hparams.yaml``. Scaling curves are more axes, named like the
+recipe's own overrides (``--axis few_shot_k=1,5``, ``--axis "encoder={num_layers: 2},{num_layers: 4}"``
+merges into the backbone piece, ``--axis "petl={options: {rank: 2}},{options: {rank: 8}}"`` into the
+method's options).
 
 Resumable: a run whose ``results.json`` exists is skipped. The plan is printed first; ``--dry-run``
 prints the commands and runs nothing. Runs go one after another (``--torchrun N`` launches each with
