@@ -22,24 +22,19 @@ checkpoint on ``task.main_metric`` and bootstraps the test set by track, as for 
 """
 from __future__ import annotations
 
-import torch
 import speechbrain as sb
+import torch
 
 from lobes.frame_head import FrameModel, predict_long
-from petl_core.config import ConfigError
 from petl_core.frame_tasks import FrameTask, align_targets, frame_dataset
-from petl_core.recipe import RecipeBrain, fail, prepare_datasets
+from petl_core.recipe import RecipeBrain, build_head, fail, prepare_datasets
 
 
 def build_frame_model(hparams, task) -> FrameModel:
     """``FrameModel(encoder, head, layer, target_rate=frame_rate)`` for ``task``'s outputs."""
-    encoder, head = hparams["encoder"], hparams["head"]
-    if not isinstance(head, torch.nn.Module):
-        if not callable(head):
-            raise ConfigError(f"head must be an nn.Module (!new:) or a callable (!name:) taking (input size, "
-                              f"number of outputs), got {head!r}")
-        head = head(encoder.hidden_size, task.num_outputs)
-    return FrameModel(encoder, head, layer=hparams["layer"], target_rate=hparams["frame_rate"])
+    encoder = hparams["encoder"]
+    return FrameModel(encoder, build_head(hparams["head"], encoder.hidden_size, task.num_outputs),
+                      layer=hparams["layer"], target_rate=hparams["frame_rate"])
 
 
 def frame_datasets(hparams, prepare=None) -> dict:
