@@ -41,8 +41,10 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 INCLUDE = re.compile(r"!include:(\S+)")
 REF = re.compile(r"<([A-Za-z_]\w*)")
-#: python reads of a key: ``hparams["key"]``, ``hparams.get("key"``, ``hparams.key``
-PY_READ = re.compile(r"hparams(?:\[\s*[\"'](\w+)[\"']\s*\]|\.get\(\s*[\"'](\w+)[\"']|\.(\w+))")
+#: python reads of a key: ``hparams["key"]``, ``hparams.get("key"``, ``hparams.key``,
+#: ``getattr(hparams, "key"``
+PY_READ = re.compile(r"hparams(?:\[\s*[\"'](\w+)[\"']\s*\]|\.get\(\s*[\"'](\w+)[\"']|\.(\w+))"
+                     r"|getattr\(\s*(?:self\.)?hparams\s*,\s*[\"'](\w+)[\"']")
 
 
 class ConfigError(ValueError):

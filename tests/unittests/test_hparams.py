@@ -131,6 +131,7 @@ def test_a_key_nobody_reads_is_named(tmp_path):
     h = load_hparams(str(path))
     assert unread_keys(h, 'x = hparams["opts"]') == ["batch_sise"]  # run options are SpeechBrain's
     assert unread_keys(h, "self.hparams.batch_sise; hparams.get(\"opts\")") == []
+    assert unread_keys(h, "getattr(hparams, 'batch_sise', 1); hparams['opts']") == []
 
 
 def test_ambiguous_command_line_prefix_is_refused():
