@@ -285,7 +285,9 @@ class RecipeBrain(PETLBrain):
                      "and report the new settings; rerun it with its own settings, or give another --output_folder")
         sb.create_experiment_directory(experiment_directory=out)
         if if_main_process():
-            os.remove(os.path.join(out, os.path.basename(__file__)))  # SpeechBrain copies its caller: this file
+            copied = os.path.join(out, os.path.basename(__file__))  # SpeechBrain copies its caller: this file
+            if os.path.isfile(copied) and os.path.basename(recipe_file or "") != os.path.basename(__file__):
+                os.remove(copied)
             if recipe_file and os.path.isfile(recipe_file):
                 shutil.copy(recipe_file, out)
             with open(os.path.join(hparams["output_folder"], "hyperparams.yaml"), "w", encoding="utf-8") as f:
