@@ -42,7 +42,7 @@ hparams keys read here (besides the objects above): ``seed``, ``output_folder``,
 ``data_folder``, ``prepare``, ``manifest_folder``, ``validate_audio``, ``train_csv``/``valid_csv``/
 ``test_csv`` (when a recipe has no prepare), ``encoder``, ``petl``, ``layer``, ``number_of_epochs``,
 ``train_dataloader_opts``, ``valid_dataloader_opts``, ``crop_seconds``, ``eval_window_seconds``,
-``max_eval_seconds``, ``few_shot_k``, ``few_shot_seed``,
+``max_eval_seconds``, ``max_valid_seconds`` (:func:`petl_core.data.eval_cap`), ``few_shot_k``, ``few_shot_seed``,
 ``bootstrap_resamples``, ``bootstrap_seed``, ``results_file``, ``record_train_ids``,
 ``num_threads``, ``feature_cache``, ``weight_decay_vectors``.
 """
@@ -67,7 +67,8 @@ from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBra
 from petl_core import output_folder
 from petl_core.config import (ConfigError, build, check_command_line, load_hparams, plain, resolve, resolved_node,
                               resolved_tree, unread_keys)
-from petl_core.data import make_dataset
+from petl_core import data as data_module
+from petl_core.data import eval_cap, make_dataset
 from petl_core.few_shot import FewShotError, write_few_shot_manifest
 from petl_core.manifest import DatasetError, ManifestError, check_manifest
 from petl_core.metrics import bootstrap_ci
@@ -235,10 +236,14 @@ def prepare_datasets(hparams, prepare=None) -> dict:
                                                class_of=task.few_shot_class, short=task.few_shot_short)
         except FewShotError as exc:
             fail(str(exc))
-    sr, cap = hparams["encoder"].sample_rate, hparams.get("max_eval_seconds")
+    sr = hparams["encoder"].sample_rate
+    try:
+        caps = {split: eval_cap(hparams, split) for split in ("valid", "test")}  # max_eval/valid_seconds
+    except ValueError as exc:
+        fail(str(exc))
     return {"train": make_dataset(train_csv, task, sr, train=True, crop_seconds=hparams.get("crop_seconds")),
-            "valid": make_dataset(manifests["valid"], task, sr, train=False, max_eval_seconds=cap),
-            "test": make_dataset(manifests["test"], task, sr, train=False, max_eval_seconds=cap),
+            "valid": make_dataset(manifests["valid"], task, sr, train=False, max_eval_seconds=caps["valid"]),
+            "test": make_dataset(manifests["test"], task, sr, train=False, max_eval_seconds=caps["test"]),
             "manifests": manifests, "train_csv": train_csv}
 
 
@@ -300,6 +305,7 @@ class RecipeBrain(PETLBrain):
         """The code that may read hparams: the recipe's ``train.py`` and the modules of the Brain
         classes from ``cls`` down to :class:`PETLBrain`."""
         paths = {getattr(sys.modules[c.__module__], "__file__", None) for c in cls.__mro__ if issubclass(c, PETLBrain)}
+        paths.add(data_module.__file__)  # eval_cap reads max_eval_seconds / max_valid_seconds
         texts = []
         for path in sorted(p for p in paths | {recipe_file} if p):
             if os.path.isfile(path):

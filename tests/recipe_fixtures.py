@@ -38,6 +38,7 @@ opt_class: !name:torch.optim.AdamW {{lr: 0.003}}
 lr_annealing: null
 crop_seconds: 0.6
 eval_window_seconds: 0.4
+max_valid_seconds: null
 epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {{limit: !ref <number_of_epochs>}}
 checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
     checkpoints_dir: !ref <output_folder>/save

@@ -146,6 +146,7 @@ def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, cap
     ("--augmentation=7", "augmentation must be a petl_core.augment.Augmenter"),
     ("--lr_annealing=cosine", "lr_annealing must be a !name: of a torch LR scheduler"),
     ("--method=adapter --petl={options: {bottleneck: 4096}}", "larger than"),
+    ("--max_valid_seconds=-1", "max_valid_seconds must be a positive number of seconds or null, got -1"),
 ])
 def test_configuration_errors(user_recipe, capsys, override, message):
     hparams, _, _ = user_recipe
