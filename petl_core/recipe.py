@@ -379,7 +379,8 @@ class RecipeBrain(PETLBrain):
         steps = math.ceil(math.ceil(len(datasets["train"]) / world_size()) / int(train_opts.get("batch_size", 1)))
         steps = math.ceil(steps / int(self.grad_accumulation_factor or 1))
         try:
-            self.scheduler_fn = make_scheduler_fn(hparams.get("lr_annealing"), max(1, steps * int(hparams["number_of_epochs"])))
+            total = max(1, steps * int(hparams["number_of_epochs"]))
+            self.scheduler_fn = make_scheduler_fn(hparams.get("lr_annealing"), total)
         except ConfigError as exc:
             fail(str(exc))
         task, t0, status = self.task, time.time(), "ok"
@@ -430,12 +431,14 @@ class RecipeBrain(PETLBrain):
         hparams = self.hparams_dict
         config = plain(hparams)
         state = hparams["petl_state"]
-        config.update(backbone=resolved_node(hparams, "encoder"), method={"name": state.method, "options": state.options},
+        config.update(backbone=resolved_node(hparams, "encoder"),
+                      method={"name": state.method, "options": state.options},
                       task=self.task.describe(), task_resolved=self.task.describe(),
                       run_options={k: plain(getattr(self, k, None)) for k in RUN_OPTIONS},
                       hparams_file=hparams.file, train_csv=datasets["train_csv"], manifests=datasets["manifests"])
         if hparams.get("opt_class") is not None and getattr(hparams["opt_class"], "keywords", None):
-            config["optimizer"] = {"class": getattr(hparams["opt_class"].func, "__name__", repr(hparams["opt_class"].func)),
+            func = hparams["opt_class"].func
+            config["optimizer"] = {"class": getattr(func, "__name__", repr(func)),
                                    **plain(hparams["opt_class"].keywords)}
         return config
 

@@ -58,7 +58,7 @@ TASK_INFO = {
     "tempo": {
         "what": "tempo estimation (300 one-BPM classes with soft targets; Accuracy1/2)",
         "label": "the tempo in BPM, e.g. `126.5`",
-        "task_yaml": "task: !new:petl_core.tasks.TempoTask            # seed 001: 300 one-BPM bins; {grid: log}: 2 % bins",
+        "task_yaml": "task: !new:petl_core.tasks.TempoTask   # seed 001: 300 one-BPM bins; {grid: log}: 2 % bins",
         "cost": "!name:torch.nn.functional.cross_entropy         # on soft BPM-bin targets",
         "augment": "time_stretch: {prob: 0.5, rates: [0.95, 0.975, 1.025, 1.05]}   # BPM label scaled",
         "brain": "TempoBrain",
