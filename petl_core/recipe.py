@@ -63,7 +63,7 @@ from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_pr
 from lobes.audio import AudioError
 from lobes.cache import FeatureCache
 from petl_core.augment import Augmenter
-from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain
+from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain, UnusedParametersError
 from petl_core import output_folder
 from petl_core.config import (ConfigError, build, check_command_line, load_hparams, plain, resolve, resolved_node,
                               resolved_tree, unread_keys)
@@ -393,7 +393,7 @@ class RecipeBrain(PETLBrain):
                      valid_loader_kwargs=eval_opts)
         except NonFiniteLossError as exc:
             status = f"stopped: {exc}"
-        except (AudioError, CheckpointMismatchError) as exc:
+        except (AudioError, CheckpointMismatchError, UnusedParametersError) as exc:
             fail(f"{exc} (checkpoints in {self.checkpointer.checkpoints_dir})"
                  if isinstance(exc, CheckpointMismatchError) else str(exc))
         results = {"task": task.name, "main_metric": task.main_metric, "status": status, "valid": {}, "test": {}}
@@ -402,7 +402,12 @@ class RecipeBrain(PETLBrain):
             evaluated = {}
             for split in ("valid", "test"):
                 self.eval_name = split
-                self.evaluate(datasets[split], max_key=task.main_metric, test_loader_kwargs=dict(eval_opts))
+                try:
+                    self.evaluate(datasets[split], max_key=task.main_metric, test_loader_kwargs=dict(eval_opts))
+                except AudioError as exc:  # e.g. NaN samples, found only when a file is decoded
+                    fail(f"{exc} (in the {split} set; training finished, checkpoints in "
+                         f"{self.checkpointer.checkpoints_dir}: fix or drop the file, then rerun the same command "
+                         "to evaluate without training again)")
                 evaluated[split] = self.eval_result
             test = evaluated["test"]
             n_boot, boot_seed = int(hparams.get("bootstrap_resamples", 1000)), int(hparams.get("bootstrap_seed", 0))

@@ -31,7 +31,9 @@ MUSIC_TINY = ["--backbone=tiny_musicfm", "--crop_seconds=1.0", "--eval_window_se
 
 # recipe -> (task, extra overrides, expected method, expected lr); some switch method/fold to check overrides
 RECIPES = {
-    "ESC50/classification": ("classification", AST_TINY + ["--test_fold=2"], "adapter", 5e-3),
+    # the default preset (adapter_pf_par, RR 64) with a reduction rate that fits the 32-wide tiny AST
+    "ESC50/classification": ("classification", AST_TINY + ["--test_fold=2", "--petl={options: {reduction_rate: 8}}"],
+                             "adapter", 5e-3),
     "UrbanSound8K/classification": ("classification", AST_TINY + ["--test_fold=10", "--method=lora"], "lora", 5e-3),
     "SpeechCommands/classification": ("classification", AST_TINY + ["--method=prompt"], "prompt", 1e-2),
     "FluentSpeechCommands/classification": ("classification", AST_TINY + ["--method=bitfit", "--lr=0.002"],

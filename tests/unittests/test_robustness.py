@@ -214,3 +214,23 @@ def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
 def test_bad_values_are_one_clear_error(user_recipe, capsys, override, message):
     hparams, _, _ = user_recipe
     assert message in _run_error([hparams, "--device=cpu", override], capsys)
+
+
+def test_nan_samples_in_the_test_set_after_training_then_rerun_evaluates(user_recipe, capsys):
+    """A NaN sample shows only when the file is decoded (here: the test set, after training): one
+    message naming the file and the split; the same command, once the file is fixed, evaluates
+    without training again and writes results.json."""
+    hparams, data, rows = user_recipe
+    bad = data / "nan.wav"
+    samples = np.zeros(12000, dtype=np.float32)
+    samples[100] = np.nan
+    sf.write(bad, samples, 24000, subtype="FLOAT")
+    _manifest(data / "test.csv", rows + [["nan", str(bad), 0.5, "low"]])
+    line = _run_error([hparams, "--device=cpu"], capsys)
+    assert f"{bad}: contains NaN or inf samples (in the test set; training finished" in line
+    out = os.path.join(os.path.dirname(hparams), "out")
+    assert not os.path.exists(os.path.join(out, "results.json"))
+    sf.write(bad, np.zeros(12000, dtype=np.float32), 24000, subtype="FLOAT")  # the user fixes the file
+    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
+    assert results["status"] == "ok" and results["n_items"]["test"] == len(rows) + 1
+    assert results["epochs"] == 1 and len(results["valid_history"]) == 1  # the first run's epoch, not a new one

@@ -3,7 +3,7 @@
 
 Generates the seeded synthetic clips offline (no download) and writes the manifests:
 
-    python recipes/SynthMusic/key/prepare.py --data_folder data/SynthMusic --save_folder results/synth_key
+    python recipes/SynthMusic/key/prepare.py --save_folder results/synth_key
 
 Importable: ``prepare(data_folder, save_folder, n_train=240, n_valid=48, n_test=48, seed=1234, ...)``
 (:func:`petl_core.datasets.synthmusic.prepare` with ``task="key"``)
