@@ -27,9 +27,14 @@ def _path(recipe):
     return os.path.join(REPO, "recipes", recipe, "hparams", "default.yaml")
 
 
-def _tiny(path):
-    ast = any(r in path for r in AST_RECIPES)
-    return {"data_folder": "/nonexistent/data", "backbone": "tiny_ast" if ast else "tiny_musicfm"}
+def _tiny(path, method=None):
+    """Overrides building ``path`` on a tiny backbone (and ``method`` instead of the default)."""
+    if method is not None:
+        return {"data_folder": "/nonexistent/data", "method": method,
+                "backbone": "tiny_ast" if any(r in path for r in AST_RECIPES) else "tiny_musicfm"}
+    if any(r in path for r in AST_RECIPES):  # PETL_AST's reduction rate 64 exceeds the 32-wide tiny AST
+        return {"data_folder": "/nonexistent/data", "backbone": "tiny_ast", "petl": {"options": {"reduction_rate": 8}}}
+    return {"data_folder": "/nonexistent/data", "backbone": "tiny_musicfm"}
 
 
 def _brain_source(path):
@@ -65,7 +70,8 @@ def test_seed002_defaults(recipe):
     assert resolved_node(text, "encoder") == {"name": "ast", "pretrained": "MIT/ast-finetuned-audioset-10-10-0.4593",
                                               "max_length": frames}
     assert resolved_node(text, "batch_size") == batch and resolved_node(text, "number_of_epochs") == epochs
-    assert resolved_node(text, "petl")["name"] == "adapter"
+    assert resolved_node(text, "petl") == {"name": "adapter", "options": {  # Table I "PF par"
+        "style": "pfeiffer", "location": "mhsa", "placement": "parallel", "position": "before", "reduction_rate": 64}}
     assert resolved_tag(text, "head") == "!name:lobes.heads.LinearHead"
     assert resolved_tag(text, "opt_class") == "!name:torch.optim.AdamW"
     opt = resolved_node(text, "opt_class")
@@ -75,7 +81,7 @@ def test_seed002_defaults(recipe):
     assert resolved_node(text, "max_grad_norm") == 0.0  # PETL_AST does not clip (SpeechBrain's default: 5.0)
     for method, lr in (("adapter", 5e-3), ("lora", 5e-3), ("bitfit", 5e-3), ("prompt", 1e-2), ("prefix", 1e-2),
                        ("ft", 5e-5), ("linear", 1e-3)):
-        assert load_hparams(_path(recipe), {**_tiny(recipe), "method": method})["lr"] == pytest.approx(lr)
+        assert load_hparams(_path(recipe), _tiny(recipe, method))["lr"] == pytest.approx(lr)
 
 
 @pytest.mark.parametrize("recipe", MUSIC_RECIPES)
@@ -90,7 +96,7 @@ def test_seed001_defaults(recipe):
         assert resolved_node(text, "precision") == "bf16"
         assert resolved_node(text, "crop_seconds") == resolved_node(text, "eval_window_seconds") == 5.0
     for method, lr in (("adapter", 1e-4), ("mlp", 1e-4), ("ft", 1e-5)):
-        assert load_hparams(_path(recipe), {**_tiny(recipe), "method": method})["lr"] == lr
+        assert load_hparams(_path(recipe), _tiny(recipe, method))["lr"] == lr
     augmentation = resolved_node(text, "augmentation")
     task = recipe.split("/")[1]
     if task == "key":
@@ -104,7 +110,7 @@ def test_command_line_switches_backbone_method_options_layers_fold_and_lr():
     h = load_hparams(path, {**_tiny(path), "method": "lora", "petl": {"options": {"rank": 4}}, "test_fold": 4})
     assert type(h["encoder"]).__name__ == "ASTBackbone" and h["petl_state"].options["rank"] == 4
     assert h["prepare"] == {"test_fold": 4} and "fold4" in h["output_folder"] and h["lr"] == 5e-3
-    assert load_hparams(path, {**_tiny(path), "method": "prompt", "lr": 0.02})["lr"] == 0.02  # an explicit lr wins
+    assert load_hparams(path, {**_tiny(path, "prompt"), "lr": 0.02})["lr"] == 0.02  # an explicit lr wins
     music = _path("GTZAN/key")
     text = resolve(music, {"data_folder": "/x", "backbone": "musicfm_msd", "encoder": {"num_layers": 4}})
     assert resolved_node(text, "encoder")["num_layers"] == 4  # merged into the piece
