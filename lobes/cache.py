@@ -8,7 +8,9 @@ backbone stores that input once and later starts from it.
 
 Keys are the caller's (the backbone appends the stage it caches). Entries are stored without
 padding (``[valid_tokens, hidden]``) in memory or, with ``folder``, as one file per key
-(``torch.save``; loaded with ``weights_only=True``).
+(``torch.save``; loaded with ``weights_only=True``). A folder outlives the run, so it records the
+``identity`` it was written for (e.g. the backbone's build arguments) in ``identity.json`` and
+refuses another one: features of another backbone are never read back as this one's.
 
 Example:
     >>> import torch
@@ -24,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import torch
@@ -32,13 +35,31 @@ import torch
 class FeatureCache:
     """Key → tensor store (``[tokens, hidden]`` or ``[hidden]``), in memory or in a folder."""
 
-    def __init__(self, folder: str | None = None) -> None:
+    def __init__(self, folder: str | None = None, identity: dict | None = None) -> None:
         self.folder = folder
         self._memory: dict[str, torch.Tensor] = {}
         self.hits = 0
         self.misses = 0
         if folder:
             os.makedirs(folder, exist_ok=True)
+            if identity is not None:
+                self._claim(json.loads(json.dumps(identity, sort_keys=True, default=str)))
+
+    def _claim(self, identity: dict) -> None:
+        path = os.path.join(self.folder, "identity.json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                written = json.load(f)
+            if written != identity:
+                differ = sorted(k for k in set(written) | set(identity) if written.get(k) != identity.get(k))
+                raise ValueError(f"feature cache {self.folder} holds features of another configuration "
+                                 f"({', '.join(differ)} differ: {[written.get(k) for k in differ]} there, "
+                                 f"{[identity.get(k) for k in differ]} here); give another feature_cache folder")
+            return
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(identity, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, hashlib.sha1(key.encode()).hexdigest() + ".pt")

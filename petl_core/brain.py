@@ -237,9 +237,9 @@ class PETLBrain(sb.Brain):
             return self.modules["model"](wavs, lens, cache_keys=keys), labels
         model = self.model  # each rank evaluates its own shard: no DDP collectives
         if self.eval_window is None:
-            return model(wavs, lens, cache_keys=self._eval_keys(batch.id)), labels
+            return model(wavs, lens, cache_keys=self._eval_keys(batch.id, stage)), labels
         chunks, chunk_lens, owner = windows(wavs, lens, self.eval_window)
-        keys = self._eval_keys([f"{batch.id[o]}#{n}" for o, n in zip(owner.tolist(), _running_count(owner))])
+        keys = self._eval_keys([f"{batch.id[o]}#{n}" for o, n in zip(owner.tolist(), _running_count(owner))], stage)
         n = self.eval_chunk_size
         logits = torch.cat([model(chunks[s: s + n], chunk_lens[s: s + n],
                                   cache_keys=None if keys is None else keys[s: s + n]).float()
@@ -248,9 +248,11 @@ class PETLBrain(sb.Brain):
         counts = torch.bincount(owner, minlength=wavs.shape[0]).clamp(min=1).to(logits)
         return summed / counts[:, None], labels
 
-    def _eval_keys(self, ids):
-        """Cache keys of evaluation inputs (deterministic: whole clips or fixed windows)."""
-        return [f"eval:{i}" for i in ids] if self.feature_cache_enabled else None
+    def _eval_keys(self, ids, stage):
+        """Cache keys of evaluation inputs (deterministic: whole clips or fixed windows), by split:
+        IDs are unique within a manifest only, and a valid and a test clip may share one."""
+        split = "valid" if stage == sb.Stage.VALID else self.eval_name
+        return [f"eval:{split}:{i}" for i in ids] if self.feature_cache_enabled else None
 
     def compute_objectives(self, predictions, batch, stage):
         logits, labels = predictions

@@ -327,8 +327,12 @@ class RecipeBrain(PETLBrain):
         self.counts = count_parameters(model, head=model.head)
         sr = model.backbone.sample_rate
         cache = hparams.get("feature_cache")  # null/false: off; true: in memory; a path: one file per clip
-        if cache:
-            model.backbone.feature_cache = FeatureCache(None if cache is True else str(cache))
+        if cache:  # a folder is tied to the backbone that wrote it
+            try:
+                model.backbone.feature_cache = FeatureCache(None if cache is True else str(cache),
+                                                            identity=resolved_node(hparams, "encoder"))
+            except ValueError as exc:
+                fail(str(exc))
         try:
             augmenter = as_augmenter(hparams.get("augmentation"), int(hparams["seed"]), sr)
         except ConfigError as exc:

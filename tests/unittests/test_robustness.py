@@ -234,3 +234,24 @@ def test_nan_samples_in_the_test_set_after_training_then_rerun_evaluates(user_re
     results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok" and results["n_items"]["test"] == len(rows) + 1
     assert results["epochs"] == 1 and len(results["valid_history"]) == 1  # the first run's epoch, not a new one
+
+
+def test_feature_cache_keeps_valid_and_test_clips_apart_and_refuses_another_backbone(user_recipe, capsys, tmp_path):
+    """IDs are unique per manifest only: a test clip sharing a valid clip's ID must not read its
+    cached features; a cache folder written by one backbone is refused by another."""
+    hparams, data, rows = user_recipe
+    swapped = [[r[0], rows[(i + 1) % len(rows)][1], r[2], rows[(i + 1) % len(rows)][3]] for i, r in enumerate(rows)]
+    _manifest(data / "test.csv", swapped)  # same IDs as valid.csv, other files
+    with open(hparams, "a") as f:
+        f.write("feature_cache: null\n")
+    out = os.path.join(os.path.dirname(hparams), "out")
+    results = {}
+    for cache in ("null", str(tmp_path / "cache")):
+        results[cache] = run_in_process(ClassificationBrain, [hparams, "--device=cpu", f"--feature_cache={cache}",
+                                                              f"--output_folder={out}-{len(results)}"])
+    plain, cached = results["null"], results[str(tmp_path / "cache")]
+    for split in ("valid", "test"):
+        assert cached[split] == pytest.approx(plain[split], rel=1e-4, abs=1e-6)
+    line = _run_error([hparams, "--device=cpu", f"--feature_cache={tmp_path / 'cache'}", "--encoder={num_layers: 1}",
+                       f"--output_folder={out}-other"], capsys)
+    assert f"feature cache {tmp_path / 'cache'} holds features of another configuration (num_layers differ" in line
