@@ -347,14 +347,14 @@ RECIPE_DATA = {
     "GiantSteps/tempo": make_giantsteps_tempo,
 }
 
-#: seed 003's suite (recipes/NSynth, VocalSet, Emomusic, MTGJamendo/<subset>) -> fixture builder
+#: seed 003's suite, ``<recipe folder>/<hparams file stem>`` -> fixture builder
 SUITE_DATA = {
-    "NSynth/instrument": make_nsynth,
-    "NSynth/pitch": make_nsynth,
-    "VocalSet/singer": make_vocalset,
-    "VocalSet/technique": make_vocalset,
-    "Emomusic/regression": make_emomusic,
-    "MTGJamendo/moodtheme": lambda root: make_mtg_jamendo_subset(root, "moodtheme"),
-    "MTGJamendo/instrument": lambda root: make_mtg_jamendo_subset(root, "instrument"),
-    "MTGJamendo/genre": lambda root: make_mtg_jamendo_subset(root, "genre"),
+    "NSynth/classification/instrument": make_nsynth,
+    "NSynth/classification/pitch": make_nsynth,
+    "VocalSet/classification/singer": make_vocalset,
+    "VocalSet/classification/technique": make_vocalset,
+    "Emomusic/regression/default": make_emomusic,
+    "MTGJamendo/tagging/moodtheme": lambda root: make_mtg_jamendo_subset(root, "moodtheme"),
+    "MTGJamendo/tagging/instrument": lambda root: make_mtg_jamendo_subset(root, "instrument"),
+    "MTGJamendo/tagging/genre": lambda root: make_mtg_jamendo_subset(root, "genre"),
 }

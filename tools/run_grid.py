@@ -182,7 +182,10 @@ def resolve_recipe(recipe: str, hparams: str | None) -> tuple[str, str | None, s
     else:
         candidates = [os.path.join(folder, "hparams", n) for n in DEFAULT_HPARAMS]
         hp_path = next((c for c in candidates if os.path.exists(c)), None)
-    return script, hp_path, recipe_name(folder)
+    name = recipe_name(folder)
+    if hp_path and os.path.basename(hp_path) not in DEFAULT_HPARAMS:  # one recipe, several hparams files
+        name += "-" + os.path.splitext(os.path.basename(hp_path))[0]
+    return script, hp_path, name
 
 
 def recipe_name(folder: str) -> str:

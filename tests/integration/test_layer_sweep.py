@@ -14,13 +14,14 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 from dataset_fixtures import make_nsynth  # noqa: E402
 from test_recipes import run_train_py  # noqa: E402
 
-RECIPE = os.path.join(REPO, "recipes", "NSynth", "instrument")
+RECIPE = os.path.join(REPO, "recipes", "NSynth", "classification")
 SETS = ["device=cpu", "number_of_epochs=2", "batch_size=4", "eval_batch_size=4", "num_workers=0", "num_threads=1",
         "bootstrap_resamples=20", "precision=fp32", "backbone=tiny_data2vec", "seed=7"]
 
 
 def _sweep(tmp_path, data, *args):
-    cmd = [sys.executable, os.path.join(REPO, "tools", "layer_sweep.py"), RECIPE, "--root", str(tmp_path / "sweep"),
+    cmd = [sys.executable, os.path.join(REPO, "tools", "layer_sweep.py"), RECIPE, "--hparams", "hparams/instrument.yaml",
+           "--root", str(tmp_path / "sweep"),
            "--set", f"data_folder={data}", *[a for s in SETS for a in ("--set", s)], *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=600, env=env)
@@ -53,12 +54,12 @@ def test_sweep_table_plots_and_single_extraction(swept):
 def test_sweep_rows_reproduce_single_layer_runs(swept, tmp_path, monkeypatch):
     sweep_dir, data, _ = swept
     out = str(tmp_path / "single")
-    hparams = os.path.join(RECIPE, "hparams", "default.yaml")
+    hparams = os.path.join(RECIPE, "hparams", "instrument.yaml")
     run_train_py(os.path.join(RECIPE, "train.py"),
                  [hparams, f"--data_folder={data}", f"--output_folder={out}", "--layer=1", "--feature_cache=null",
                   "--noprogressbar", *[f"--{s}" for s in SETS]], monkeypatch)
     single = json.load(open(os.path.join(out, "results.json")))
-    swept_run = json.load(open(sweep_dir / "sweep" / "NSynth-instrument" / "layer-1" / "results.json"))
+    swept_run = json.load(open(sweep_dir / "sweep" / "NSynth-classification-instrument" / "layer-1" / "results.json"))
     for split in ("valid", "test"):
         assert swept_run[split] == pytest.approx(single[split], rel=1e-5, abs=1e-6)
     assert [h["loss"] for h in swept_run["valid_history"]] == pytest.approx(

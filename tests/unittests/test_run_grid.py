@@ -124,7 +124,7 @@ def test_default_yaml_and_explicit_hparams(tmp_path):
     (folder / "hparams" / "real_backbone.yaml").write_text("")
     script, hp, name = run_grid.resolve_recipe(str(folder), None)
     assert hp.endswith("default.yaml") and name == "Data-task"
-    _, hp, _ = run_grid.resolve_recipe(f"{folder / 'train.py'}:hparams/real_backbone.yaml", None)
-    assert hp.endswith("real_backbone.yaml")
+    _, hp, name = run_grid.resolve_recipe(f"{folder / 'train.py'}:hparams/real_backbone.yaml", None)
+    assert hp.endswith("real_backbone.yaml") and name == "Data-task-real_backbone"  # apart from the default's runs
     with pytest.raises(FileNotFoundError):
         run_grid.resolve_recipe(str(folder), "hparams/missing.yaml")

@@ -20,6 +20,8 @@ def prepare(data_folder, save_folder, **options):
 def main(argv=None):
     parser = build_parser(__doc__.splitlines()[0], test_fold=None)
     parser.add_argument("--split", type=int, default=0, help="official split number (0-4)")
+    parser.add_argument("--subset", choices=sorted(dataset.SUBSETS), default="top50tags",
+                        help="tag subset: top50tags (seed 001), genre, instrument, moodtheme (seed 003), all")
     parser.add_argument("--audio_folder", help="folder holding <00-99>/<id>.mp3 (default <data_folder>/audio)")
     parser.add_argument("--low_quality", action="store_true", help="use the .low.mp3 files")
     return run_cli(prepare, parser, argv)

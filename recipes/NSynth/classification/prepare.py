@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""NSynth instrument family (11 classes): write the train/valid/test manifests from the official layout.
+"""NSynth note classification (instrument family or pitch): write the train/valid/test manifests from the official layout.
 
-    python recipes/NSynth/instrument/prepare.py --data_folder /data/nsynth --save_folder results/nsynth_instrument
+    python recipes/NSynth/classification/prepare.py --data_folder /data/nsynth --save_folder results/nsynth_instrument --task instrument
 
 Importable: ``prepare(data_folder, save_folder, **options)`` returns ``{split: manifest path}``;
 the options and the expected layout are documented in :mod:`petl_core.datasets.nsynth` and in
@@ -13,12 +13,13 @@ from petl_core.datasets import nsynth as dataset
 
 
 def prepare(data_folder, save_folder, **options):
-    """Write (or reuse) the manifests; see ``petl_core.datasets.nsynth.prepare_instrument``."""
-    return dataset.prepare_instrument(data_folder, save_folder, **options)
+    """Write (or reuse) the manifests; see ``petl_core.datasets.nsynth.prepare``."""
+    return dataset.prepare(data_folder, save_folder, **options)
 
 
 def main(argv=None):
     parser = build_parser(__doc__.splitlines()[0], test_fold=None)
+    parser.add_argument("--task", choices=sorted(dataset.TASKS), default="instrument", help="the label to predict")
     return run_cli(prepare, parser, argv)
 
 
