@@ -247,6 +247,19 @@ def prepare_datasets(hparams, prepare=None) -> dict:
             "manifests": manifests, "train_csv": train_csv}
 
 
+def check_device(device: str | None) -> None:
+    """A ``--device`` this machine has: one clear error instead of CUDA's traceback (None: inferred)."""
+    if not device or not str(device).startswith("cuda"):
+        return
+    count = torch.cuda.device_count()
+    index = int(str(device).split(":")[1]) if ":" in str(device) else 0
+    if count == 0:
+        raise ConfigError(f"--device={device}: no CUDA GPU is visible on this machine (torch.cuda.device_count() "
+                          "is 0); use --device=cpu")
+    if index >= count:
+        raise ConfigError(f"--device={device}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+
+
 # ------------------------------------------------------------------------------------------ Brain
 class RecipeBrain(PETLBrain):
     """Base Brain of a recipe, built from its hparams (see the module docstring).
@@ -264,10 +277,17 @@ class RecipeBrain(PETLBrain):
         except ConfigError as exc:
             fail(str(exc))
         hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+        try:
+            check_device(run_opts["device"])
+        except ConfigError as exc:
+            fail(str(exc))
         sb.utils.distributed.ddp_init_group(run_opts)
         try:
             text = resolve(hparams_file, overrides)
             check_values(resolved_tree(text))  # before any object is built
+            out = resolved_node(text, "output_folder")
+            if os.path.exists(out) and not os.path.isdir(out):  # the checkpointer would fail deep inside
+                raise ConfigError(f"output_folder {out} is a file, not a folder: give another --output_folder")
             hparams = build(hparams_file, text)
         except (ConfigError, ValueError, OSError, TypeError) as exc:  # also: unknown backbone/method, no weights
             fail(str(exc).splitlines()[0] if str(exc) else repr(exc))

@@ -255,3 +255,16 @@ def test_feature_cache_keeps_valid_and_test_clips_apart_and_refuses_another_back
     line = _run_error([hparams, "--device=cpu", f"--feature_cache={tmp_path / 'cache'}", "--encoder={num_layers: 1}",
                        f"--output_folder={out}-other"], capsys)
     assert f"feature cache {tmp_path / 'cache'} holds features of another configuration (num_layers differ" in line
+
+
+def test_a_device_this_machine_lacks_and_an_output_folder_that_is_a_file(user_recipe, capsys, tmp_path):
+    import torch
+
+    hparams, _, _ = user_recipe
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: absent on every machine
+    line = _run_error([hparams, f"--device={missing}"], capsys)
+    assert line.startswith(f"error: --device={missing}: ") and ("use --device=cpu" in line or "cuda:0 to" in line)
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("a user's file")
+    line = _run_error([hparams, "--device=cpu", f"--output_folder={a_file}"], capsys)
+    assert f"output_folder {a_file} is a file, not a folder" in line and a_file.read_text() == "a user's file"
