@@ -8,7 +8,7 @@ the Brain is the task's (BeatBrain, shared by the frame-level recipes: petl_core
 """
 import sys
 
-from petl_core.datasets.ballroom import prepare as prepare
+from petl_core.datasets.ballroom import prepare
 from petl_core.frame_brain import BeatBrain, frame_datasets
 
 

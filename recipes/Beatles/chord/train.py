@@ -8,7 +8,7 @@ the Brain is the task's (ChordBrain, shared by the frame-level recipes: petl_cor
 """
 import sys
 
-from petl_core.datasets.chords_lab import prepare as prepare
+from petl_core.datasets.chords_lab import prepare
 from petl_core.frame_brain import ChordBrain, frame_datasets
 
 
