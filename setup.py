@@ -33,6 +33,13 @@ INSTALL_REQUIRES = [
     "safetensors",
     "numpy",
     "scipy",
+    # tables of results (tools/collect_results), metrics (petl_core/metrics), experiment
+    # tracking (SpeechBrain's TensorboardLogger), the peft adapter format and the Hub
+    "pandas",
+    "scikit-learn",
+    "tensorboard",
+    "peft>=0.13",
+    "huggingface_hub",
 ]
 
 setup(
@@ -45,7 +52,8 @@ setup(
     packages=find_packages(include=["lobes", "lobes.*", "petl_modules", "petl_modules.*", "petl_core", "petl_core.*"]),
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=7", "peft>=0.13", "matplotlib", "scikit-learn"],
-        "plots": ["matplotlib", "scikit-learn"],
+        "test": ["pytest>=7", "pytest-xdist", "matplotlib", "wandb"],
+        "plots": ["matplotlib"],
+        "wandb": ["wandb"],
     },
 )
