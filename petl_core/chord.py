@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from petl_core.frame_tasks import FrameTask, masked_cross_entropy
+from petl_core.music import PITCH_CLASSES
 
-ROOTS = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+ROOTS = PITCH_CLASSES
 VOCABULARIES = {
     "majmin": ["maj", "min"],
     "extended": ["maj", "min", "7", "maj7", "min7", "dim", "aug", "sus4", "sus2", "maj6", "min6", "minmaj7",

@@ -49,6 +49,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping, Sequence
 
+from petl_core.music import key_name
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ("ID", "wav", "duration", "label")
@@ -554,7 +556,6 @@ def ensure_dataset(
 
 
 # --------------------------------------------------------------------------- labels
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _NATURAL = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _KEY_RE = re.compile(
     r"^\s*([A-Ga-g])\s*([#b♯♭]?)\s*(major|minor|maj|min)?\s*$", flags=re.IGNORECASE
@@ -579,7 +580,7 @@ def normalize_key(text: str) -> str | None:
         pc -= 1
     mode = (mode or "major").lower()
     mode = "minor" if mode.startswith("min") else "major"
-    return f"{PITCH_CLASSES[pc % 12]} {mode}"
+    return key_name(pc, mode)
 
 
 def format_bpm(value: object) -> str | None:

@@ -32,9 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from petl_core import metrics as M
+from petl_core.music import KEYS
 
-PITCH_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-KEY_CLASSES = [f"{p} major" for p in PITCH_NAMES] + [f"{p} minor" for p in PITCH_NAMES]
+KEY_CLASSES = list(KEYS)
 
 
 class Task:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import os
 
+from petl_core.music import key_name
 from petl_core.manifest import (
     DatasetError,
     check_disjoint,
@@ -63,7 +64,6 @@ LAYOUT = ("genres/<genre>/<genre>.000xx.wav (or .au; or genres_original/) and th
 SPLITS = ("train", "valid", "test")
 GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae",
           "rock")
-KEY_TONICS = ("A", "A#", "B", "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#")
 _AUDIO_DIRS = ("genres", "genres_original", os.path.join("Data", "genres_original"),
                os.path.join("gtzan", "genres"))
 
@@ -72,7 +72,7 @@ def gtzan_key_label(value: int) -> str | None:
     """mir_eval key string of a gtzan_key integer (``None`` for -1/unknown)."""
     if not 0 <= value <= 23:
         return None
-    return f"{KEY_TONICS[value % 12]} {'major' if value < 12 else 'minor'}"
+    return key_name(value + 9, 'major' if value < 12 else 'minor')  # n = 0 is A
 
 
 def _audio_root(data_folder: str, download: bool) -> str:

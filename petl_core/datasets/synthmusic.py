@@ -45,6 +45,7 @@ from scipy import signal
 from tqdm import tqdm
 
 from petl_core.manifest import write_json_atomic, write_manifest
+from petl_core.music import KEYS, PITCH_CLASSES
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +61,6 @@ __all__ = [
     "prepare",
 ]
 
-PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-KEYS = [f"{pc} {mode}" for mode in ("major", "minor") for pc in PITCH_CLASSES]
 TAGS = ["drums", "bass", "piano", "organ", "strings-pad", "pluck", "lead", "vocals"]
 TASKS = ("key", "tempo", "tagging")
 TEMPO_RANGE = (60.0, 200.0)
