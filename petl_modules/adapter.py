@@ -25,6 +25,15 @@ LayerNorm of each adapted layer (peft-music: MusicFM's four, MERT's two); ``none
 ``location`` (default ``ffn``; ``mhsa``, ``both``, ``all`` or a list of sub-layer names).
 ``reduction_rate`` gives ``bottleneck = round(d / reduction_rate)`` (PETL_AST's rounding).
 
+``sites``: a different placement per sub-layer, one adapter per entry ``{sublayer, placement,
+position, residual}`` (missing keys: the top-level ones), e.g. seed 002's "HOU mixed"
+``[{sublayer: mhsa, placement: parallel, position: before}, {sublayer: ffn}]`` and "HYDRA FFN"
+(a sequential adapter after the FFN and a parallel one before it). ``location`` then follows
+from the sites.
+
+``init``: ``default`` (PyTorch's default for the down projection, zero up projection) or
+``petl_ast`` (also a zero down-projection bias, as PETL_AST).
+
 Only the up projection is zero-initialised (PETL_AST zeroed both: the down one never trained).
 The adapters attach with forward hooks on the modules the backbone's
 :class:`~lobes.layer_spec.Sublayer` names (exact because the frozen network runs in eval mode,
@@ -48,19 +57,25 @@ from petl_modules.common import (
     PetlError, as_bool, as_float, check_options, choice, first_hidden, layer_container, make_activation,
     positive_int, replace_hidden, select_layers,
 )
-from petl_modules.registry import Method, to_like
+from petl_modules.base import Method, register_method, to_like
 
 
 class BottleneckAdapter(nn.Module):
-    """``Linear(d, b) -> act -> Linear(b, d)``; the up projection starts at zero."""
+    """``Linear(d, b) -> act -> Linear(b, d)``; the up projection starts at zero.
 
-    def __init__(self, dim: int, bottleneck: int, activation: str = "gelu") -> None:
+    ``zero_down_bias``: the down projection's bias starts at zero (PETL_AST's ``init: petl_ast``;
+    its zero down weight is not reproduced: that weight would never train), else PyTorch's default.
+    """
+
+    def __init__(self, dim: int, bottleneck: int, activation: str = "gelu", zero_down_bias: bool = False) -> None:
         super().__init__()
         self.down = nn.Linear(dim, bottleneck)
         self.act = make_activation("adapter", activation)
         self.up = nn.Linear(bottleneck, dim)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
+        if zero_down_bias:
+            nn.init.zeros_(self.down.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(self.act(self.down(x)))
@@ -144,9 +159,55 @@ class BranchTap(nn.Module):
 
 BRANCH_DEFAULTS = {
     "style": "houlsby", "location": None, "placement": "sequential", "position": "after", "residual": None,
-    "bottleneck": None, "reduction_rate": None, "activation": "gelu", "scale": 1.0, "train_norms": "sublayer",
-    "layers_to_transform": None,
+    "sites": None, "bottleneck": None, "reduction_rate": None, "activation": "gelu", "scale": 1.0,
+    "train_norms": "sublayer", "init": "default", "layers_to_transform": None,
 }
+SITE_KEYS = ("sublayer", "placement", "position", "residual")
+
+
+def placement_residual(method: str, placement, position, residual) -> bool:
+    """Check a (placement, position) pair; ``residual`` or its default (see :data:`PLACEMENTS`)."""
+    choice(method, "placement", placement, ["sequential", "parallel"])
+    choice(method, "position", position, ["after", "before", "after_add"])
+    if (placement, position) not in PLACEMENTS:
+        raise PetlError(f"{method}: position='after_add' (the adapter on the residual stream after the add, as "
+                        "peft-music) is a sequential placement; use placement='sequential'")
+    return as_bool(method, "residual", PLACEMENTS[placement, position] if residual is None else residual)
+
+
+def adapter_sites(method: str, backbone, o: dict) -> list[dict]:
+    """Complete ``sites`` (one adapter each): the given ones, or one per sub-layer of ``location``.
+
+    A site's missing keys take the top-level ``placement`` / ``position`` / ``residual``. A
+    sub-layer takes at most one site before it and one after it (HYDRA: a parallel adapter before
+    the FFN and a sequential one after it); the after-site acts on ``f``'s output first.
+    """
+    sites = o["sites"]
+    if sites is None:
+        return [{"sublayer": name, "placement": o["placement"], "position": o["position"], "residual": o["residual"]}
+                for name in o["location"]]
+    if not isinstance(sites, (list, tuple)) or not sites or not all(isinstance(x, dict) for x in sites):
+        raise PetlError(f"{method}: option sites must be a non-empty list of mappings such as "
+                        "{sublayer: mhsa, placement: parallel, position: before}")
+    out, taken = [], set()
+    for site in sites:
+        unknown = sorted(set(site) - set(SITE_KEYS))
+        if unknown or "sublayer" not in site:
+            raise PetlError(f"{method}: a site names its sublayer and may set {', '.join(SITE_KEYS[1:])}; "
+                            f"got {site!r}")
+        names = sublayer_names(method, backbone, "pfeiffer", site["sublayer"])
+        if len(names) != 1:
+            raise PetlError(f"{method}: a site is one sub-layer, got sublayer={site['sublayer']!r}")
+        name = names[0]
+        placement, position = site.get("placement", o["placement"]), site.get("position", o["position"])
+        residual = placement_residual(method, placement, position, site.get("residual"))
+        side = (name, "before" if position == "before" else "after")
+        if side in taken:
+            raise PetlError(f"{method}: two sites {side[1]} the sub-layer {name!r}; a sub-layer takes one adapter "
+                            "before it and one after it")
+        taken.add(side)
+        out.append({"sublayer": name, "placement": placement, "position": position, "residual": residual})
+    return sorted(out, key=lambda x: x["position"] == "before")  # after-sites hook f's output first
 
 
 def sublayer_names(method: str, backbone, style: str, location) -> list[str]:
@@ -184,23 +245,25 @@ def bottleneck_size(method: str, options: dict, dim: int) -> int:
 
 
 class BranchAdapterMethod(Method):
-    """Shared logic of adapters living on residual branches (bottleneck, convpass, conformer)."""
+    """Shared logic of adapters living on residual branches (bottleneck, convpass, conformer, moa)."""
 
     defaults = BRANCH_DEFAULTS
+    #: values of option ``init``: ``default`` (documented per adapter) and the reference codes' ones
+    inits: tuple[str, ...] = ("default",)
 
     def validate(self, backbone, options: dict) -> dict:
         m = self.name
         o = check_options(m, options, self.defaults)
         choice(m, "style", o["style"], ["houlsby", "pfeiffer"])
+        o["residual"] = placement_residual(m, o["placement"], o["position"], o["residual"])
+        given_location = o["location"]
         o["location"] = sublayer_names(m, backbone, o["style"], o["location"])
-        choice(m, "placement", o["placement"], ["sequential", "parallel"])
-        choice(m, "position", o["position"], ["after", "before", "after_add"])
-        if (o["placement"], o["position"]) not in PLACEMENTS:
-            raise PetlError(f"{m}: position='after_add' (the adapter on the residual stream after the add, as "
-                            "peft-music) is a sequential placement; use placement='sequential'")
-        if o["residual"] is None:
-            o["residual"] = PLACEMENTS[o["placement"], o["position"]]
-        as_bool(m, "residual", o["residual"])
+        o["sites"] = adapter_sites(m, backbone, o)
+        sites_at = list(dict.fromkeys(site["sublayer"] for site in o["sites"]))
+        if given_location is not None and sorted(o["location"]) != sorted(sites_at):
+            raise PetlError(f"{m}: give either location or sites (each site names its sub-layer), not both")
+        o["location"] = sites_at
+        choice(m, "init", o["init"], self.inits)
         o["bottleneck"] = bottleneck_size(m, o, backbone.hidden_size)
         o["reduction_rate"] = None  # normalised options name the bottleneck (idempotent validation)
         choice(m, "train_norms", o["train_norms"], ["sublayer", "block", "none"])
@@ -213,17 +276,18 @@ class BranchAdapterMethod(Method):
         return o
 
     def make_adapter(self, backbone, o: dict) -> nn.Module:
-        return BottleneckAdapter(backbone.hidden_size, o["bottleneck"], o["activation"])
+        return BottleneckAdapter(backbone.hidden_size, o["bottleneck"], o["activation"], o["init"] == "petl_ast")
 
     def apply(self, backbone, o: dict) -> None:
         for spec in select_layers(self.name, backbone.layer_specs(), o["layers_to_transform"]):
             container = layer_container(spec.layer)
             ref = next(spec.layer.parameters())
-            for name in o["location"]:
-                key = f"{self.name}_{name}"
+            for site in o["sites"]:
+                name = site["sublayer"]
+                key = f"{self.name}_{name}" + ("_before" if f"{self.name}_{name}" in container else "")
                 if key in container:
                     raise PetlError(f"{self.name}: layer {spec.index} already has an adapter at {name}")
-                tap = BranchTap(self.make_adapter(backbone, o), o["placement"], o["position"], o["residual"],
+                tap = BranchTap(self.make_adapter(backbone, o), site["placement"], site["position"], site["residual"],
                                 o["scale"])
                 container[key] = to_like(tap, ref)
                 tap.attach(spec.layer, spec.sublayer(name))
@@ -232,7 +296,9 @@ class BranchAdapterMethod(Method):
                 spec.norm(role).requires_grad_(True)
 
 
+@register_method
 class AdapterMethod(BranchAdapterMethod):
     """Bottleneck adapter (Houlsby et al. 2019; Pfeiffer et al. 2021)."""
 
     name = "adapter"
+    inits = ("default", "petl_ast")

@@ -15,9 +15,10 @@ Example:
 from __future__ import annotations
 
 from petl_modules.common import as_bool, check_options
-from petl_modules.registry import Method
+from petl_modules.base import Method, register_method
 
 
+@register_method
 class FullFineTuning(Method):
     name = "ft"
     combinable = False
@@ -31,6 +32,7 @@ class FullFineTuning(Method):
             p.requires_grad_(True)
 
 
+@register_method
 class LinearProbe(Method):
     name = "linear"
     combinable = False
@@ -47,6 +49,7 @@ class LinearProbe(Method):
             final.requires_grad_(True)
 
 
+@register_method
 class MLPProbe(LinearProbe):
     name = "mlp"
     defaults = {"final_norm": False}

@@ -17,9 +17,10 @@ Example:
 from __future__ import annotations
 
 from petl_modules.common import PetlError, as_bool, check_options, resolve_roles, select_layers
-from petl_modules.registry import Method
+from petl_modules.base import Method, register_method
 
 
+@register_method
 class BitFit(Method):
     name = "bitfit"
     mergeable = True

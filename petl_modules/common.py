@@ -59,6 +59,26 @@ def as_float(method: str, option: str, value: Any, minimum: float | None = None)
     return float(value)
 
 
+def token_init(method: str, o: dict) -> dict:
+    """Check ``init_std`` / ``init_range`` of learned tokens: N(0, init_std) (default 0.02) or, with
+    ``init_range`` r, U(-r, r) (PETL_AST's prompts and prefixes: r = sqrt(6 / (3·16·16 + 768)) = 0.0625)."""
+    if o["init_range"] is not None:
+        if o["init_std"] is not None:
+            raise PetlError(f"{method}: give either init_std (normal) or init_range (uniform), not both")
+        o["init_range"] = as_float(method, "init_range", o["init_range"], 0.0)
+    else:
+        o["init_std"] = as_float(method, "init_std", 0.02 if o["init_std"] is None else o["init_std"], 0.0)
+    return o
+
+
+def init_tokens(tensor: torch.Tensor, init_std: float | None, init_range: float | None) -> torch.Tensor:
+    """Draw ``tensor`` in place as :func:`token_init` describes; returns it."""
+    with torch.no_grad():
+        if init_range is not None:
+            return tensor.uniform_(-init_range, init_range)
+        return tensor.normal_(0.0, init_std)
+
+
 def select_layers(method: str, specs: list[LayerSpec], layers: Any) -> list[LayerSpec]:
     """The specs of ``layers_to_transform`` (None = all); negative indices count from the end."""
     if layers is None:

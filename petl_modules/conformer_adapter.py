@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from petl_modules.adapter import BRANCH_DEFAULTS, BranchAdapterMethod
+from petl_modules.base import register_method
 from petl_modules.common import PetlError, make_activation, positive_int
 
 
@@ -39,6 +40,7 @@ class ConformerAdapter(nn.Module):
         return self.pointwise_up(h).transpose(1, 2)
 
 
+@register_method
 class ConformerAdapterMethod(BranchAdapterMethod):
     name = "conformer_adapter"
     defaults = {**BRANCH_DEFAULTS, "kernel_size": 31, "activation": "silu"}

@@ -4,7 +4,9 @@ Targets are roles of the backbone's layer specs: ``q, k, v, o, ffn_in, ffn_out``
 ``ffn_in``/``ffn_out`` cover both macaron FFNs, ``ffn1_in``... one of them), ``ffn`` (every FFN
 linear), ``attn`` (q, k, v, o), ``conv_pw1``, ``conv_pw2`` (kernel-1 ``Conv1d``, ``conv`` both).
 The scale is explicit (``scale``, default 1.0); ``alpha`` is a convenience for ``scale = alpha /
-rank`` (peft's convention). Only ``B`` is zero at init (``A`` Kaiming-uniform, as peft).
+rank`` (peft's convention; PETL_AST's ``s = α / RR`` is given as ``scale``). ``reduction_rate`` RR
+gives ``rank = round(d / RR)`` (PETL_AST). ``init``: ``peft`` (default: ``A`` Kaiming-uniform,
+``B`` zero, as Hu et al. and peft) or ``petl_ast`` (``A`` zero, ``B`` Kaiming-uniform).
 
 Example:
     >>> import torch
@@ -21,15 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from petl_modules.common import (
-    PetlError, as_float, check_options, module_dims, plain_module, positive_int, replace_module, resolve_roles,
+    PetlError, as_float, check_options, choice, module_dims, plain_module, positive_int, replace_module, resolve_roles,
     select_layers,
 )
 from petl_modules.merge import MergeableWrapper
-from petl_modules.registry import Method, to_like
+from petl_modules.base import Method, register_method, to_like
 
 
 class LoRA(MergeableWrapper):
-    def __init__(self, base: nn.Module, rank: int, scale: float = 1.0, dropout: float = 0.0) -> None:
+    def __init__(self, base: nn.Module, rank: int, scale: float = 1.0, dropout: float = 0.0,
+                 init: str = "peft") -> None:
         super().__init__()
         inner = plain_module(base)
         if isinstance(inner, nn.Conv1d) and (inner.kernel_size != (1,) or inner.groups != 1):
@@ -38,9 +41,9 @@ class LoRA(MergeableWrapper):
         d_in, d_out = module_dims(base)
         self.rank, self.scale = rank, scale
         self.is_conv = isinstance(inner, nn.Conv1d)
-        self.lora_A = nn.Parameter(torch.empty(rank, d_in))
+        self.lora_A = nn.Parameter(torch.zeros(rank, d_in))
         self.lora_B = nn.Parameter(torch.zeros(d_out, rank))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(self.lora_B if init == "petl_ast" else self.lora_A, a=math.sqrt(5))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def delta_weight(self) -> torch.Tensor:
@@ -67,15 +70,23 @@ class LoRA(MergeableWrapper):
         return f"rank={self.rank}, scale={self.scale}"
 
 
+@register_method
 class LoRAMethod(Method):
     name = "lora"
     mergeable = True
-    defaults = {"rank": 8, "targets": ["q", "v"], "scale": None, "alpha": None, "dropout": 0.0,
-                "layers_to_transform": None}
+    defaults = {"rank": None, "reduction_rate": None, "targets": ["q", "v"], "scale": None, "alpha": None,
+                "dropout": 0.0, "init": "peft", "layers_to_transform": None}
 
     def validate(self, backbone, options: dict) -> dict:
         o = check_options(self.name, options, self.defaults)
         specs = backbone.layer_specs()
+        if o["rank"] is not None and o["reduction_rate"] is not None:
+            raise PetlError("lora: give either rank or reduction_rate (rank = round(hidden / reduction_rate)), not both")
+        if o["reduction_rate"] is not None:
+            rr = positive_int(self.name, "reduction_rate", o["reduction_rate"], backbone.hidden_size, "the hidden size")
+            o["rank"], o["reduction_rate"] = max(1, round(backbone.hidden_size / rr)), None
+        o["rank"] = 8 if o["rank"] is None else o["rank"]
+        choice(self.name, "init", o["init"], ["peft", "petl_ast"])
         roles = resolve_roles(self.name, specs[0], o["targets"])
         o["targets"] = list(o["targets"]) if not isinstance(o["targets"], str) else [o["targets"]]
         smallest = min(min(module_dims(specs[0].get(r))) for r in roles)
@@ -97,5 +108,5 @@ class LoRAMethod(Method):
             for role in resolve_roles(self.name, spec, o["targets"]):
                 path = spec.linears[role]
                 old = spec.get(path)
-                wrapper = to_like(LoRA(old, o["rank"], o["scale"], o["dropout"]), plain_module(old).weight)
+                wrapper = to_like(LoRA(old, o["rank"], o["scale"], o["dropout"], o["init"]), plain_module(old).weight)
                 replace_module(spec.layer, path, wrapper, old=old)

@@ -2,7 +2,9 @@
 
 ``merge(model)`` folds every LoRA / SSF wrapper into its base ``nn.Linear`` / ``nn.Conv1d``
 and puts the base module back in its place, so the merged backbone has exactly the plain
-backbone's module types and costs nothing at inference. BitFit trains the existing biases in
+backbone's module types and tensors (its state loads strictly into a plain backbone) and costs
+nothing at inference. A wrapper that would need a new tensor (an SSF shift on a module without
+bias) makes ``merge`` refuse, before anything is folded. BitFit trains the existing biases in
 place: nothing to fold. ``unmerge(model)`` restores the wrappers (and the original weights).
 ``model`` is the backbone or any module containing it (e.g. ``lobes.heads.AudioClassifier``): the
 guards (a PETL method applied, every method mergeable) and the merged flag are the backbone's,
@@ -24,6 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from petl_modules.base import METHODS, get_state, mergeable_methods
 from petl_modules.common import PetlError, find_backbone, replace_module
 
 
@@ -32,6 +35,10 @@ class MergeableWrapper(nn.Module):
 
     petl_added = True
     base: nn.Module
+
+    def fold_problem(self) -> str | None:
+        """Why this wrapper cannot fold into ``base`` without changing its structure (None: it can)."""
+        return None
 
     def fold(self) -> None:
         raise NotImplementedError
@@ -52,8 +59,6 @@ def is_merged(model: nn.Module) -> bool:
 @torch.no_grad()
 def merge(model: nn.Module) -> None:
     """Fold LoRA / SSF into the frozen weights; refuse non-mergeable methods (adapters, prompts...)."""
-    from petl_modules.registry import METHODS, get_state
-
     _, backbone = find_backbone(model)
     if is_merged(backbone):
         raise PetlError("this backbone is already merged (call unmerge first)")
@@ -63,9 +68,13 @@ def merge(model: nn.Module) -> None:
     not_mergeable = [m for m in state.methods if not METHODS[m].mergeable]
     if not_mergeable:
         raise PetlError(
-            f"cannot merge {', '.join(not_mergeable)}: only "
-            f"{', '.join(n for n, m in METHODS.items() if m.mergeable)} fold into the frozen weights"
+            f"cannot merge {', '.join(not_mergeable)}: only {', '.join(mergeable_methods())} fold into the frozen "
+            "weights"
         )
+    problems = [f"{name}: {module.fold_problem()}" for name, module in backbone.named_modules()
+                if isinstance(module, MergeableWrapper) and module.fold_problem()]
+    if problems:
+        raise PetlError(f"cannot merge: {'; '.join(problems)}")
     done = _merged_list(backbone)
     backbone.__dict__["_petl_is_merged"] = True
     while True:

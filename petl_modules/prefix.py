@@ -7,6 +7,9 @@
   ``Linear(d, mlp_hidden) -> tanh -> Linear(mlp_hidden, 2d)`` (seed 001's count; ``mlp_hidden``
   default 512, an error with ``reparam="none"``).
 
+The prefixes (or the MLP's input embedding) start N(0, ``init_std`` = 0.02; peft-music's embedding:
+1.0) or U(-``init_range``, ``init_range``) (PETL_AST: 0.0625).
+
 No attention code is rewritten: the backbone's attention implementation ``X`` (``sdpa`` or
 ``eager``) is switched to ``petl_prefix_X``, registered with transformers' ``AttentionInterface``
 (and its mask with ``AttentionMaskInterface``). It concatenates the prefixes of the attention
@@ -32,8 +35,10 @@ from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from petl_modules.common import PetlError, as_float, check_options, choice, positive_int, select_layers
-from petl_modules.registry import Method, to_like
+from petl_modules.common import (
+    PetlError, check_options, choice, init_tokens, positive_int, select_layers, token_init,
+)
+from petl_modules.base import Method, register_method, to_like
 
 PREFIX = "petl_prefix_"
 
@@ -44,14 +49,14 @@ class PrefixKV(nn.Module):
     petl_added = True
 
     def __init__(self, dim: int, num_heads: int, num_prefixes: int, reparam: str = "none",
-                 mlp_hidden: int = 512, init_std: float = 0.02) -> None:
+                 mlp_hidden: int = 512, init_std: float | None = 0.02, init_range: float | None = None) -> None:
         super().__init__()
         self.dim, self.num_heads, self.num_prefixes, self.reparam = dim, num_heads, num_prefixes, reparam
         if reparam == "mlp":
-            self.embedding = nn.Parameter(torch.randn(num_prefixes, dim) * init_std)
+            self.embedding = nn.Parameter(init_tokens(torch.empty(num_prefixes, dim), init_std, init_range))
             self.mlp = nn.Sequential(nn.Linear(dim, mlp_hidden), nn.Tanh(), nn.Linear(mlp_hidden, 2 * dim))
         else:
-            self.prefix = nn.Parameter(torch.randn(2, num_prefixes, dim) * init_std)
+            self.prefix = nn.Parameter(init_tokens(torch.empty(2, num_prefixes, dim), init_std, init_range))
 
     def forward(self, batch: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         if self.reparam == "mlp":
@@ -136,9 +141,10 @@ def _configs(backbone) -> list:
     return list(seen.values())
 
 
+@register_method
 class PrefixTuning(Method):
     name = "prefix"
-    defaults = {"num_prefixes": 16, "reparam": "none", "mlp_hidden": None, "init_std": 0.02,
+    defaults = {"num_prefixes": 16, "reparam": "none", "mlp_hidden": None, "init_std": None, "init_range": None,
                 "layers_to_transform": None}
 
     def validate(self, backbone, options: dict) -> dict:
@@ -150,7 +156,7 @@ class PrefixTuning(Method):
         elif o["mlp_hidden"] is not None:
             raise PetlError("prefix: option mlp_hidden only applies to reparam='mlp' (with reparam='none' the prefixes "
                             "are plain parameters); remove mlp_hidden or set reparam: mlp")
-        o["init_std"] = as_float(self.name, "init_std", o["init_std"], 0.0)
+        token_init(self.name, o)
         specs = backbone.layer_specs()
         attn = attention_module(specs[0])
         if not hasattr(getattr(attn, "config", None), "_attn_implementation") or not _configs(backbone):
@@ -168,5 +174,5 @@ class PrefixTuning(Method):
             attn = attention_module(spec)
             heads = getattr(attn, "num_heads", None) or attn.config.num_attention_heads
             prefix = PrefixKV(backbone.hidden_size, heads, o["num_prefixes"], o["reparam"], o["mlp_hidden"],
-                              o["init_std"])
+                              o["init_std"], o["init_range"])
             attn.petl_prefix = to_like(prefix, next(spec.layer.parameters()))

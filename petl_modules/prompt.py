@@ -4,6 +4,7 @@
   carried through every layer;
 * deep (``deep=True``): fresh prompts before every selected layer, replacing the previous ones.
 
+Prompts start N(0, ``init_std`` = 0.02), or U(-``init_range``, ``init_range``) (PETL_AST: 0.0625).
 Prompt tokens are stripped from the recorded hidden states (the backbone drops the extra front
 tokens each edit reports), and the padding mask is extended with valid positions.
 
@@ -22,8 +23,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from petl_modules.common import PetlError, as_bool, as_float, check_options, positive_int, select_layers
-from petl_modules.registry import Method
+from petl_modules.common import (
+    PetlError, as_bool, check_options, init_tokens, positive_int, select_layers, token_init,
+)
+from petl_modules.base import Method, register_method
 
 
 class PromptEdit(nn.Module):
@@ -31,12 +34,13 @@ class PromptEdit(nn.Module):
 
     petl_added = True
 
-    def __init__(self, dim: int, num_prompts: int, layers: list[int], deep: bool, init_std: float) -> None:
+    def __init__(self, dim: int, num_prompts: int, layers: list[int], deep: bool, init_std: float | None = 0.02,
+                 init_range: float | None = None) -> None:
         super().__init__()
         self.num_prompts, self.deep = num_prompts, deep
         self.layers = list(layers)
         self.slot = {layer: k for k, layer in enumerate(self.layers)}
-        self.prompts = nn.Parameter(torch.randn(len(self.layers), num_prompts, dim) * init_std)
+        self.prompts = nn.Parameter(init_tokens(torch.empty(len(self.layers), num_prompts, dim), init_std, init_range))
 
     def before_layer(self, i: int, x: torch.Tensor, mask: torch.Tensor):
         if i not in self.slot:
@@ -56,9 +60,11 @@ class PromptEdit(nn.Module):
         return f"num_prompts={self.num_prompts}, deep={self.deep}, layers={self.layers}"
 
 
+@register_method
 class PromptTuning(Method):
     name = "prompt"
-    defaults = {"num_prompts": 64, "deep": False, "init_std": 0.02, "layers_to_transform": None}
+    changes_sequence = True
+    defaults = {"num_prompts": 64, "deep": False, "init_std": None, "init_range": None, "layers_to_transform": None}
 
     def validate(self, backbone, options: dict) -> dict:
         o = check_options(self.name, options, self.defaults)
@@ -68,7 +74,7 @@ class PromptTuning(Method):
             raise PetlError("prompt: this backbone already has prompts")
         positive_int(self.name, "num_prompts", o["num_prompts"])
         as_bool(self.name, "deep", o["deep"])
-        o["init_std"] = as_float(self.name, "init_std", o["init_std"], 0.0)
+        token_init(self.name, o)
         if not o["deep"] and o["layers_to_transform"] is not None:
             raise PetlError("prompt: layers_to_transform only applies to deep prompts (deep: true)")
         select_layers(self.name, backbone.layer_specs(), o["layers_to_transform"])
@@ -78,5 +84,5 @@ class PromptTuning(Method):
         specs = select_layers(self.name, backbone.layer_specs(), o["layers_to_transform"])
         layers = [s.index for s in specs] if o["deep"] else [0]
         ref = next(backbone.layers.parameters())
-        edit = PromptEdit(backbone.hidden_size, o["num_prompts"], layers, o["deep"], o["init_std"])
+        edit = PromptEdit(backbone.hidden_size, o["num_prompts"], layers, o["deep"], o["init_std"], o["init_range"])
         backbone.sequence_edits.append(edit.to(device=ref.device, dtype=ref.dtype))

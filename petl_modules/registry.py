@@ -1,91 +1,36 @@
-"""Method registry and :func:`apply_petl`.
+""":func:`apply_petl`: check a method string and its options, freeze the backbone, inject the methods.
 
-A method is one file defining a :class:`Method` subclass and one entry in :data:`METHODS`.
 ``apply_petl(backbone, "adapter+lora", {"adapter": {...}, "lora": {...}})`` freezes the backbone,
-injects every method (in the given order) and returns a :class:`PetlState`, also kept on the
-backbone (``backbone.petl_state``) for merge / save / load / adapter switching.
+injects every method (in the given order) and returns a :class:`~petl_modules.base.PetlState`, also
+kept on the backbone (``backbone.petl_state``) for merge / save / load / adapter switching. The
+methods are those registered in :data:`petl_modules.base.METHODS`.
+
+Any method's options may hold ``by_backbone: {<backbone family>: {option: value, ...}}``: the
+entry of the backbone's family (``ast``, ``mert``, ``musicfm``, ``hubert``, ``wav2vec2``,
+``data2vec``) updates the other options, so one configuration can state a paper's per-model
+settings (seed 001's LoRA also adapts MusicFM's pointwise convolutions). The options kept in the
+state are the resolved ones.
 
 Example:
     >>> import warnings; warnings.simplefilter("ignore")
     >>> from lobes import build_backbone
+    >>> import petl_modules
     >>> bb = build_backbone("ast", config="tiny")
-    >>> state = apply_petl(bb, "lora", {"rank": 2, "targets": ["q", "v"]})
-    >>> sum(p.numel() for _, p in state.trainable_parameters())  # 4 layers * 2 * 2 * (32 + 32)
+    >>> state = apply_petl(bb, "lora", {"rank": 2, "targets": ["q", "v"], "by_backbone": {"mert": {"rank": 4}}})
+    >>> state.num_trainable()  # 4 layers * 2 * 2 * (32 + 32)
     1024
 """
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import dataclass, field
 
-
-import torch
-from torch import nn
-
+from lobes import BACKBONES
+from petl_modules.base import (  # noqa: F401  (get_state, PetlState, ... are this module's public names too)
+    METHODS, Method, PetlState, get_state, to_like, trainable_parameters,
+)
 from petl_modules.common import PetlError, freeze
 
-
-class Method:
-    """Base class of a PETL method: ``validate`` options, then ``apply`` them to a backbone."""
-
-    name: str = ""
-    defaults: dict = {}
-    #: methods whose trained tensors can be folded into the frozen weights (LoRA, SSF, BitFit)
-    mergeable: bool = False
-    #: baselines cannot be combined with other methods
-    combinable: bool = True
-
-    def validate(self, backbone, options: dict) -> dict:
-        """Plain, complete options (defaults filled); raise :class:`PetlError` on bad ones."""
-        raise NotImplementedError
-
-    def apply(self, backbone, options: dict) -> None:
-        """Inject modules / unfreeze tensors (the backbone is already frozen)."""
-        raise NotImplementedError
-
-
-def _methods() -> dict[str, Method]:
-    from petl_modules.adapter import AdapterMethod
-    from petl_modules.baselines import FullFineTuning, LinearProbe, MLPProbe
-    from petl_modules.bitfit import BitFit
-    from petl_modules.conformer_adapter import ConformerAdapterMethod
-    from petl_modules.convpass import ConvpassMethod
-    from petl_modules.lora import LoRAMethod
-    from petl_modules.prefix import PrefixTuning
-    from petl_modules.prompt import PromptTuning
-    from petl_modules.ssf import SSFMethod
-
-    classes = [AdapterMethod, ConvpassMethod, ConformerAdapterMethod, PromptTuning, PrefixTuning, BitFit,
-               SSFMethod, LoRAMethod, FullFineTuning, LinearProbe, MLPProbe]
-    return {cls.name: cls() for cls in classes}
-
-
-
-@dataclass
-class PetlState:
-    """What :func:`apply_petl` did to a backbone (also ``backbone.petl_state``)."""
-
-    backbone: nn.Module = field(repr=False)
-    method: str
-    options: dict
-    #: named adapters: tensors of the inactive ones (the active one lives in the modules)
-    adapters: dict[str, dict[str, torch.Tensor] | None] = field(default_factory=dict, repr=False)
-    active: str = "default"
-
-    @property
-    def methods(self) -> list[str]:
-        return self.method.split("+")
-
-    def trainable_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        """``(name, parameter)`` of every backbone tensor that trains (the head is separate)."""
-        return [(n, p) for n, p in self.backbone.named_parameters() if p.requires_grad]
-
-    def num_trainable(self) -> int:
-        return sum(p.numel() for _, p in self.trainable_parameters())
-
-    def config(self) -> dict:
-        return {"method": self.method, "options": copy.deepcopy(self.options)}
+BY_BACKBONE = "by_backbone"
 
 
 def parse_method(method: str) -> list[str]:
@@ -122,18 +67,29 @@ def split_options(names: list[str], options: dict | None) -> dict[str, dict]:
     return {name: dict(options.get(name) or {}) for name in names}
 
 
-def get_state(backbone: nn.Module) -> PetlState | None:
-    return backbone.__dict__.get("petl_state")
+def for_backbone(name: str, options: dict, family: str) -> dict:
+    """``options`` with its ``by_backbone`` entry for ``family`` applied (see the module docstring)."""
+    per = options.pop(BY_BACKBONE, None)
+    if per is None:
+        return options
+    if not isinstance(per, dict) or not all(isinstance(v, dict) for v in per.values()):
+        raise PetlError(f"{name}: option by_backbone must map a backbone family to options, e.g. "
+                        "{musicfm: {rank: 4}}")
+    unknown = sorted(set(per) - set(BACKBONES))
+    if unknown:
+        raise PetlError(f"{name}: by_backbone names unknown backbone famil(ies) {', '.join(map(repr, unknown))}; "
+                        f"valid: {', '.join(sorted(BACKBONES))}")
+    return {**options, **per.get(family, {})}
 
 
 def validate(backbone, method: str, options: dict | None = None) -> tuple[list[str], dict[str, dict]]:
     """Check a method string and its options against ``backbone`` without changing anything."""
     names = parse_method(method)
     per = split_options(names, options)
-    normalized = {name: METHODS[name].validate(backbone, per[name]) for name in names}
-    if "convpass" in normalized and normalized["convpass"]["conv"] == "2d" and "prompt" in normalized:
-        raise PetlError("convpass with conv='2d' needs the bare patch grid: it cannot be combined with prompt "
-                        "tuning (use conv='1d')")
+    family = getattr(backbone, "family", "")
+    normalized = {name: METHODS[name].validate(backbone, for_backbone(name, per[name], family)) for name in names}
+    for name in names:
+        METHODS[name].check_combination(normalized[name], {n: o for n, o in normalized.items() if n != name})
     return names, normalized
 
 
@@ -160,16 +116,3 @@ def apply_petl(backbone, method: str, options: dict | None = None) -> PetlState:
     state.adapters["default"] = None
     backbone.__dict__["petl_state"] = state
     return state
-
-
-def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """``(name, parameter)`` of everything in ``model`` that trains."""
-    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-
-
-def to_like(module: nn.Module, ref: torch.Tensor) -> nn.Module:
-    """Move a freshly built module to ``ref``'s device (and floating dtype)."""
-    return module.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else None)
-
-
-METHODS: dict[str, Method] = _methods()

@@ -3,7 +3,9 @@
 Targets as LoRA's (default every attention and FFN linear). ``conv_scale=True`` also scales
 (no shift) the outputs of a conformer conv module's two pointwise convolutions (2d + d
 parameters per layer), as seed 001's MusicFM count does. γ starts at 1 and β at 0 (identity;
-``init_std`` > 0 draws γ ~ N(1, σ), β ~ N(0, σ) as the SSF paper). Merges into the Linear.
+``init_std`` > 0 draws γ ~ N(1, σ), β ~ N(0, σ), as the SSF paper and peft-music with σ = 0.02).
+Merges into the Linear; a shift on a module without bias cannot merge (``merge`` refuses: the
+merged backbone would have a tensor the plain one has not).
 
 Example:
     >>> import torch
@@ -21,7 +23,7 @@ from petl_modules.common import (
     select_layers,
 )
 from petl_modules.merge import MergeableWrapper
-from petl_modules.registry import Method, to_like
+from petl_modules.base import Method, register_method, to_like
 
 
 class SSF(MergeableWrapper):
@@ -36,7 +38,6 @@ class SSF(MergeableWrapper):
             nn.init.normal_(self.scale, 1.0, init_std)
             if self.shift is not None:
                 nn.init.normal_(self.shift, 0.0, init_std)
-        self._created_bias = False
 
     def _view(self, t: torch.Tensor) -> torch.Tensor:
         return t[:, None] if self.channel_dim == 1 else t
@@ -45,12 +46,15 @@ class SSF(MergeableWrapper):
         y = self.base(x) * self._view(self.scale)
         return y + self._view(self.shift) if self.shift is not None else y
 
+    def fold_problem(self) -> str | None:
+        if self.shift is not None and plain_module(self.base).bias is None:
+            return ("an SSF shift on a module without bias would add a bias the plain backbone does not have "
+                    "(use SSF there without shift, e.g. ssf's conv_scale on the conformer's pointwise convs)")
+        return None
+
     def fold(self) -> None:
         w = self.base.weight
         w.mul_(self.scale.to(w.dtype).view(-1, *([1] * (w.dim() - 1))))
-        if self.shift is not None and self.base.bias is None:
-            self.base.bias = nn.Parameter(torch.zeros_like(self.shift, dtype=w.dtype), requires_grad=False)
-            self._created_bias = True
         if self.base.bias is not None:
             b = self.base.bias
             b.mul_(self.scale.to(b.dtype))
@@ -64,12 +68,10 @@ class SSF(MergeableWrapper):
             if self.shift is not None:
                 b.sub_(self.shift.to(b.dtype))
             b.div_(self.scale.to(b.dtype))
-        if self._created_bias:
-            self.base.register_parameter("bias", None)
-            self._created_bias = False
         w.div_(self.scale.to(w.dtype).view(-1, *([1] * (w.dim() - 1))))
 
 
+@register_method
 class SSFMethod(Method):
     name = "ssf"
     mergeable = True
