@@ -14,7 +14,7 @@ Example:
     ['adapter', 'bitfit', 'conformer_adapter']
 """
 from petl_modules import (  # noqa: F401  (each method module registers its method)
-    adapter, baselines, bitfit, conformer_adapter, convpass, lora, prefix, prompt, ssf,
+    adapter, baselines, bitfit, conformer_adapter, convpass, lora, moa, prefix, prompt, ssf,
 )
 from petl_modules.base import METHODS, Method, PetlState, get_state, register_method, trainable_parameters
 from petl_modules.common import PetlError

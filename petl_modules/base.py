@@ -65,7 +65,7 @@ def register_method(cls: type[Method]) -> type[Method]:
     """Class decorator: add one instance of ``cls`` to :data:`METHODS` under ``cls.name``."""
     if not cls.name or not isinstance(cls.name, str) or "+" in cls.name:
         raise ValueError(f"{cls.__name__}: a method needs a name without '+'")
-    if cls.name in METHODS and type(METHODS[cls.name]) is not cls:
+    if cls.name in METHODS and type(METHODS[cls.name]).__qualname__ != cls.__qualname__:
         raise ValueError(f"two methods are named {cls.name!r}: {type(METHODS[cls.name]).__name__} and {cls.__name__}")
     METHODS[cls.name] = cls()
     return cls
