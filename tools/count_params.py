@@ -110,7 +110,7 @@ CAPPELLAZZO2024 = [
      "sequential after + parallel before the FFN, RR 64 each; no integer bottleneck gives 470K (b=11: 442,632)"),
     ("VI", "PF MHSA-Par-Before x2", "adapter_pf_par_x2", "470K", ""),
     ("VI", "HOU par", "adapter_hou_par", "498K", ""),
-    ("VI", "LoRA", "lora_rr64", "442K", "W_q, W_v, RR 64 (r = 12)"),
+    ("VI", "LoRA", "lora_rr64", "442k", "W_q, W_v, RR 64 (r = 12)"),
     ("VI", "Adapter + LoRA", "adapter_lora", "470K", "adapter parallel before the FFN (RR 64) + LoRA W_q, W_v (RR 128)"),
     ("VI", "Adapter + DPT-25", "adapter_prompt", "479K", "adapter parallel before the FFN + 25 deep prompts"),
     ("VI", "Adapter + DPT-14 + LoRA", "adapter_prompt_lora", "488K", "adapter + 14 deep prompts + LoRA RR 256"),
