@@ -71,10 +71,11 @@ def merge(model: nn.Module) -> None:
             f"cannot merge {', '.join(not_mergeable)}: only {', '.join(mergeable_methods())} fold into the frozen "
             "weights"
         )
-    problems = [f"{name}: {module.fold_problem()}" for name, module in backbone.named_modules()
+    problems = [(name, module.fold_problem()) for name, module in backbone.named_modules()
                 if isinstance(module, MergeableWrapper) and module.fold_problem()]
     if problems:
-        raise PetlError(f"cannot merge: {'; '.join(problems)}")
+        more = f" and {len(problems) - 1} more module(s)" if len(problems) > 1 else ""
+        raise PetlError(f"cannot merge {problems[0][0]}{more}: {problems[0][1]}")
     done = _merged_list(backbone)
     backbone.__dict__["_petl_is_merged"] = True
     while True:
