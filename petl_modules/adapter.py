@@ -234,12 +234,12 @@ def sublayer_names(method: str, backbone, style: str, location) -> list[str]:
 
 
 def bottleneck_size(method: str, options: dict, dim: int) -> int:
-    """``bottleneck``, or ``round(dim / reduction_rate)`` as PETL_AST (768 / 100 -> 8)."""
+    """``bottleneck``, or ``round(dim / reduction_rate)`` as PETL_AST (768 / 100 -> 8), at least 1 (a
+    paper's reduction rate on a narrow test backbone)."""
     if options["bottleneck"] is not None and options["reduction_rate"] is not None:
         raise PetlError(f"{method}: give either bottleneck or reduction_rate, not both")
     if options["reduction_rate"] is not None:
-        rr = positive_int(method, "reduction_rate", options["reduction_rate"], dim, "the hidden size")
-        return max(1, round(dim / rr))
+        return max(1, round(dim / positive_int(method, "reduction_rate", options["reduction_rate"])))
     return positive_int(method, "bottleneck", 16 if options["bottleneck"] is None else options["bottleneck"], dim,
                         "the hidden size")
 

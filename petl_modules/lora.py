@@ -83,8 +83,8 @@ class LoRAMethod(Method):
         if o["rank"] is not None and o["reduction_rate"] is not None:
             raise PetlError("lora: give either rank or reduction_rate (rank = round(hidden / reduction_rate)), not both")
         if o["reduction_rate"] is not None:
-            rr = positive_int(self.name, "reduction_rate", o["reduction_rate"], backbone.hidden_size, "the hidden size")
-            o["rank"], o["reduction_rate"] = max(1, round(backbone.hidden_size / rr)), None
+            rr = positive_int(self.name, "reduction_rate", o["reduction_rate"])
+            o["rank"], o["reduction_rate"] = max(1, round(backbone.hidden_size / rr)), None  # at least 1
         o["rank"] = 8 if o["rank"] is None else o["rank"]
         choice(self.name, "init", o["init"], ["peft", "petl_ast"])
         roles = resolve_roles(self.name, specs[0], o["targets"])

@@ -91,7 +91,7 @@ CAPPELLAZZO2024 = [
     ("I", "LoRA", "lora", "221K", "W_q, W_v, r = 768/128 = 6, s = 8/128"),
     ("III", "FFN-Seq/Par-After", "adapter_pf_seq", "249K", "no count printed; = Table I PF seq"),
     ("III", "FFN-Seq-Before", "adapter_ffn_seq_before", "249K", "no count printed"),
-    ("III", "FFN-Par-Before", "adapter_ffn_par_before", "249K", "no count printed"),
+    ("III", "FFN-Par-Before", "adapter", "249K", "no count printed"),
     ("III", "MHSA-Seq/Par-After", "adapter_mhsa_seq_after", "249K", "no count printed"),
     ("III", "MHSA-Seq-Before", "adapter_mhsa_seq_before", "249K", "no count printed"),
     ("III", "MHSA-Par-Before", "adapter_pf_par", "249K", "no count printed; = Table I PF par"),
@@ -116,7 +116,7 @@ CAPPELLAZZO2024 = [
     ("VI", "Adapter + DPT-14 + LoRA", "adapter_prompt_lora", "488K", "adapter + 14 deep prompts + LoRA RR 256"),
     ("VII", "Seq, residual", "adapter_pf_seq", "249K", "no count printed; x + f + A(f)"),
     ("VII", "Seq, no residual", "adapter_pf_seq_noresidual", "249K", "no count printed; x + A(f)"),
-    ("VII", "Par, no residual", "adapter_ffn_par_before", "249K", "no count printed; x + f + A(LN x)"),
+    ("VII", "Par, no residual", "adapter", "249K", "no count printed; x + f + A(LN x)"),
     ("VII", "Par, residual", "adapter_ffn_par_before_residual", "249K", "no count printed; x + f + LN x + A(LN x)"),
 ]
 TABLES = ("ding2024", "cappellazzo2024")

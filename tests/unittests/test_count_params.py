@@ -160,7 +160,7 @@ def test_frame_recipes_twin_equals_the_seed001_piece():
     (["--backbone", "ast", "--preset", "nope"], "no method preset 'nope'"),
     (["--backbone", "ast", "--preset", "seed002/adapter_pf_par", "--method", "lora"], "one of --method / --preset"),
     (["--recipe", "nope.yaml"], "no recipe hparams file"),
-    (["--recipe", hparams("ESC50/classification"), "--method", "adapter"], "no piece 'adapter'"),
+    (["--recipe", hparams("ESC50/classification"), "--method", "adapter_hou"], "no piece 'adapter_hou'"),
     (["--recipe", hparams("ESC50/classification"), "--bogus=1"], "unknown hyperparameter 'bogus'"),
     (["--recipe", hparams("ESC50/classification"), "--options", "{}"], "with --recipe"),
     (["--backbone", "ast", "--method", "lora", "--rank=2"], "need --recipe"),

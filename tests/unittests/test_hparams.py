@@ -71,7 +71,8 @@ def test_seed002_defaults(recipe):
                                               "max_length": frames}
     assert resolved_node(text, "batch_size") == batch and resolved_node(text, "number_of_epochs") == epochs
     assert resolved_node(text, "petl") == {"name": "adapter", "options": {  # Table I "PF par"
-        "style": "pfeiffer", "location": "mhsa", "placement": "parallel", "position": "before", "reduction_rate": 64}}
+        "style": "pfeiffer", "location": "mhsa", "placement": "parallel", "position": "before", "reduction_rate": 64,
+        "init": "petl_ast"}}
     assert resolved_tag(text, "head") == "!name:lobes.heads.LinearHead"
     assert resolved_tag(text, "opt_class") == "!name:torch.optim.AdamW"
     opt = resolved_node(text, "opt_class")
