@@ -81,7 +81,8 @@ class LoRAMethod(Method):
         o = check_options(self.name, options, self.defaults)
         specs = backbone.layer_specs()
         if o["rank"] is not None and o["reduction_rate"] is not None:
-            raise PetlError("lora: give either rank or reduction_rate (rank = round(hidden / reduction_rate)), not both")
+            raise PetlError("lora: give either rank or reduction_rate (rank = round(hidden / reduction_rate)), "
+                            "not both")
         if o["reduction_rate"] is not None:
             rr = positive_int(self.name, "reduction_rate", o["reduction_rate"])
             o["rank"], o["reduction_rate"] = max(1, round(backbone.hidden_size / rr)), None  # at least 1
