@@ -21,9 +21,12 @@ Example:
     >>> from lobes import build_backbone
     >>> from petl_modules import apply_petl
     >>> bb = build_backbone("hubert", config="tiny"); state = apply_petl(bb, "lora", {"rank": 2, "scale": 2.0})
-    >>> config, tensors = to_peft(bb, state.method, state.options, {})
+    >>> from petl_modules.io import live_tensors
+    >>> config, tensors = to_peft(bb, state.method, state.options, live_tensors(bb))
     >>> config["lora_alpha"], config["target_modules"]
     (4.0, ['attention.q_proj', 'attention.v_proj'])
+    >>> sorted(tensors)[0]
+    'base_model.model.encoder.layers.0.attention.q_proj.lora_A.weight'
 """
 from __future__ import annotations
 
@@ -61,10 +64,10 @@ def module_paths(backbone) -> dict[tuple[int, str], str]:
     return paths
 
 
-def to_peft(backbone, method: str, options: dict, extra: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+def to_peft(backbone, method: str, options: dict, tensors: dict[str, torch.Tensor]) -> tuple[dict, dict]:
     """``(LoraConfig keyword arguments, peft tensors)`` of a LoRA on ``backbone``.
 
-    ``extra``: the adapter's tensors in this toolkit's naming (``backbone.<name>`` ...); only the
+    ``tensors``: the adapter's tensors in this toolkit's naming (``backbone.<name>`` ...); only the
     LoRA matrices may be among the backbone ones.
     """
     if method != "lora":
@@ -81,12 +84,12 @@ def to_peft(backbone, method: str, options: dict, extra: dict[str, torch.Tensor]
             ours = f"backbone.model.{paths[(layer, role)]}"
             for part, suffix in LORA_SUFFIXES.items():
                 ours_to_peft[f"{ours}.{part}"] = PEFT_PREFIX + paths[(layer, role)] + suffix
-    backbone_keys = {k for k in extra if k.startswith("backbone.")}
+    backbone_keys = {k for k in tensors if k.startswith("backbone.")}
     if backbone_keys != set(ours_to_peft):
         odd = sorted(backbone_keys ^ set(ours_to_peft))[:3]
         raise PetlError(f"format='peft': the adapter's tensors are not exactly its LoRA matrices ({odd}); "
                         f"{OWN_FORMAT_HINT}")
-    tensors = {ours_to_peft[k]: extra[k] for k in backbone_keys}
+    peft_tensors = {ours_to_peft[k]: tensors[k] for k in backbone_keys}
     rank = options["rank"]
     whole = layers == list(range(backbone.full_num_layers))
     config = {
@@ -95,7 +98,7 @@ def to_peft(backbone, method: str, options: dict, extra: dict[str, torch.Tensor]
         "layers_to_transform": None if whole else layers, "layers_pattern": None if whole else "layers",
         "bias": "none", "base_model_name_or_path": getattr(backbone.model.config, "name_or_path", None) or None,
     }
-    return config, tensors
+    return config, peft_tensors
 
 
 def _refuse_unsupported(folder: str, config: dict) -> None:
