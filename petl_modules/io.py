@@ -90,13 +90,14 @@ CARD_NAME = "README.md"
 WRITTEN_FILES = (CONFIG_NAME, WEIGHTS_NAME, PEFT_SIDE_CONFIG, HEAD_WEIGHTS_NAME, CARD_NAME)
 
 
-def _check_destination(path_dir: str, overwrite: bool) -> None:
+def check_adapter_destination(path_dir: str, overwrite: bool, how: str = "pass overwrite=True") -> None:
+    """``PetlError`` when ``path_dir`` is a file, or holds an adapter's files and not ``overwrite``."""
     if os.path.exists(path_dir) and not os.path.isdir(path_dir):
         raise PetlError(f"save_adapter: {path_dir} is a file, not a folder; give a folder path")
     held = [f for f in WRITTEN_FILES if os.path.exists(os.path.join(path_dir, f))]
     if held and not overwrite:
-        raise PetlError(f"save_adapter: {path_dir} already holds {', '.join(held)}; give another folder, or pass "
-                        "overwrite=True to replace them")
+        raise PetlError(f"save_adapter: {path_dir} already holds {', '.join(held)}; give another folder, or "
+                        f"{how} to replace them")
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -124,7 +125,7 @@ def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra
     """
     if format not in ADAPTER_FORMATS:
         raise PetlError(f"save_adapter: format={format!r}; valid: {', '.join(map(repr, ADAPTER_FORMATS))}")
-    _check_destination(path_dir, overwrite)
+    check_adapter_destination(path_dir, overwrite)
     _, backbone = find_backbone(model)
     state = _state_or_error(backbone)
     if is_merged(backbone):

@@ -66,7 +66,7 @@ def _load_code(backbone, config: dict, adapter_format: str, card: dict) -> str:
         note = ("" if kept == ident["full_num_layers"] else
                 f"\n# this adapter was trained on the first {kept} of {ident['full_num_layers']} layers: "
                 f"use hidden_states[{kept}]")
-        source = f'"{base}"' if base else "<the backbone's weights>"
+        source = f'"{base or "<the backbone weights: hub id or folder>"}"'
         return (f"from peft import PeftModel\nfrom transformers import {type(backbone.model).__name__}\n\n"
                 f"base = {type(backbone.model).__name__}.from_pretrained({source})\n"
                 f'model = PeftModel.from_pretrained(base, "{where}")\n'
