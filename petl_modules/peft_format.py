@@ -38,7 +38,8 @@ from petl_modules.common import PetlError, resolve_roles
 
 PEFT_PREFIX = "base_model.model."
 LORA_SUFFIXES = {"lora_A": ".lora_A.weight", "lora_B": ".lora_B.weight"}
-OWN_FORMAT_HINT = 'save it in this toolkit\'s own format (format="petl", the default; read by petl_modules.load_adapter)'
+OWN_FORMAT_HINT = ("save it in this toolkit's own format (format=\"petl\", the default; read by "
+                   "petl_modules.load_adapter)")
 
 
 def transformers_model_class(backbone) -> str:
