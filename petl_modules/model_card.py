@@ -62,15 +62,21 @@ def _load_code(backbone, config: dict, adapter_format: str, card: dict) -> str:
     base = _name_or_path(backbone)
     ident = config["backbone"]
     if adapter_format == "peft":
-        kept = ident["num_layers"]
-        note = ("" if kept == ident["full_num_layers"] else
-                f"\n# this adapter was trained on the first {kept} of {ident['full_num_layers']} layers: "
-                f"use hidden_states[{kept}]")
+        cls, kept = type(backbone.model).__name__, ident["num_layers"]
         source = f'"{base or "<the backbone weights: hub id or folder>"}"'
-        return (f"from peft import PeftModel\nfrom transformers import {type(backbone.model).__name__}\n\n"
-                f"base = {type(backbone.model).__name__}.from_pretrained({source})\n"
-                f'model = PeftModel.from_pretrained(base, "{where}")\n'
-                f"hidden_states = model(inputs, output_hidden_states=True).hidden_states{note}")
+        lines = ["from peft import PeftModel", f"from transformers import {cls}", "",
+                 f"base = {cls}.from_pretrained({source})"]
+        if ident["name"] == "ast":  # positional embeddings for the run's input length
+            lines += [f"# the run's AST reads {backbone.max_length} frames: its positional embeddings cut or "
+                      "interpolated as lobes.ast does (a no-op at the checkpoint's own max_length)",
+                      "from lobes.ast import resize_position_embeddings",
+                      f"resize_position_embeddings(base, {backbone.max_length})"]
+        lines += [f'model = PeftModel.from_pretrained(base, "{where}")',
+                  "hidden_states = model(input_values, output_hidden_states=True).hidden_states"]
+        if kept != ident["full_num_layers"]:
+            lines.append(f"# trained on the first {kept} of {ident['full_num_layers']} layers: "
+                         f"use hidden_states[{kept}]")
+        return "\n".join(lines)
     options = card.get("backbone_options")
     if options is None:
         options = {"pretrained": base} if base else {"num_layers": ident["num_layers"]}

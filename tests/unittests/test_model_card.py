@@ -96,3 +96,32 @@ def test_run_metadata_from_a_recipe_run():
     assert export_adapter.dataset_name({"hparams_file": "/tmp/hparams.yaml"}) is None
     command = export_adapter.training_command("/runs/gtzan/3", config)
     assert command == "python recipes/GTZAN/genre/train.py /runs/gtzan/3/hyperparams.yaml"
+
+
+def test_peft_card_snippet_gives_our_hidden_states(tmp_path):
+    """The peft card's code, run as written (with the pretrained folder it names), computes our hidden
+    states, also for an AST whose positional embeddings the run resized (128 -> 36 frames)."""
+    from peft import PeftModel  # noqa: F401  (the snippet imports it; fail here if absent)
+    from transformers import ASTConfig, ASTModel
+
+    from lobes.ast import TINY_AST
+
+    torch.manual_seed(0)
+    ASTModel(ASTConfig(**TINY_AST)).save_pretrained(str(tmp_path / "pretrained"))
+    backbone = build_backbone("ast", pretrained=str(tmp_path / "pretrained"), max_length=36).eval()
+    apply_petl(backbone, "lora", {"rank": 2, "targets": ["q", "ffn_in"], "scale": 0.5})
+    with torch.no_grad():
+        for p in backbone.parameters():
+            if p.requires_grad:
+                p.normal_()
+    save_adapter(str(tmp_path / "adapter"), backbone, format="peft")
+    snippet = code_block(ModelCard.load(str(tmp_path / "adapter" / "README.md")).text, "python")
+    assert "resize_position_embeddings(base, 36)" in snippet
+    wav = torch.randn(1, 16000, generator=torch.Generator().manual_seed(1))
+    features, _ = backbone.frontend(*backbone.prepare_waveform(wav))
+    namespace = {"input_values": features}
+    with torch.no_grad():
+        exec(snippet.replace("path/to/this/folder", str(tmp_path / "adapter")), namespace)
+        ours = backbone(wav).hidden_states
+    for mine, theirs in zip(ours, namespace["hidden_states"], strict=True):
+        assert float((mine - theirs).abs().max() / theirs.abs().max()) <= 1e-5
