@@ -142,6 +142,9 @@ def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra
         peft_config, peft_tensors = to_peft(backbone, state.method, state.options, tensors)
         head = {k: v for k, v in tensors.items() if k.startswith("extra.")}
         config["head_file"] = HEAD_WEIGHTS_NAME if head else None
+    from petl_modules.model_card import build_model_card
+
+    model_card = build_model_card(model, config, format, card)  # everything checked before a file changes
     os.makedirs(path_dir, exist_ok=True)
     for stale in WRITTEN_FILES:  # with overwrite: nothing of another format's save stays behind
         if os.path.exists(os.path.join(path_dir, stale)):
@@ -157,9 +160,7 @@ def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra
     else:
         _write_tensors(os.path.join(path_dir, WEIGHTS_NAME), tensors)
         _write_json(os.path.join(path_dir, CONFIG_NAME), config)
-    from petl_modules.model_card import build_model_card
-
-    build_model_card(model, config, format, card).save(os.path.join(path_dir, CARD_NAME))
+    model_card.save(os.path.join(path_dir, CARD_NAME))
 
 
 def read_adapter_config(path_dir: str) -> dict:

@@ -110,6 +110,7 @@ def _refuse_unsupported(folder: str, config: dict) -> None:
         "lora_bias": bool(config.get("lora_bias")), "rank_pattern": bool(config.get("rank_pattern")),
         "alpha_pattern": bool(config.get("alpha_pattern")), "layer_replication": bool(config.get("layer_replication")),
         "target_parameters": bool(config.get("target_parameters")),
+        "fan_in_fan_out": bool(config.get("fan_in_fan_out")),
     }
     bad = [k for k, v in problems.items() if v]
     if bad:
