@@ -32,6 +32,7 @@ import json
 import os
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -202,6 +203,18 @@ def _check_identity(path_dir: str, saved: dict, backbone) -> None:
         )
 
 
+def _read_tensors(path_dir: str, filename: str) -> dict[str, torch.Tensor]:
+    path = os.path.join(path_dir, filename)
+    if not os.path.isfile(path):
+        hint = " (peft's older adapter_model.bin is not read: save it again with safe_serialization=True)" \
+            if os.path.isfile(os.path.join(path_dir, "adapter_model.bin")) else ""
+        raise PetlError(f"{path_dir}: no {filename}{hint}")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as exc:  # a truncated or foreign file
+        raise PetlError(f"{path}: unreadable safetensors file ({exc})") from None
+
+
 def _read_folder(path_dir: str, backbone, strict: bool) -> tuple[str, dict, dict]:
     """``(method, options, tensors in this toolkit's naming)`` of a saved adapter, either format."""
     config = read_adapter_config(path_dir)
@@ -211,7 +224,7 @@ def _read_folder(path_dir: str, backbone, strict: bool) -> tuple[str, dict, dict
                             f"reads version {FORMAT_VERSION} (the options of older adapters meant other "
                             "placements); retrain it with this version")
         _check_identity(path_dir, config.get("backbone", {}), backbone)
-        return config["method"], config["options"], load_file(os.path.join(path_dir, WEIGHTS_NAME))
+        return config["method"], config["options"], _read_tensors(path_dir, WEIGHTS_NAME)
     from petl_modules.peft_format import from_peft
 
     side_path = os.path.join(path_dir, PEFT_SIDE_CONFIG)
@@ -220,9 +233,9 @@ def _read_folder(path_dir: str, backbone, strict: bool) -> tuple[str, dict, dict
         with open(side_path, encoding="utf-8") as f:
             side = json.load(f)
         _check_identity(path_dir, side.get("backbone", {}), backbone)
-    options, tensors = from_peft(path_dir, config, load_file(os.path.join(path_dir, WEIGHTS_NAME)), backbone, strict)
+    options, tensors = from_peft(path_dir, config, _read_tensors(path_dir, WEIGHTS_NAME), backbone, strict)
     if side.get("head_file"):
-        tensors.update(load_file(os.path.join(path_dir, side["head_file"])))
+        tensors.update(_read_tensors(path_dir, side["head_file"]))
     return "lora", options, tensors
 
 

@@ -210,3 +210,16 @@ def test_peft_head_tensors_are_refused_or_left_out(tmp_path):
         load_adapter(str(tmp_path), tiny("hubert"))
     state = load_adapter(str(tmp_path), tiny("hubert"), strict=False)
     assert state.options["targets"] == ["q", "v"]
+
+
+def test_unreadable_folders_are_one_clear_error(tmp_path):
+    bb = tiny("ast")
+    peft_model = get_peft_model(plain_copy(bb), LoraConfig(r=2, target_modules=["q_proj"]))
+    peft_model.save_pretrained(str(tmp_path / "bin"), safe_serialization=False)
+    with pytest.raises(PetlError, match="no adapter_model.safetensors.*adapter_model.bin.*safe_serialization"):
+        load_adapter(str(tmp_path / "bin"), tiny("ast"))
+    peft_model.save_pretrained(str(tmp_path / "cut"))
+    weights = tmp_path / "cut" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50])
+    with pytest.raises(PetlError, match="unreadable safetensors file"):
+        load_adapter(str(tmp_path / "cut"), tiny("ast"))
