@@ -135,7 +135,8 @@ def main(argv=None) -> int:
         try:
             url = push(args.out, args.push_to_hub, args.private)
         except Exception as exc:  # offline, no token, no permission, network: the folder stays
-            return _fail(f"--push-to-hub {args.push_to_hub}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}; "
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _fail(f"--push-to-hub {args.push_to_hub}: upload failed ({reason}); "
                          f"the adapter folder {args.out} is written: push it later with "
                          f"`hf upload {args.push_to_hub} {args.out}`")
         print(f"pushed to {url}")
