@@ -40,6 +40,11 @@ INSTALL_REQUIRES = [
     "tensorboard",
     "peft>=0.13",
     "huggingface_hub",
+    # imported directly (not only through hyperpyyaml / transformers): petl_core/config.py,
+    # tools/run_grid.py and count_params.py; the tools' plots (tsne, layer_sweep, benchmark, collect_results)
+    "ruamel.yaml",
+    "PyYAML",
+    "matplotlib",
 ]
 
 setup(

@@ -314,8 +314,10 @@ class PETLBrain(sb.Brain):
             if self.eval_name not in ("valid", "test"):
                 raise ValueError(f"eval_name must be 'valid' or 'test', got {self.eval_name!r}")
             if self.train_logger is not None:  # log_stats is main-only itself (and collective)
-                self.train_logger.log_stats(stats_meta={"evaluation": "best-valid checkpoint"},
-                                            **{f"{self.eval_name}_stats": stats})
+                # numbers only (TensorBoard/W&B loggers take no text); SpeechBrain's recipes' key
+                loaded = self.checkpointer.find_checkpoint(max_key=self.task.main_metric) if self.checkpointer else None
+                meta = {"Epoch loaded": loaded.meta["epoch"]} if loaded is not None and "epoch" in loaded.meta else {}
+                self.train_logger.log_stats(stats_meta=meta, **{f"{self.eval_name}_stats": stats})
 
     # ------------------------------------------------------------------------------ optimiser
     def init_optimizers(self):

@@ -6,7 +6,13 @@ adapter name, extra config) and ``adapter_model.safetensors`` holding only what 
 * ``backbone.<name>``: every backbone tensor with ``requires_grad`` plus the running statistics
   of BatchNorms with trainable parameters (they change where the BatchNorm runs in train mode:
   the conformer adapter's, every one under ``ft``; BitFit's conv BatchNorm keeps its statistics);
-* ``extra.<name>``: trainable tensors of the enclosing model outside the backbone (the head).
+* ``extra.<name>``: trainable tensors of the enclosing model outside the backbone (the head);
+
+and a model card ``README.md`` (:mod:`petl_modules.model_card`). ``format="peft"`` writes a LoRA in
+peft's format instead (:mod:`petl_modules.peft_format`): peft's ``adapter_config.json`` and
+``adapter_model.safetensors``, with ``petl_adapter.json`` (the identity above) and the head in
+``head.safetensors`` beside them; :func:`load_adapter` reads both formats. A folder that already
+holds an adapter is never overwritten unless ``overwrite=True``.
 
 Several named adapters of the same method can live on one backbone: the active one is in the
 modules, the others are kept as tensors; :func:`set_active_adapter` swaps them.
@@ -26,6 +32,7 @@ import json
 import os
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -76,8 +83,50 @@ def _state_or_error(backbone):
     return state
 
 
-def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra_config: dict | None = None) -> None:
-    """Write adapter ``name`` (default: the active one) of ``model`` to the folder ``path_dir``."""
+ADAPTER_FORMATS = ("petl", "peft")
+#: peft format: this toolkit's identity of the adapter (backbone, method) and the head, beside peft's files
+PEFT_SIDE_CONFIG = "petl_adapter.json"
+HEAD_WEIGHTS_NAME = "head.safetensors"
+CARD_NAME = "README.md"
+WRITTEN_FILES = (CONFIG_NAME, WEIGHTS_NAME, PEFT_SIDE_CONFIG, HEAD_WEIGHTS_NAME, CARD_NAME)
+
+
+def check_adapter_destination(path_dir: str, overwrite: bool, how: str = "pass overwrite=True") -> None:
+    """``PetlError`` when ``path_dir`` is a file, or holds an adapter's files and not ``overwrite``."""
+    if os.path.exists(path_dir) and not os.path.isdir(path_dir):
+        raise PetlError(f"save_adapter: {path_dir} is a file, not a folder; give a folder path")
+    held = [f for f in WRITTEN_FILES if os.path.exists(os.path.join(path_dir, f))]
+    if held and not overwrite:
+        raise PetlError(f"save_adapter: {path_dir} already holds {', '.join(held)}; give another folder, or "
+                        f"{how} to replace them")
+
+
+def _write_json(path: str, data: dict) -> None:
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def _write_tensors(path: str, tensors: dict) -> None:
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, path + ".tmp",
+              metadata={"format": "pt"})
+    os.replace(path + ".tmp", path)
+
+
+def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra_config: dict | None = None,
+                 format: str = "petl", overwrite: bool = False, card: dict | None = None) -> None:
+    """Write adapter ``name`` (default: the active one) of ``model`` to the folder ``path_dir``.
+
+    ``format="petl"``: this toolkit's format (every method); ``"peft"``: peft's LoRA format, loadable
+    with ``peft.PeftModel.from_pretrained`` on the plain transformers model (LoRA on AST, MERT,
+    HuBERT, wav2vec2, data2vec; see :mod:`petl_modules.peft_format`), the head beside it in
+    ``head.safetensors``. Both come with a model card ``README.md``; ``card``: what a training run
+    adds to it (see :func:`petl_modules.model_card.build_model_card`). A folder that already holds
+    an adapter is refused unless ``overwrite``.
+    """
+    if format not in ADAPTER_FORMATS:
+        raise PetlError(f"save_adapter: format={format!r}; valid: {', '.join(map(repr, ADAPTER_FORMATS))}")
+    check_adapter_destination(path_dir, overwrite)
     _, backbone = find_backbone(model)
     state = _state_or_error(backbone)
     if is_merged(backbone):
@@ -86,21 +135,45 @@ def save_adapter(path_dir: str, model: nn.Module, name: str | None = None, extra
     if name not in state.adapters:
         raise PetlError(f"no adapter named {name!r}; adapters: {', '.join(state.adapters)}")
     tensors = live_tensors(model) if name == state.active else state.adapters[name]
-    os.makedirs(path_dir, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()},
-              os.path.join(path_dir, WEIGHTS_NAME))
     config = {"format_version": FORMAT_VERSION, "adapter_name": name, "backbone": backbone_identity(backbone),
               **state.config(), "extra": extra_config or {}}
-    with open(os.path.join(path_dir, CONFIG_NAME), "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
+    if format == "peft":
+        from petl_modules.peft_format import to_peft
+
+        peft_config, peft_tensors = to_peft(backbone, state.method, state.options, tensors)
+        head = {k: v for k, v in tensors.items() if k.startswith("extra.")}
+        config["head_file"] = HEAD_WEIGHTS_NAME if head else None
+    from petl_modules.model_card import build_model_card
+
+    model_card = build_model_card(model, config, format, card)  # everything checked before a file changes
+    os.makedirs(path_dir, exist_ok=True)
+    for stale in WRITTEN_FILES:  # with overwrite: nothing of another format's save stays behind
+        if os.path.exists(os.path.join(path_dir, stale)):
+            os.remove(os.path.join(path_dir, stale))
+    if format == "peft":
+        from peft import LoraConfig
+
+        LoraConfig(**peft_config).save_pretrained(path_dir)
+        _write_tensors(os.path.join(path_dir, WEIGHTS_NAME), peft_tensors)
+        if head:
+            _write_tensors(os.path.join(path_dir, HEAD_WEIGHTS_NAME), head)
+        _write_json(os.path.join(path_dir, PEFT_SIDE_CONFIG), config)
+    else:
+        _write_tensors(os.path.join(path_dir, WEIGHTS_NAME), tensors)
+        _write_json(os.path.join(path_dir, CONFIG_NAME), config)
+    model_card.save(os.path.join(path_dir, CARD_NAME))
 
 
 def read_adapter_config(path_dir: str) -> dict:
+    """The adapter's ``adapter_config.json`` (this toolkit's, or peft's: then with ``peft_type``)."""
     path = os.path.join(path_dir, CONFIG_NAME)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path_dir}: no {CONFIG_NAME} (not a saved adapter folder)")
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as exc:
+            raise PetlError(f"{path}: invalid json ({exc})") from None
 
 
 def _check_tensors(path_dir: str, loaded: dict, expected: dict, strict: bool, has_model: bool) -> dict:
@@ -120,41 +193,77 @@ def _check_tensors(path_dir: str, loaded: dict, expected: dict, strict: bool, ha
     return {k: v for k, v in loaded.items() if k in expected}
 
 
-def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict: bool = True):
-    """Load a saved adapter onto ``model`` (bare backbone or a model containing it); return the state.
-
-    On a plain backbone this applies the saved method first and makes ``name`` active. On a
-    backbone that already carries the same method and options, ``name`` is stored as an extra
-    named adapter (the active one is overwritten when ``name`` is active).
-    """
-    config = read_adapter_config(path_dir)
-    if config.get("format_version") != FORMAT_VERSION:
-        raise PetlError(f"{path_dir}: adapter format version {config.get('format_version')!r}, this toolkit reads "
-                        f"version {FORMAT_VERSION} (the options of older adapters meant other placements); "
-                        "retrain it with this version")
-    prefix, backbone = find_backbone(model)
+def _check_identity(path_dir: str, saved: dict, backbone) -> None:
     ident = backbone_identity(backbone)
-    saved = config.get("backbone", {})
     if saved != ident:
         raise PetlError(
             f"{path_dir}: adapter trained for backbone {saved.get('name')!r} (hidden {saved.get('hidden_size')}, "
             f"{saved.get('num_layers')} layers), this model is {ident['name']!r} (hidden {ident['hidden_size']}, "
             f"{ident['num_layers']} layers)"
         )
+
+
+def _read_tensors(path_dir: str, filename: str) -> dict[str, torch.Tensor]:
+    path = os.path.join(path_dir, filename)
+    if not os.path.isfile(path):
+        hint = " (peft's older adapter_model.bin is not read: save it again with safe_serialization=True)" \
+            if os.path.isfile(os.path.join(path_dir, "adapter_model.bin")) else ""
+        raise PetlError(f"{path_dir}: no {filename}{hint}")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as exc:  # a truncated or foreign file
+        raise PetlError(f"{path}: unreadable safetensors file ({exc})") from None
+
+
+def _read_folder(path_dir: str, backbone, strict: bool) -> tuple[str, dict, dict]:
+    """``(method, options, tensors in this toolkit's naming)`` of a saved adapter, either format."""
+    config = read_adapter_config(path_dir)
+    if "peft_type" not in config:
+        if config.get("format_version") != FORMAT_VERSION:
+            raise PetlError(f"{path_dir}: adapter format version {config.get('format_version')!r}, this toolkit "
+                            f"reads version {FORMAT_VERSION} (the options of older adapters meant other "
+                            "placements); retrain it with this version")
+        _check_identity(path_dir, config.get("backbone", {}), backbone)
+        return config["method"], config["options"], _read_tensors(path_dir, WEIGHTS_NAME)
+    from petl_modules.peft_format import from_peft
+
+    side_path = os.path.join(path_dir, PEFT_SIDE_CONFIG)
+    side = {}
+    if os.path.exists(side_path):  # written by save_adapter(format="peft"); absent when peft trained it
+        with open(side_path, encoding="utf-8") as f:
+            side = json.load(f)
+        _check_identity(path_dir, side.get("backbone", {}), backbone)
+    options, tensors = from_peft(path_dir, config, _read_tensors(path_dir, WEIGHTS_NAME), backbone, strict)
+    if side.get("head_file"):
+        tensors.update(_read_tensors(path_dir, side["head_file"]))
+    return "lora", options, tensors
+
+
+def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict: bool = True):
+    """Load a saved adapter onto ``model`` (bare backbone or a model containing it); return the state.
+
+    Reads this toolkit's format and peft's LoRA format (a LoRA trained with peft on the plain
+    transformers model, or saved with ``save_adapter(..., format="peft")``, head included).
+    On a plain backbone this applies the saved method first and makes ``name`` active. On a
+    backbone that already carries the same method and options, ``name`` is stored as an extra
+    named adapter (the active one is overwritten when ``name`` is active).
+    """
+    prefix, backbone = find_backbone(model)
+    method, options, file_tensors = _read_folder(path_dir, backbone, strict)
     state = get_state(backbone)
     if state is None:
-        state = apply_petl(backbone, config["method"], config["options"])
+        state = apply_petl(backbone, method, options)
         state.adapters = {name: None}
         state.active = name
     elif is_merged(backbone):
         raise PetlError("load_adapter: the backbone is merged; unmerge it before loading an adapter")
-    elif state.method != config["method"] or state.options != config["options"]:
+    elif state.method != method or state.options != options:
         raise PetlError(
-            f"{path_dir}: adapter uses method {config['method']!r} with options {config['options']}; this "
+            f"{path_dir}: adapter uses method {method!r} with options {options}; this "
             f"backbone carries {state.method!r} with options {state.options}"
         )
     live = live_tensors(model)
-    loaded = _check_tensors(path_dir, load_file(os.path.join(path_dir, WEIGHTS_NAME)), live, strict, bool(prefix))
+    loaded = _check_tensors(path_dir, file_tensors, live, strict, bool(prefix))
     if name == state.active:
         with torch.no_grad():
             for key, value in loaded.items():

@@ -308,7 +308,7 @@ def test_save_load_roundtrip(tmp_path, backbone, method, options):
         ref = run(bb)
     save_adapter(str(tmp_path), bb, extra_config={"task": "unit"})
     files = sorted(os.listdir(tmp_path))
-    assert files == ["adapter_config.json", "adapter_model.safetensors"]
+    assert files == ["README.md", "adapter_config.json", "adapter_model.safetensors"]  # + the model card
     other = fresh(backbone)  # same seed: the "pretrained" weights
     loaded = load_adapter(str(tmp_path), other)
     assert loaded.method == method
