@@ -48,7 +48,7 @@ def _ranged(cast, kind: str, low, high, low_open: bool, high_open: bool):
         except (TypeError, ValueError):
             raise argparse.ArgumentTypeError(f"must be {description}, got {text!r}") from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite {description}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be {description} (finite), got {text!r}")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
