@@ -16,20 +16,21 @@ or the same from a yaml file (command-line flags add to / override it):
     set: {number_of_epochs: 2}
     root: results/grid
 
-A recipe is a folder holding ``train.py`` (its ``hparams/train.yaml`` or ``hparams/default.yaml`` is passed when it exists) or a
-script path, optionally ``script.py:hparams.yaml``. Scaling curves are more axes, named like the
-recipe's own overrides (``--axis few_shot_k=1,5``, ``--axis "encoder={num_layers: 2},{num_layers: 4}"``
-merges into the backbone piece, ``--axis "petl={options: {rank: 2}},{options: {rank: 8}}"`` into the
-method's options). ``backbone``/``method`` values are piece names: the file names in
-``recipes/hparams_common/backbones/`` (``ast_audioset``, ``mert_95m``, ``musicfm_msd``, ``tiny_ast``...) and
-``recipes/hparams_common/methods/`` (``lora``, ``adapter``, ``prompt``, ``ft``...).
+A recipe is a folder holding ``train.py`` (its ``hparams/train.yaml`` or ``hparams/default.yaml`` is
+passed when it exists) or a script path, optionally ``script.py:hparams.yaml``. Scaling curves are
+more axes, named like the recipe's own overrides (``--axis few_shot_k=1,5``,
+``--axis "encoder={num_layers: 2},{num_layers: 4}"`` merges into the backbone piece,
+``--axis "petl={options: {rank: 2}},{options: {rank: 8}}"`` into the method's options).
+``backbone``/``method`` values are piece names: the file names in ``recipes/hparams_common/backbones/``
+(``ast_audioset``, ``mert_95m``, ``musicfm_msd``, ``tiny_ast``...) and ``recipes/hparams_common/methods/``
+(``lora``, ``adapter``, ``prompt``, ``ft``...).
 
 Resumable: a run whose ``results.json`` exists is skipped. The plan is printed first; ``--dry_run``
-checks every recipe and hparams file, prints the commands and runs nothing. Runs go one after another (``--torchrun N`` launches each with
-``torchrun --nproc_per_node=N``); each run's output goes to ``<output_folder>/run_grid.log``. A
-failing run (non-zero exit or no results.json) is reported and the grid goes on; the exit status is
-1 if any run failed, 2 (one ``error:`` line, nothing run) for bad arguments, a malformed grid file or a
-recipe that does not exist.
+checks every recipe and hparams file, prints the commands and runs nothing. Runs go one after another
+(``--torchrun N`` launches each with ``torchrun --nproc_per_node=N``); each run's output goes to
+``<output_folder>/run_grid.log``. A failing run (non-zero exit or no results.json) is reported and the
+grid goes on; the exit status is 1 if any run failed, 2 (one ``error:`` line, nothing run) for bad
+arguments, a malformed grid file or a recipe that does not exist.
 """
 from __future__ import annotations
 
@@ -124,7 +125,8 @@ def load_grid_file(path: str) -> dict:
         raise ValueError(f"{path}: a grid file must be a mapping ({', '.join(GRID_KEYS)})")
     unknown = set(grid) - set(GRID_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; valid: {', '.join(GRID_KEYS)}")
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                         f"valid: {', '.join(GRID_KEYS)}")
     recipes = grid.get("recipes") or []
     recipes = [recipes] if isinstance(recipes, str) else recipes
     if not isinstance(recipes, list) or not all(isinstance(r, str) for r in recipes):
