@@ -153,11 +153,14 @@ def _help(parse, capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("tool", [tsne, extract_features, run_grid, layer_sweep],
-                         ids=lambda t: t.__name__)
+PARSERS = {"tsne": tsne.parse_args, "extract_features": extract_features.parse_args, "run_grid": run_grid.parse_args,
+           "layer_sweep": layer_sweep.parse_args, "few_shot": lambda argv: few_shot.parse_args(argv, [])}
+
+
+@pytest.mark.parametrize("tool", sorted(PARSERS))
 def test_options_use_underscores(tool, capsys):
     """One flag style across the tools, as the recipes' overrides (``--max_items``, not ``--max-items``)."""
-    options = re.findall(r"(?<![\w-])--[a-z][\w-]*", _help(tool.parse_args, capsys))
+    options = re.findall(r"(?<![\w-])--[a-z][\w-]*", _help(PARSERS[tool], capsys))
     assert options and not [o for o in options if "-" in o[2:]], options
 
 
