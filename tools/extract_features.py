@@ -30,10 +30,10 @@ import sys
 import tempfile
 
 import torch
-from tqdm import tqdm
 
 from lobes import BACKBONES, build_backbone
 from lobes.audio import AudioError, load_audio
+from petl_core.cli_args import add_option, device, int_range, progress
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,12 +42,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pretrained", help="hub id or local folder (MusicFM: folder with the .pt and stats json)")
     parser.add_argument("--config", default=None, choices=["tiny", "real"],
                         help="without --pretrained: build this config with RANDOM weights (offline use)")
-    parser.add_argument("--layer", type=int, default=None, help="hidden_states index K (default: last layer used)")
-    parser.add_argument("--num-layers", type=int, default=None, help="build only the first N layers")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layer", type=int_range(0), default=None,
+                        help="hidden_states index K >= 0 (default: last layer used)")
+    add_option(parser, "--num_layers", old="--num-layers", type=int_range(1), default=None,
+               help="build only the first N >= 1 layers")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--out", required=True, help="output file (torch.save)")
     parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if os.path.isdir(args.out) or args.out.endswith(("/", os.sep)):
+        parser.error(f"--out {args.out} is a folder: give a file name (e.g. {os.path.join(args.out, 'features.pt')})")
+    if args.pretrained and args.config:
+        parser.error("--config builds RANDOM weights: give --pretrained or --config, not both")
+    return args
 
 
 @torch.no_grad()
@@ -57,7 +64,7 @@ def extract(backbone, paths: list[str], layer: int | None, device: str = "cpu") 
     k = backbone.num_layers if layer is None else layer
     features = {}
     max_samples = getattr(backbone, "max_input_samples", None)
-    for path in tqdm(paths, desc="extracting", unit="file", disable=len(paths) < 2):
+    for path in progress(paths, desc="extracting", unit="file", disable=len(paths) < 2):
         wav = load_audio(path, sample_rate=backbone.sample_rate).to(device)
         if max_samples is None:
             out = backbone(wav.unsqueeze(0))

@@ -37,6 +37,7 @@ import sys
 import time
 
 import run_grid  # the sibling tool (this script's folder is on sys.path)
+from petl_core.cli_args import int_range, interpreter
 
 WEIGHTED = "weighted"
 
@@ -48,12 +49,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--hparams", default=None, help="hparams file relative to the recipe folder")
     p.add_argument("--root", default=os.path.join("results", "layer_sweep"), help="output folder")
     p.add_argument("--set", action="append", default=[], dest="sets", help="key=value for every run (repeatable)")
-    p.add_argument("--layers", default=None, help="layers to probe: 'a-b' or 'a,b,c' (default: every kept state)")
+    p.add_argument("--layers", type=parse_layers, default=None,
+                   help="layers to probe (>= 0): 'a-b' or 'a,b,c' (default: every kept state)")
     p.add_argument("--no_weighted", action="store_true", help="skip the weighted-sum probe (then give --layers)")
-    p.add_argument("--num_layers", default=None, help="PETL depth sweep instead: depths '3,6,9,12'")
+    p.add_argument("--num_layers", type=parse_depths, default=None,
+                   help="PETL depth sweep instead: depths (>= 1) '3,6,9,12'")
     p.add_argument("--num_layers_override", default="encoder={{num_layers: {n}}}",
                    help="override that sets the depth, {n} = the depth (default: %(default)s)")
-    p.add_argument("--python", default=sys.executable, help="interpreter for the recipe")
+    p.add_argument("--python", type=interpreter, default=sys.executable, help="interpreter for the recipe")
     p.add_argument("--verbose", action="store_true", help="stream each run's output")
     p.add_argument("--plot_weights", metavar="RUN_FOLDER", help="only plot the layer weights of a finished run")
     args = p.parse_args(argv)
@@ -61,24 +64,53 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("give a recipe (or --plot_weights RUN_FOLDER)")
     if args.no_weighted and not args.layers and not args.num_layers:
         p.error("--no_weighted needs --layers (the weighted run tells how many layers there are)")
+    if args.plot_weights:
+        if not os.path.isfile(os.path.join(args.plot_weights, run_grid.RESULTS_FILE)):
+            p.error(f"--plot_weights {args.plot_weights}: no {run_grid.RESULTS_FILE} there (not a finished run)")
+        return args
+    key, _, template = args.num_layers_override.partition("=")
+    if not key or "{n}" not in template:
+        p.error(f"--num_layers_override {args.num_layers_override!r} needs the form key=...{{n}}...")
+    try:
+        args.set_pairs = dict(run_grid.parse_pair(s, "--set") for s in args.sets)
+        run_grid.resolve_recipe(args.recipe, args.hparams)  # the recipe and its hparams exist
+    except (ValueError, FileNotFoundError) as exc:
+        p.error(str(exc))
+    if os.path.isfile(args.root):
+        p.error(f"--root {args.root} is a file, not a folder")
     return args
 
 
-def parse_layers(text: str) -> list[int]:
-    """``'0-3'`` -> [0, 1, 2, 3]; ``'1,4'`` -> [1, 4]."""
+def parse_layers(text: str, low: int = 0) -> list[int]:
+    """``'0-3'`` -> [0, 1, 2, 3]; ``'1,4'`` -> [1, 4]; every index >= ``low``, none twice (argparse type).
+
+    >>> parse_layers("0-2,5")
+    [0, 1, 2, 5]
+    """
     out = []
+    index = int_range(low)
     for part in text.split(","):
         first, sep, last = part.strip().partition("-")
         try:
-            out += list(range(int(first), int(last) + 1)) if sep else [int(first)]
-        except ValueError:
-            raise SystemExit(f"error: bad --layers {text!r} (expected 'a-b' or 'a,b,c')") from None
+            first, last = index(first), index(last) if sep else None
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected 'a-b' or 'a,b,c' of integers >= {low}") from None
+        if last is not None and last < first:
+            raise argparse.ArgumentTypeError(f"{text!r}: range {part.strip()} is empty (a-b needs a <= b)")
+        out += list(range(first, last + 1)) if last is not None else [first]
+    if len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"{text!r} names a layer twice")
     return out
+
+
+def parse_depths(text: str) -> list[int]:
+    """``--num_layers``: depths >= 1 (as :func:`parse_layers`)."""
+    return parse_layers(text, low=1)
 
 
 def grid_args(args, axis: str, values: list, extra_sets: list[str]) -> argparse.Namespace:
     """run_grid's arguments for one axis over the recipe."""
-    sets = dict(run_grid.parse_pair(s, "--set") for s in args.sets + extra_sets)
+    sets = {**args.set_pairs, **dict(run_grid.parse_pair(s, "--set") for s in extra_sets)}
     return argparse.Namespace(recipes=[args.recipe], hparams=args.hparams, axes={axis: values},
                               overrides={k: run_grid.parse_value(v) for k, v in sets.items()}, root=args.root,
                               torchrun=None, python=args.python)
@@ -184,7 +216,7 @@ def sweep_layers(args) -> tuple[list[dict], str]:
         if not os.path.isdir(cache) or not os.listdir(cache):
             print("warning: the feature cache is empty (the backbone is not frozen, or the training inputs are "
                   "random): every layer's run will run the backbone again", file=sys.stderr)
-    layers = parse_layers(args.layers) if args.layers else list(range(len(weighted[0]["layer_weights"] or [])))
+    layers = args.layers or list(range(len(weighted[0]["layer_weights"] or [])))
     if not layers:
         raise SystemExit("error: the weighted run wrote no layer_weights; give --layers")
     records = run_all(run_grid.build_plan(grid_args(args, "layer", layers, sets)), args.verbose)
@@ -192,10 +224,8 @@ def sweep_layers(args) -> tuple[list[dict], str]:
 
 
 def sweep_depths(args) -> tuple[list[dict], str]:
-    depths = parse_layers(args.num_layers)
+    depths = args.num_layers
     key, _, template = args.num_layers_override.partition("=")
-    if not template or "{n}" not in template:
-        raise SystemExit(f"error: --num_layers_override {args.num_layers_override!r} needs the form key=...{{n}}...")
     values = [template.format(n=n) for n in depths]
     runs = run_grid.build_plan(grid_args(args, key, values, []))
     return [row_of(rec, "num_layers", n) for rec, n in zip(run_all(runs, args.verbose), depths)], "num_layers"

@@ -5,28 +5,32 @@ Each run is ``python <recipe>/train.py <hparams> --<key>=<value>... --output_fol
 where the keys are the axis names and ``--set`` pairs, so the tool knows nothing about recipe keys:
 
     python tools/run_grid.py --recipe recipes/SynthMusic/key --recipe recipes/SynthMusic/tempo \
-        --axis backbone=ast,mert --axis method=lora,adapter --axis seed=1,2,3 \
+        --axis backbone=tiny_ast,tiny_mert --axis method=lora,adapter --axis seed=1,2,3 \
         --set number_of_epochs=2 --root results/grid
 
 or the same from a yaml file (command-line flags add to / override it):
 
     recipes: [recipes/SynthMusic/key, recipes/SynthMusic/tempo]
     hparams: hparams/train.yaml          # relative to each recipe folder (optional)
-    axes: {backbone: [ast, mert], method: [lora, adapter], seed: [1, 2, 3]}
+    axes: {backbone: [tiny_ast, tiny_mert], method: [lora, adapter], seed: [1, 2, 3]}
     set: {number_of_epochs: 2}
     root: results/grid
 
-A recipe is a folder holding ``train.py`` (its ``hparams/train.yaml`` or ``hparams/default.yaml`` is passed when it exists) or a
-script path, optionally ``script.py:hparams.yaml``. Scaling curves are more axes, named like the
-recipe's own overrides (``--axis few_shot_k=1,5``, ``--axis "encoder={num_layers: 2},{num_layers: 4}"``
-merges into the backbone piece, ``--axis "petl={options: {rank: 2}},{options: {rank: 8}}"`` into the
-method's options).
+A recipe is a folder holding ``train.py`` (its ``hparams/train.yaml`` or ``hparams/default.yaml`` is
+passed when it exists) or a script path, optionally ``script.py:hparams.yaml``. Scaling curves are
+more axes, named like the recipe's own overrides (``--axis few_shot_k=1,5``,
+``--axis "encoder={num_layers: 2},{num_layers: 4}"`` merges into the backbone piece,
+``--axis "petl={options: {rank: 2}},{options: {rank: 8}}"`` into the method's options).
+``backbone``/``method`` values are piece names: the file names in ``recipes/hparams_common/backbones/``
+(``ast_audioset``, ``mert_95m``, ``musicfm_msd``, ``tiny_ast``...) and ``recipes/hparams_common/methods/``
+(``lora``, ``adapter``, ``prompt``, ``ft``...).
 
-Resumable: a run whose ``results.json`` exists is skipped. The plan is printed first; ``--dry-run``
-prints the commands and runs nothing. Runs go one after another (``--torchrun N`` launches each with
-``torchrun --nproc_per_node=N``); each run's output goes to ``<output_folder>/run_grid.log``. A
-failing run (non-zero exit or no results.json) is reported and the grid goes on; the exit status is
-1 if any run failed.
+Resumable: a run whose ``results.json`` exists is skipped. The plan is printed first; ``--dry_run``
+checks every recipe and hparams file, prints the commands and runs nothing. Runs go one after another
+(``--torchrun N`` launches each with ``torchrun --nproc_per_node=N``); each run's output goes to
+``<output_folder>/run_grid.log``. A failing run (non-zero exit or no results.json) is reported and the
+grid goes on; the exit status is 1 if any run failed, 2 (one ``error:`` line, nothing run) for bad
+arguments, a malformed grid file or a recipe that does not exist.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+
+from petl_core.cli_args import add_option, int_range, interpreter
 
 RESULTS_FILE = "results.json"
 LOG_FILE = "run_grid.log"
@@ -99,24 +105,50 @@ def format_value(value) -> str:
     return str(value)
 
 
+GRID_KEYS = ("recipes", "axes", "set", "root", "hparams", "torchrun", "python")
+
+
 def load_grid_file(path: str) -> dict:
+    """The grid yaml, checked: ``ValueError`` naming the file and the key for anything malformed."""
     import yaml
 
-    with open(path) as fh:
-        grid = yaml.safe_load(fh) or {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            grid = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise ValueError(f"{path}:{line} not valid yaml ({getattr(exc, 'problem', None) or exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the grid file ({exc})") from None
     if not isinstance(grid, dict):
-        raise ValueError(f"{path}: a grid file must be a mapping (recipes, axes, set, root, hparams)")
-    unknown = set(grid) - {"recipes", "axes", "set", "root", "hparams", "torchrun", "python"}
+        raise ValueError(f"{path}: a grid file must be a mapping ({', '.join(GRID_KEYS)})")
+    unknown = set(grid) - set(GRID_KEYS)
     if unknown:
-        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                         "valid: recipes, axes, set, root, hparams, torchrun, python")
+        raise ValueError(f"{path}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+                         f"valid: {', '.join(GRID_KEYS)}")
     recipes = grid.get("recipes") or []
-    grid["recipes"] = [recipes] if isinstance(recipes, str) else list(recipes)
+    recipes = [recipes] if isinstance(recipes, str) else recipes
+    if not isinstance(recipes, list) or not all(isinstance(r, str) for r in recipes):
+        raise ValueError(f"{path}: recipes must be a list of recipe folders or scripts, got {grid['recipes']!r}")
+    grid["recipes"] = recipes
     axes = grid.get("axes") or {}
     if not isinstance(axes, dict):
-        raise ValueError(f"{path}: axes must be a mapping key -> list of values")
-    grid["axes"] = {k: (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in axes.items()}
-    grid["set"] = dict(grid.get("set") or {})
+        raise ValueError(f"{path}: axes must be a mapping key -> list of values, got {axes!r}")
+    grid["axes"] = {str(k): (list(v) if isinstance(v, (list, tuple)) else [v]) for k, v in axes.items()}
+    empty = [k for k, v in grid["axes"].items() if not v]
+    if empty:
+        raise ValueError(f"{path}: axis {empty[0]} has no values")
+    sets = grid.get("set") or {}
+    if not isinstance(sets, dict):
+        raise ValueError(f"{path}: set must be a mapping key -> value, got {sets!r}")
+    grid["set"] = {str(k): v for k, v in sets.items()}
+    for key in ("root", "hparams", "python"):
+        if grid.get(key) is not None and not isinstance(grid[key], str):
+            raise ValueError(f"{path}: {key} must be a path, got {grid[key]!r}")
+    torchrun = grid.get("torchrun")
+    if torchrun is not None and (isinstance(torchrun, bool) or not isinstance(torchrun, int) or torchrun < 1):
+        raise ValueError(f"{path}: torchrun must be a number of processes >= 1, got {torchrun!r}")
     return grid
 
 
@@ -131,9 +163,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--axis", action="append", default=[], help="key=v1,v2,... (repeatable)")
     p.add_argument("--set", action="append", default=[], dest="sets", help="key=value for every run (repeatable)")
     p.add_argument("--root", default=None, help="output root (default: results/grid)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan and commands, run nothing")
-    p.add_argument("--torchrun", type=int, default=None, help="launch each run with torchrun --nproc_per_node=N")
-    p.add_argument("--python", default=None, help="interpreter for the recipes (default: this one)")
+    add_option(p, "--dry_run", old="--dry-run", action="store_true",
+               help="check the recipes, print the plan and commands, run nothing")
+    p.add_argument("--torchrun", type=int_range(1), default=None, help="launch each run with torchrun "
+                   "--nproc_per_node=N (N >= 1)")
+    p.add_argument("--python", type=interpreter, default=None, help="interpreter for the recipes (default: this one)")
     p.add_argument("--verbose", action="store_true", help="stream each run's output instead of logging it")
     args = p.parse_args(argv)
     try:
@@ -163,6 +197,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.hparams = args.hparams if args.hparams is not None else grid.get("hparams")
     args.torchrun = args.torchrun if args.torchrun is not None else grid.get("torchrun")
     args.python = args.python or grid.get("python") or sys.executable
+    if os.path.isfile(args.root):
+        p.error(f"--root {args.root} is a file, not a folder")
+    try:
+        interpreter(args.python)  # also the grid file's
+    except argparse.ArgumentTypeError as exc:
+        p.error(f"python: {exc}")
     return args
 
 
@@ -174,6 +214,9 @@ def resolve_recipe(recipe: str, hparams: str | None) -> tuple[str, str | None, s
         folder, script = script, os.path.join(script, "train.py")
     else:
         folder = os.path.dirname(script) or "."
+    if not os.path.isfile(script):
+        raise FileNotFoundError(f"recipe {recipe}: {script} not found (give a recipe folder holding train.py, "
+                                "or a script)")
     hp = explicit or hparams
     if hp:
         hp_path = hp if os.path.isabs(hp) or os.path.exists(hp) else os.path.join(folder, hp)

@@ -32,9 +32,9 @@ import os
 import sys
 
 import numpy as np
-from tqdm import tqdm
 
 from lobes.audio import AudioError
+from petl_core.cli_args import add_option, device, float_range, int_range, progress
 from petl_core.inference import RunError, check_not_input, clip_embedding, load_clip, load_run, run_path
 from petl_core.manifest import read_manifest
 from petl_core.tasks import split_tags
@@ -63,10 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default=None,
                         help="image file, or a folder for tsne_<split>.png (default: the run folder); the CSV goes "
                              "next to the image")
-    parser.add_argument("--perplexity", type=float, default=30.0, help="capped at (n-1)/3 for small sets")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-items", type=int, default=0, help="embed at most this many items (0 = all)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--perplexity", type=float_range(0, low_open=True), default=30.0,
+                        help="> 0; capped at (n-1)/3 for small sets (default: %(default)s)")
+    parser.add_argument("--seed", type=int_range(0, 2**32 - 1), default=0, help="t-SNE seed, 0 to 2**32-1")
+    add_option(parser, "--max_items", old="--max-items", type=int_range(0), default=0,
+               help="embed at most this many items (0 = all)")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     return parser.parse_args(argv)
 
 
@@ -166,7 +168,7 @@ def main(argv=None) -> int:
             rows = rows[:args.max_items]
         check_not_input((png, csv_path), [manifest, hparams["checkpoint"]] + [r["wav"] for r in rows])
         embeddings = np.stack([clip_embedding(model, load_clip(r["wav"], model, hparams), hparams).cpu().numpy()
-                               for r in tqdm(rows, desc="embedding", unit="clip", file=sys.stderr)]) \
+                               for r in progress(rows, desc="embedding", unit="clip")]) \
             if rows else np.zeros((0, 1))
         points = tsne_points(embeddings, args.perplexity, args.seed)
         colours = [colour_key(task.name, r.get("label") or "") for r in rows]

@@ -70,7 +70,7 @@ def test_yaml_grid_and_torchrun(recipe, tmp_path):
 
 def test_dry_run_runs_nothing(recipe, tmp_path, capsys):
     rc = run_grid.main(["--recipe", str(recipe), "--axis", "method=lora,adapter", "--root", str(tmp_path / "o"),
-                        "--dry-run"])
+                        "--dry_run"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "2 to run" in out and "--method=adapter" in out
