@@ -6,7 +6,10 @@ independent, see :mod:`lobes.backbone`), whichever batch computed it. Given a ke
 (the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
 backbone stores that input once and later starts from it.
 
-Keys are the caller's (the backbone appends the stage it caches). Entries are stored without
+Keys are the caller's; :func:`cache_entry_keys` appends what the entry holds (the backbone's
+stage, pooled layers) and the precision it was computed in (autocast's dtype, else the
+parameters'), so that runs in another precision compute their own entries instead of reading
+tensors of another dtype and rounding. Entries are stored without
 padding (``[valid_tokens, hidden]``) in memory or, with ``folder``, as one file per key
 (``torch.save``; loaded with ``weights_only=True``). A folder outlives the run, so it records the
 ``identity`` it was written for (e.g. the backbone's build arguments) in ``identity.json`` and
@@ -30,6 +33,28 @@ import json
 import os
 
 import torch
+
+
+def precision_tag(module: torch.nn.Module, device: torch.device) -> str:
+    """The dtype ``module`` computes in on ``device``: autocast's when enabled, else its parameters'.
+
+    Example:
+        >>> import torch
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     precision_tag(torch.nn.Linear(1, 1), torch.device("cpu"))
+        'bfloat16'
+    """
+    if torch.is_autocast_enabled(device.type):
+        dtype = torch.get_autocast_dtype(device.type)
+    else:
+        dtype = next((p.dtype for p in module.parameters()), torch.float32)
+    return str(dtype).removeprefix("torch.")
+
+
+def cache_entry_keys(keys: list[str], what: str, module: torch.nn.Module, device: torch.device) -> list[str]:
+    """``key@what@precision`` for each clip key (see the module docstring)."""
+    tag = precision_tag(module, device)
+    return [f"{key}@{what}@{tag}" for key in keys]
 
 
 class FeatureCache:
@@ -103,6 +128,7 @@ class FeatureCache:
         return x.to(device), mask.to(device)
 
     def store(self, keys: list[str], x: torch.Tensor, mask: torch.Tensor) -> None:
-        """Store each row of a padded batch without its padding."""
-        for key, row, valid in zip(keys, x, mask):
-            self.put(key, row[: int(valid.sum())])
+        """Store each row of a padded batch without its padding (one copy to the host per batch)."""
+        x, lengths = x.detach().cpu(), mask.sum(1).tolist()
+        for key, row, n in zip(keys, x, lengths):
+            self.put(key, row[:n])
