@@ -272,7 +272,7 @@ class Backbone(nn.Module):
             with _grad_if(grad_from <= 0):
                 x, mask = self.embed(*features)
             hidden = [x]
-        padded = not bool(mask.all())  # the one read-back of a forward
+        checked, padded = mask, not bool(mask.all())  # read back once (again only if an edit changes the mask)
         n_audio = x.shape[1]
         prompts = [x[:, :0]] * len(hidden)
         for i in range(len(hidden) - 1, self.num_layers):
@@ -281,6 +281,8 @@ class Backbone(nn.Module):
             with _grad_if(grad_from <= i + 1):
                 for edit in self.sequence_edits:
                     x, mask = edit.before_layer(i, x, mask)
+                if mask is not checked:
+                    checked, padded = mask, not bool(mask.all())
                 x = self._run_layer(i, x, mask if padded else None, x.shape[1] - n_audio)
                 n_extra = 0
                 for edit in self.sequence_edits:
@@ -494,10 +496,11 @@ def per_clip(fn, wav: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         >>> per_clip(lambda w: w.cumsum(1), torch.ones(2, 3), torch.tensor([3, 2])).tolist()
         [[1.0, 2.0, 3.0], [1.0, 2.0, 0.0]]
     """
-    if bool((lengths == wav.shape[1]).all()):
+    sizes = lengths.unique().tolist()  # one read-back
+    if sizes == [wav.shape[1]]:
         return fn(wav)
     outs, order = [], []
-    for n in lengths.unique().tolist():
+    for n in sizes:
         idx = (lengths == n).nonzero().squeeze(1)
         outs.append(fn(wav[idx, :n]))
         order.append(idx)

@@ -260,8 +260,7 @@ class MusicFMBackbone(Backbone):
         return nn.ModuleList([self.model.conv, self.model.conformer.dropout])
 
     def embed(self, mel: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        padded = not bool((n_frames == mel.shape[-1]).all())
-        x = self.model.conv(mel, n_frames if padded else None)
+        x = self.model.conv(mel, n_frames)  # padded frames read as zeros (no read-back to test for padding)
         n_tokens = self.model.conv.output_lengths(n_frames)
         mask = torch.arange(x.shape[1], device=x.device)[None] < n_tokens[:, None]
         return self.model.conformer.dropout(x), mask
