@@ -166,9 +166,9 @@ class Backbone(nn.Module):
             return masked_mean(norm(tokens), mask)
         prompts = out.prompt_states[k] if out.prompt_states is not None else None
         if prompts is None or prompts.shape[1] == 0:
-            if self.pooling != "audio":
+            if self.pooling.startswith("prompts"):
                 raise ValueError(f"pooling: {self.pooling!r} pools prompt tokens, but hidden state {k} has none "
-                                 "(use the prompt method, or pooling 'mean' / 'cls' / 'audio')")
+                                 "(use the prompt method, or pooling 'mean' / 'cls' / 'all' / 'audio')")
             prompts = tokens[:, :0]
         n_special = self.num_special_tokens
         if self.pooling == "audio":
