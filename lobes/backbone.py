@@ -366,7 +366,10 @@ class Backbone(nn.Module):
         return self
 
     def extra_repr(self) -> str:
-        return f"layers={self.num_layers}/{self.full_num_layers}, hidden={self.hidden_size}, sr={self.sample_rate}"
+        options = "".join([", gradient_checkpointing=True" if self.gradient_checkpointing else "",
+                           f", pooling={self.pooling}" if self.pooling != "mean" else ""])
+        sizes = f"layers={self.num_layers}/{self.full_num_layers}, hidden={self.hidden_size}"
+        return f"{sizes}, sr={self.sample_rate}{options}"
 
     def layer_specs(self) -> list[LayerSpec]:
         raise NotImplementedError

@@ -196,8 +196,8 @@ def predict_long(model: FrameModel, wav: torch.Tensor, window_seconds: float, ov
     """Frame logits ``[M, C]`` of one clip ``wav`` (``[T]``, at the backbone's rate) by stitching.
 
     Windows of ``window_seconds`` start every ``window_seconds - overlap_seconds`` (rounded down to
-    whole output frames); the last one (no longer than the others) ends at the clip's end. Each output frame comes from the
-    window whose centre part holds it (see the module docstring).
+    whole output frames); the last one (no longer than the others) ends at the clip's end. Each output
+    frame comes from the window whose centre part holds it (see the module docstring).
     """
     sr = model.backbone.sample_rate
     steps = []

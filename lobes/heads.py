@@ -4,8 +4,9 @@
 * ``MLPHead``: Linear(d, d) → Dropout(0.5) → ReLU → Linear(d, C) (seed 001, on the time mean of
   the chosen layer).
 * ``AudioClassifier``: backbone → ``hidden_states[layer]`` → backbone's final norm → masked mean
-  over time of the tokens the backbone's ``pooling`` option chooses (:meth:`lobes.backbone.Backbone.pool`:
-  every token, AST's CLS token, prompts and/or audio tokens) → head. It returns logits; losses live in the training core. ``layer`` is any
+  over time of the tokens the backbone's ``pooling`` option chooses
+  (:meth:`lobes.backbone.Backbone.pool`: every token, AST's CLS token, prompts and/or audio) → head.
+  It returns logits; losses live in the training core. ``layer`` is any
   :mod:`lobes.layer_pooling` choice: one layer, the mean of ``[first, last]``, or ``"weighted"``
   (a learned softmax-weighted sum of every kept state, SUPERB); each state is normed and pooled
   first (the choices are linear, so this equals pooling the combined tokens).

@@ -31,7 +31,8 @@ def test_weighted_and_range_choices_combine_the_per_layer_frames(name, target_ra
     head = LinearHead(bb.hidden_size, 3)
     wav, lengths = torch.randn(2, bb.sample_rate), torch.tensor([1.0, 0.8])
     with torch.no_grad():
-        single = [FrameModel(bb, head, layer=k, target_rate=target_rate)(wav, lengths) for k in range(bb.num_layers + 1)]
+        single = [FrameModel(bb, head, layer=k, target_rate=target_rate)(wav, lengths)
+                  for k in range(bb.num_layers + 1)]
         weighted = FrameModel(bb, head, layer="weighted", target_rate=target_rate)
         with torch.no_grad():
             weighted.layer_choice.weights.copy_(torch.arange(bb.num_layers + 1.0))
@@ -41,7 +42,8 @@ def test_weighted_and_range_choices_combine_the_per_layer_frames(name, target_ra
     torch.testing.assert_close(logits, sum(wk * s[0] for wk, s in zip(w, single)), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ranged, (single[1][0] + single[2][0]) / 2, rtol=1e-5, atol=1e-5)
     assert torch.equal(mask, single[0][1]) and torch.equal(ranged_mask, single[0][1])
-    assert weighted.layer == "weighted" and len(weighted.layer_choice.extra_results()["layer_weights"]) == bb.num_layers + 1
+    assert weighted.layer == "weighted"
+    assert len(weighted.layer_choice.extra_results()["layer_weights"]) == bb.num_layers + 1
 
 
 def test_a_bad_layer_choice_is_one_clear_error():
