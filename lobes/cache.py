@@ -13,7 +13,8 @@ tensors of another dtype and rounding. Entries are stored without
 padding (``[valid_tokens, hidden]``) in memory or, with ``folder``, as one file per key
 (``torch.save``; loaded with ``weights_only=True``). A folder outlives the run, so it records the
 ``identity`` it was written for (e.g. the backbone's build arguments) in ``identity.json`` and
-refuses another one: features of another backbone are never read back as this one's.
+refuses another one: features of another backbone are never read back as this one's. Build
+arguments that change no stored value are left out of it (:data:`ENTRY_NEUTRAL_OPTIONS`).
 
 Example:
     >>> import torch
@@ -33,6 +34,11 @@ import json
 import os
 
 import torch
+
+
+#: backbone build arguments that change no cache entry: ``gradient_checkpointing`` (same values)
+#: and ``pooling`` (the pooled entries' keys name it)
+ENTRY_NEUTRAL_OPTIONS = ("gradient_checkpointing", "pooling")
 
 
 def precision_tag(module: torch.nn.Module, device: torch.device) -> str:
@@ -68,6 +74,7 @@ class FeatureCache:
         if folder:
             os.makedirs(folder, exist_ok=True)
             if identity is not None:
+                identity = {k: v for k, v in identity.items() if k not in ENTRY_NEUTRAL_OPTIONS}
                 self._claim(json.loads(json.dumps(identity, sort_keys=True, default=str)))
 
     def _claim(self, identity: dict) -> None:

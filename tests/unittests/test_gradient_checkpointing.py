@@ -93,6 +93,17 @@ def test_checkpointed_outputs_stay_batch_independent(name, method):
     torch.testing.assert_close(batched.last[0, :n], alone.last[0, :n], rtol=1e-4, atol=1e-5)
 
 
+def test_a_cache_folder_is_shared_with_and_without_checkpointing(tmp_path):
+    """The option changes no cached value: the folder's identity leaves it out (pooling too)."""
+    from lobes.cache import FeatureCache
+
+    identity = {"name": "hubert", "config": "tiny"}
+    FeatureCache(str(tmp_path), identity={**identity, "gradient_checkpointing": True, "pooling": "mean"})
+    FeatureCache(str(tmp_path), identity={**identity, "gradient_checkpointing": False, "pooling": "all"})
+    with pytest.raises(ValueError, match="config differ"):
+        FeatureCache(str(tmp_path), identity={**identity, "config": "real"})
+
+
 def test_the_option_is_checked():
     with pytest.raises(ValueError, match="gradient_checkpointing must be true or false"):
         build_backbone("hubert", config="tiny", gradient_checkpointing="yes")
