@@ -26,14 +26,19 @@ BACKBONES = {
 }
 
 
-def build_backbone(name: str, **options) -> Backbone:
-    """Build a backbone by name; ``options``: pretrained, config ('tiny'/'real'/dict), num_layers, ..."""
+def build_backbone(name: str, gradient_checkpointing: bool = False, pooling: str = "mean", **options) -> Backbone:
+    """Build a backbone by name; ``options``: pretrained, config ('tiny'/'real'/dict), num_layers, ...
+
+    ``gradient_checkpointing`` and ``pooling`` are run options of every backbone
+    (:meth:`lobes.backbone.Backbone.configure`).
+    """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(sorted(BACKBONES))}")
     try:
-        return BACKBONES[name](**options)
+        backbone = BACKBONES[name](**options)
     except TypeError as exc:
         raise TypeError(f"invalid option for backbone {name!r}: {exc}") from None
+    return backbone.configure(gradient_checkpointing=gradient_checkpointing, pooling=pooling)
 
 
 __all__ = ["BACKBONES", "Backbone", "BackboneOutput", "build_backbone"]

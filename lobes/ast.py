@@ -75,6 +75,7 @@ class ASTBackbone(Backbone):
         self.mean, self.std = mean, std
         freq, time = _patch_grid(self.model.config)
         self.patch_grid = (2, freq)
+        self._mel_banks: dict = {}  # (device, dtype) -> the fbank's mel matrix, built once per device
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -95,25 +96,19 @@ class ASTBackbone(Backbone):
         return 400 + (self.max_length - 1) * 160
 
     def frontend(self, wav: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-clip fbank ``[B, max_length, mels]``, identical to ``ASTFeatureExtractor``."""
+        """Fbank ``[B, max_length, mels]`` of each clip, identical to ``ASTFeatureExtractor``.
+
+        The whole batch at once (:func:`kaldi_fbank`); frames past a clip's own end are zeros
+        before normalisation, as the extractor's padding.
+        """
         cfg = self.model.config
-        feats, n_frames = [], []
-        for clip, n in zip(wav, lengths.tolist()):
-            clip = clip[: max(n, 400)]  # kaldi needs one full 25 ms window
-            if clip.shape[0] < 400:
-                clip = F.pad(clip, (0, 400 - clip.shape[0]))
-            fbank = kaldi.fbank(
-                clip.unsqueeze(0), sample_frequency=self.sample_rate, window_type="hanning",
-                num_mel_bins=cfg.num_mel_bins, htk_compat=True, use_energy=False, dither=0.0,
-                frame_shift=10,
-            )
-            n_frames.append(min(fbank.shape[0], cfg.max_length))
-            if fbank.shape[0] < cfg.max_length:
-                fbank = F.pad(fbank, (0, 0, 0, cfg.max_length - fbank.shape[0]))
-            feats.append(fbank[: cfg.max_length])
-        fb = torch.stack(feats)
-        fb = (fb - self.mean) / (self.std * 2)
-        return fb, torch.tensor(n_frames, device=fb.device)
+        fb = kaldi_fbank(wav[:, : _AST_WINDOW + (cfg.max_length - 1) * _AST_SHIFT], cfg.num_mel_bins,
+                         self.sample_rate, self._mel_banks)
+        n_frames = (torch.div(lengths.clamp(min=_AST_WINDOW) - _AST_WINDOW, _AST_SHIFT, rounding_mode="floor") + 1)
+        n_frames = n_frames.to(fb.device).clamp(max=cfg.max_length)
+        fb = fb * (torch.arange(fb.shape[1], device=fb.device)[None] < n_frames[:, None])[..., None]
+        fb = F.pad(fb, (0, 0, 0, cfg.max_length - fb.shape[1]))
+        return (fb - self.mean) / (self.std * 2), n_frames
 
     def embedding_modules(self) -> nn.Module:
         return self.model.embeddings
@@ -124,7 +119,8 @@ class ASTBackbone(Backbone):
         mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         return x, mask
 
-    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
+                   num_front: int = 0) -> torch.Tensor:
         return layer(x, self.attention_mask(x, mask))
 
     def layer_specs(self) -> list[LayerSpec]:
@@ -139,6 +135,42 @@ class ASTBackbone(Backbone):
             )
             for i, layer in enumerate(self.layers)
         ]
+
+
+#: kaldi fbank of AST's front end at 16 kHz: 25 ms window, 10 ms shift, FFT size 512
+_AST_WINDOW, _AST_SHIFT, _AST_FFT = 400, 160, 512
+_EPSILON = torch.finfo(torch.float).eps
+
+
+def kaldi_fbank(wav: torch.Tensor, num_mel_bins: int, sample_rate: int = 16000,
+                mel_banks: dict | None = None) -> torch.Tensor:
+    """``torchaudio.compliance.kaldi.fbank`` with AST's settings on a batch ``[B, T]`` (T >= 400).
+
+    Hann ("hanning") window, no dither, DC offset removed, pre-emphasis 0.97, power spectrum,
+    log mel energies without the energy term; frames at every 10 ms that fit (snip_edges).
+    ``mel_banks`` (a dict) caches the mel matrix per device and dtype.
+
+    Example:
+        >>> import torch, torchaudio.compliance.kaldi as kaldi
+        >>> wav = torch.randn(2, 16000)
+        >>> ref = kaldi.fbank(wav[1:], sample_frequency=16000, window_type="hanning", num_mel_bins=128,
+        ...                   htk_compat=True, use_energy=False, dither=0.0, frame_shift=10)
+        >>> torch.allclose(kaldi_fbank(wav, 128)[1], ref, atol=1e-4)
+        True
+    """
+    key = (wav.device, wav.dtype, num_mel_bins, sample_rate)
+    banks = None if mel_banks is None else mel_banks.get(key)
+    if banks is None:
+        banks, _ = kaldi.get_mel_banks(num_mel_bins, _AST_FFT, float(sample_rate), 20.0, 0.0, 100.0, -500.0, 1.0)
+        banks = F.pad(banks, (0, 1)).T.to(device=wav.device, dtype=wav.dtype).contiguous()
+        if mel_banks is not None:
+            mel_banks[key] = banks
+    frames = wav.unfold(1, _AST_WINDOW, _AST_SHIFT)  # [B, M, 400]
+    frames = frames - frames.mean(-1, keepdim=True)
+    frames = frames - 0.97 * torch.cat([frames[..., :1], frames[..., :-1]], -1)
+    window = torch.hann_window(_AST_WINDOW, periodic=False, device=wav.device, dtype=wav.dtype)
+    spectrum = torch.fft.rfft(F.pad(frames * window, (0, _AST_FFT - _AST_WINDOW))).abs().pow(2.0)
+    return torch.matmul(spectrum, banks).clamp(min=_EPSILON).log()
 
 
 def _patch_grid(cfg: ASTConfig) -> tuple[int, int]:

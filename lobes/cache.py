@@ -6,11 +6,15 @@ independent, see :mod:`lobes.backbone`), whichever batch computed it. Given a ke
 (the caller's job: it must name the backbone, the clip, its crop and any augmentation), the
 backbone stores that input once and later starts from it.
 
-Keys are the caller's (the backbone appends the stage it caches). Entries are stored without
+Keys are the caller's; :func:`cache_entry_keys` appends what the entry holds (the backbone's
+stage, pooled layers) and the precision it was computed in (autocast's dtype, else the
+parameters'), so that runs in another precision compute their own entries instead of reading
+tensors of another dtype and rounding. Entries are stored without
 padding (``[valid_tokens, hidden]``) in memory or, with ``folder``, as one file per key
 (``torch.save``; loaded with ``weights_only=True``). A folder outlives the run, so it records the
 ``identity`` it was written for (e.g. the backbone's build arguments) in ``identity.json`` and
-refuses another one: features of another backbone are never read back as this one's.
+refuses another one: features of another backbone are never read back as this one's. Build
+arguments that change no stored value are left out of it (:data:`ENTRY_NEUTRAL_OPTIONS`).
 
 Example:
     >>> import torch
@@ -32,6 +36,33 @@ import os
 import torch
 
 
+#: backbone build arguments that change no cache entry: ``gradient_checkpointing`` (same values)
+#: and ``pooling`` (the pooled entries' keys name it)
+ENTRY_NEUTRAL_OPTIONS = ("gradient_checkpointing", "pooling")
+
+
+def precision_tag(module: torch.nn.Module, device: torch.device) -> str:
+    """The dtype ``module`` computes in on ``device``: autocast's when enabled, else its parameters'.
+
+    Example:
+        >>> import torch
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     precision_tag(torch.nn.Linear(1, 1), torch.device("cpu"))
+        'bfloat16'
+    """
+    if torch.is_autocast_enabled(device.type):
+        dtype = torch.get_autocast_dtype(device.type)
+    else:
+        dtype = next((p.dtype for p in module.parameters()), torch.float32)
+    return str(dtype).removeprefix("torch.")
+
+
+def cache_entry_keys(keys: list[str], what: str, module: torch.nn.Module, device: torch.device) -> list[str]:
+    """``key@what@precision`` for each clip key (see the module docstring)."""
+    tag = precision_tag(module, device)
+    return [f"{key}@{what}@{tag}" for key in keys]
+
+
 class FeatureCache:
     """Key → tensor store (``[tokens, hidden]`` or ``[hidden]``), in memory or in a folder."""
 
@@ -43,6 +74,7 @@ class FeatureCache:
         if folder:
             os.makedirs(folder, exist_ok=True)
             if identity is not None:
+                identity = {k: v for k, v in identity.items() if k not in ENTRY_NEUTRAL_OPTIONS}
                 self._claim(json.loads(json.dumps(identity, sort_keys=True, default=str)))
 
     def _claim(self, identity: dict) -> None:
@@ -103,6 +135,7 @@ class FeatureCache:
         return x.to(device), mask.to(device)
 
     def store(self, keys: list[str], x: torch.Tensor, mask: torch.Tensor) -> None:
-        """Store each row of a padded batch without its padding."""
-        for key, row, valid in zip(keys, x, mask):
-            self.put(key, row[: int(valid.sum())])
+        """Store each row of a padded batch without its padding (one copy to the host per batch)."""
+        x, lengths = x.detach().cpu(), mask.sum(1).tolist()
+        for key, row, n in zip(keys, x, lengths):
+            self.put(key, row[:n])

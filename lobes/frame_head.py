@@ -52,6 +52,7 @@ from torch import nn
 
 from lobes.ast import ASTBackbone
 from lobes.backbone import Backbone, BackboneOutput
+from lobes.layer_pooling import build_layer_choice
 from lobes.musicfm import MusicFMBackbone
 from lobes.speech_ssl import SSLBackbone
 
@@ -137,24 +138,27 @@ def resample_frames(logits: torch.Tensor, valid: torch.Tensor, source: FrameTimi
 
 
 class FrameModel(nn.Module):
-    """Backbone + per-frame ``head`` on ``hidden_states[layer]`` (default: the last kept layer).
+    """Backbone + per-frame ``head`` on the frame tokens of ``layer`` (default: the last kept layer).
 
+    ``layer`` is any :mod:`lobes.layer_pooling` choice: an index, ``[first, last]`` (the mean of
+    those states) or ``"weighted"`` (a learned softmax-weighted sum of every state); each state's
+    frame tokens are taken first (:func:`frame_tokens`), which the choices, being linear, commute with.
     ``forward(wav, lengths)`` returns ``(logits [B, M, C], mask [B, M])`` at :attr:`timing`: the
     backbone's frames, or frames at ``m / target_rate`` seconds when ``target_rate`` is set. A
     frame is valid when its centre lies inside the clip. A clip longer than the backbone covers
-    (AST: ``max_length`` fbank frames) is refused: evaluate it with :func:`predict_long`.
+    (AST: ``max_length`` fbank frames, :attr:`~lobes.ast.ASTBackbone.max_input_samples`) is
+    refused: evaluate it with :func:`predict_long`.
     """
 
-    def __init__(self, backbone: Backbone, head: nn.Module, layer: int | None = None,
+    def __init__(self, backbone: Backbone, head: nn.Module, layer=None,
                  target_rate: float | None = None) -> None:
         super().__init__()
-        if layer is not None and not 0 <= layer <= backbone.num_layers:
-            raise ValueError(f"layer must be between 0 and {backbone.num_layers}, got {layer}")
+        self.layer_choice = build_layer_choice(layer, backbone.num_layers)
         if target_rate is not None and not target_rate > 0:
             raise ValueError(f"target_rate must be a positive frame rate in Hz, got {target_rate!r}")
         self.backbone = backbone
         self.head = head
-        self.layer = backbone.num_layers if layer is None else layer
+        self.layer = self.layer_choice.describe()
         self.backbone_timing = frame_timing(backbone)
         self.target_rate = None if target_rate is None else float(target_rate)
         self.timing = self.backbone_timing if target_rate is None else FrameTiming(float(target_rate), 0.0)
@@ -163,17 +167,18 @@ class FrameModel(nn.Module):
                 cache_keys: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         sr = sample_rate or self.backbone.sample_rate
         n = wav.shape[-1]
+        longest = getattr(self.backbone, "max_input_samples", None)
+        if longest is not None and n / sr > longest / self.backbone.sample_rate + 1e-9:
+            raise ValueError(
+                f"the {type(self.backbone).__name__} covers at most {longest / self.backbone.sample_rate:.3f} s "
+                f"(max_length fbank frames) but got a {n / sr:.3f} s input, whose end it would drop: use "
+                "windows no longer than that (crop_seconds / eval_window_seconds), or a larger max_length")
         rel = torch.ones(wav.shape[0], device=wav.device) if lengths is None else lengths.to(wav.device).float()
         seconds = rel * (n / sr)
         out = self.backbone(wav, rel, sample_rate=sample_rate, cache_keys=cache_keys)
-        tokens, mask = frame_tokens(self.backbone, out, self.layer)
+        states = [frame_tokens(self.backbone, out, k) for k in self.layer_choice.indices]
+        tokens, mask = self.layer_choice(torch.stack([t for t, _ in states], 1)), states[0][1]
         src = self.backbone_timing
-        covered = src.first + (tokens.shape[1] + 1) / src.rate
-        if covered < n / sr - 1e-6:
-            raise ValueError(
-                f"the {type(self.backbone).__name__} covers {tokens.shape[1]} frames at {src.rate:g} Hz "
-                f"(~{covered:.2f} s) but got a {n / sr:.2f} s input: use windows no longer than that "
-                f"(crop_seconds / eval_window_seconds)")
         centres = torch.as_tensor(src.times(tokens.shape[1]), device=wav.device)
         mask = mask & (centres[None] < seconds[:, None])
         logits = self.head(tokens)
@@ -191,8 +196,8 @@ def predict_long(model: FrameModel, wav: torch.Tensor, window_seconds: float, ov
     """Frame logits ``[M, C]`` of one clip ``wav`` (``[T]``, at the backbone's rate) by stitching.
 
     Windows of ``window_seconds`` start every ``window_seconds - overlap_seconds`` (rounded down to
-    whole output frames); the last one (no longer than the others) ends at the clip's end. Each output frame comes from the
-    window whose centre part holds it (see the module docstring).
+    whole output frames); the last one (no longer than the others) ends at the clip's end. Each output
+    frame comes from the window whose centre part holds it (see the module docstring).
     """
     sr = model.backbone.sample_rate
     steps = []

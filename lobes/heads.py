@@ -4,7 +4,9 @@
 * ``MLPHead``: Linear(d, d) → Dropout(0.5) → ReLU → Linear(d, C) (seed 001, on the time mean of
   the chosen layer).
 * ``AudioClassifier``: backbone → ``hidden_states[layer]`` → backbone's final norm → masked mean
-  over time → head. It returns logits; losses live in the training core. ``layer`` is any
+  over time of the tokens the backbone's ``pooling`` option chooses
+  (:meth:`lobes.backbone.Backbone.pool`: every token, AST's CLS token, prompts and/or audio) → head.
+  It returns logits; losses live in the training core. ``layer`` is any
   :mod:`lobes.layer_pooling` choice: one layer, the mean of ``[first, last]``, or ``"weighted"``
   (a learned softmax-weighted sum of every kept state, SUPERB); each state is normed and pooled
   first (the choices are linear, so this equals pooling the combined tokens).
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 from lobes.backbone import Backbone
+from lobes.cache import cache_entry_keys
 from lobes.layer_pooling import build_layer_choice
 
 
@@ -53,12 +56,6 @@ def build_head(kind: str, hidden_size: int, num_outputs: int) -> nn.Module:
     return HEADS[kind](hidden_size, num_outputs)
 
 
-def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over valid time steps: ``[B, N, D]``, ``[B, N]`` → ``[B, D]``."""
-    weights = mask.to(hidden.dtype).unsqueeze(-1)
-    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-
-
 class AudioClassifier(nn.Module):
     """Backbone + pooled layer choice ``layer`` (default: the last kept layer) + head."""
 
@@ -82,7 +79,7 @@ class AudioClassifier(nn.Module):
         frozen = not any(p.requires_grad for p in self.backbone.parameters())
         choice = self.layer_choice
         if cache_keys is not None and cache is not None and frozen:
-            keys = [f"{key}@pooled_layers" for key in cache_keys]
+            keys = cache_entry_keys(cache_keys, f"pooled_{self.backbone.pooling}", self.backbone, wav.device)
             hit = cache.lookup(keys, wav.device)
             if hit is None:
                 with torch.no_grad():
@@ -95,13 +92,7 @@ class AudioClassifier(nn.Module):
 
     def _pool(self, out, indices) -> torch.Tensor:
         """Normed, time-pooled hidden states ``indices``: ``[B, len(indices), D]``."""
-        pooled = []
-        for k in indices:
-            if out.hidden_states[k] is None:
-                raise ValueError(f"hidden state {k} is not available: the feature cache starts the backbone at "
-                                 "its first trainable stage; choose a later layer or turn feature_cache off")
-            pooled.append(masked_mean(self.backbone.final_norm(out.hidden_states[k]), out.mask))
-        return torch.stack(pooled, 1)
+        return torch.stack([self.backbone.pool(out, k) for k in indices], 1)
 
     def forward(self, wav: torch.Tensor, lengths: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         return self.head(self.embed(wav, lengths, **kwargs))

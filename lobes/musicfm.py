@@ -19,7 +19,13 @@ every ``num_layers``, as the N-layer conformer seed 001 builds (peft-music).
 
 Batch independence: the mel spectrogram is computed on each clip's valid samples, the conv
 subsampling sees padded frames as zeros at every convolution, and so does each conformer
-layer's depthwise convolution (see :mod:`lobes.backbone`).
+layer's depthwise convolution; its BatchNorm, when it trains (FT), takes statistics from valid
+tokens only (see :mod:`lobes.backbone`).
+
+Positions: the rotary embedding (which transformers' conformer applies to the hidden states
+before the q/k projections) is computed here per forward, keyed on length, prompt count, dtype
+and device: audio token ``j`` always has position ``j``, and tokens that sequence edits put in
+front (prompts) have position 0 (no rotation), so prompts no token attends to change nothing.
 
 Example:
     >>> import torch
@@ -42,7 +48,7 @@ from torch import nn
 from transformers import Wav2Vec2ConformerConfig
 from transformers.models.wav2vec2_conformer.modeling_wav2vec2_conformer import Wav2Vec2ConformerEncoder
 
-from lobes.backbone import Backbone, check_num_layers, per_clip
+from lobes.backbone import Backbone, MaskedBatchNorm1d, check_num_layers, per_clip
 from lobes.layer_spec import LayerSpec, Sublayer
 from lobes.loading import reject_runtime_keys, warn_random_weights
 
@@ -156,6 +162,9 @@ class MusicFM25Hz(nn.Module):
         self.conv = ConvSubsampling(front["conv_dim"], options["hidden_size"], front["n_mels"])
         self.config = Wav2Vec2ConformerConfig(**options)
         self.conformer = Wav2Vec2ConformerEncoder(self.config)
+        for layer in self.conformer.layers:  # batch statistics of the valid tokens only (trained under FT)
+            bn = layer.conv_module.batch_norm
+            layer.conv_module.batch_norm = MaskedBatchNorm1d(bn.num_features, bn.eps, bn.momentum)
         #: parameters of the published positional conv, which the conformer never runs (rotary positions)
         self.unused_pos_conv_parameters = sum(p.numel() for p in self.conformer.pos_conv_embed.parameters())
         if not published:
@@ -224,6 +233,7 @@ class MusicFMBackbone(Backbone):
             warn_random_weights("musicfm", config, options["hidden_size"], self.full_num_layers)
         self.hidden_size = options["hidden_size"]
         self.layerdrop = layerdrop
+        self._rotary_cache = None
         # a centred STFT needs more than n_fft / 2 samples; BatchNorm needs two tokens (8 mel frames)
         self.min_samples = max(options["n_fft"], 8 * options["hop_length"])
 
@@ -250,17 +260,29 @@ class MusicFMBackbone(Backbone):
         return nn.ModuleList([self.model.conv, self.model.conformer.dropout])
 
     def embed(self, mel: torch.Tensor, n_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        padded = not bool((n_frames == mel.shape[-1]).all())
-        x = self.model.conv(mel, n_frames if padded else None)
+        x = self.model.conv(mel, n_frames)  # padded frames read as zeros (no read-back to test for padding)
         n_tokens = self.model.conv.output_lengths(n_frames)
         mask = torch.arange(x.shape[1], device=x.device)[None] < n_tokens[:, None]
         return self.model.conformer.dropout(x), mask
 
-    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
+                   num_front: int = 0) -> torch.Tensor:
         if self.training and self.layerdrop > 0 and torch.rand([]) < self.layerdrop:
             return x
-        rotary = self.model.conformer.embed_positions(x)
+        rotary = self.rotary_embedding(x.shape[1] - num_front, num_front, x.dtype, x.device)
         return layer(x, attention_mask=self.attention_mask(x, mask), relative_position_embeddings=rotary)
+
+    def rotary_embedding(self, n_audio: int, num_front: int, dtype: torch.dtype, device) -> torch.Tensor:
+        """``[2, N, 1, 1, head_dim]`` cos/sin as transformers' rotary module, for positions
+        ``0 (num_front times), 0, 1, ..., n_audio - 1``; cached per (lengths, dtype, device)."""
+        key = (n_audio, num_front, dtype, torch.device(device))
+        if self._rotary_cache is None or self._rotary_cache[0] != key:
+            inv_freq = self.model.conformer.embed_positions.inv_freq
+            positions = torch.cat([torch.zeros(num_front), torch.arange(n_audio)]).to(inv_freq.device)
+            freqs = positions[:, None] * inv_freq.float()
+            angles = torch.cat((freqs, freqs), dim=-1)[:, None, None, :]
+            self._rotary_cache = (key, torch.stack([angles.cos(), angles.sin()]).to(device=device, dtype=dtype))
+        return self._rotary_cache[1]
 
     def layer_specs(self) -> list[LayerSpec]:
         linears = {

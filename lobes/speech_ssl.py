@@ -164,7 +164,8 @@ class SSLBackbone(Backbone):
             hidden = encoder.layer_norm(hidden)
         return encoder.dropout(hidden), mask
 
-    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def call_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor | None,
+                   num_front: int = 0) -> torch.Tensor:
         if self.training and self.layerdrop > 0 and torch.rand([]) < self.layerdrop:
             return x
         return layer(x, attention_mask=self.attention_mask(x, mask))

@@ -3,7 +3,7 @@
 ``LayerNorm -> pointwise conv d→2b -> GLU -> depthwise conv (kernel k) -> BatchNorm -> SiLU ->
 pointwise conv b→d`` (the last one zero-initialised). Same placements as the bottleneck
 adapter (and the same ``train_norms``). Its BatchNorm trains (running statistics are saved with
-the adapter).
+the adapter) on the valid tokens only (:class:`lobes.backbone.MaskedBatchNorm1d`).
 
 Example:
     >>> import torch
@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lobes.backbone import MaskedBatchNorm1d
 from petl_modules.adapter import BRANCH_DEFAULTS, BranchAdapterMethod
 from petl_modules.base import register_method
 from petl_modules.common import PetlError, make_activation, positive_int
@@ -28,7 +29,7 @@ class ConformerAdapter(nn.Module):
         self.pointwise_down = nn.Conv1d(dim, 2 * bottleneck, 1)
         self.glu = nn.GLU(dim=1)
         self.depthwise = nn.Conv1d(bottleneck, bottleneck, kernel_size, padding=kernel_size // 2, groups=bottleneck)
-        self.batch_norm = nn.BatchNorm1d(bottleneck)
+        self.batch_norm = MaskedBatchNorm1d(bottleneck)
         self.act = make_activation("conformer_adapter", activation)
         self.pointwise_up = nn.Conv1d(bottleneck, dim, 1)
         nn.init.zeros_(self.pointwise_up.weight)
