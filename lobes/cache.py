@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 
 import torch
 
@@ -88,10 +89,15 @@ class FeatureCache:
                                  f"({', '.join(differ)} differ: {[written.get(k) for k in differ]} there, "
                                  f"{[identity.get(k) for k in differ]} here); give another feature_cache folder")
             return
-        tmp = f"{path}.tmp{os.getpid()}"
+        tmp = _temporary_file(self.folder)
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(identity, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)  # exclusive: of two writers (other processes, other nodes), the first claims
+        except FileExistsError:
+            os.remove(tmp)
+            return self._claim(identity)  # another writer was first: compare with what it wrote
+        os.remove(tmp)
 
     def _path(self, key: str) -> str:
         return os.path.join(self.folder, hashlib.sha1(key.encode()).hexdigest() + ".pt")
@@ -108,9 +114,9 @@ class FeatureCache:
         x = x.detach().to("cpu", copy=True)
         if self.folder:
             path = self._path(key)
-            tmp = path + ".tmp"
+            tmp = _temporary_file(self.folder)
             torch.save(x, tmp)
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # writers of one key (several nodes) write equal values: the last one stays
         else:
             self._memory[key] = x
 
@@ -139,3 +145,10 @@ class FeatureCache:
         x, lengths = x.detach().cpu(), mask.sum(1).tolist()
         for key, row, n in zip(keys, x, lengths):
             self.put(key, row[:n])
+
+
+def _temporary_file(folder: str) -> str:
+    """A new, uniquely named file in ``folder`` (unique across processes and nodes sharing it)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp-", suffix=".part")  # torch.save needs a stem
+    os.close(fd)
+    return tmp
