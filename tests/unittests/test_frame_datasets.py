@@ -92,3 +92,15 @@ def test_synthmusic_chord_labels_and_frame_dataset(tmp_path):
     valid = frame_dataset(paths["valid"], task, 16000, train=False)[0]
     assert valid["targets"].shape == (100,) and valid["label"].endswith(".lab")
     assert torch.equal(valid["targets"], task.targets(valid["label"], 0.0, 4.0))
+
+
+def test_isophonics_lab_past_the_end_of_its_audio_is_refused(tmp_path):
+    """A .lab whose last segment ends 1 s after the audio (another release of the track): one error
+    naming the file and line, before any manifest is written."""
+    root = make_beatles(tmp_path / "beatles", seconds=2.0)
+    lab = os.path.join(root, "chordlab", "The Beatles", "01_-_Please_Please_Me", "01_-_I_Saw_Her_Standing_There.lab")
+    with open(lab, "a") as f:
+        f.write("2.000000 3.000000 C:maj\n")
+    with pytest.raises(DatasetError, match=r"I_Saw_Her_Standing_There\.lab:4: segment 2-3 s ends after the audio"):
+        get_prepare("chords_lab")(root, str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()
