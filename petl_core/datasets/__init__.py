@@ -5,7 +5,7 @@ Modules are imported lazily (``get_prepare("esc50")``) so that importing this pa
 
 Example:
     >>> sorted(DATASETS)[:3]
-    ['esc50', 'fluent_speech_commands', 'giantsteps_key']
+    ['ballroom_beat', 'chords_lab', 'csv_folder']
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ DATASETS = {
     "gtzan_beat": ("gtzan", "prepare_beat"),
     "ballroom_beat": ("ballroom", "prepare"),
     "chords_lab": ("chords_lab", "prepare"),
+    "csv_folder": ("csv_folder", "prepare"),
     "giantsteps_key": ("giantsteps", "prepare_key"),
     "giantsteps_tempo": ("giantsteps", "prepare_tempo"),
     "mtg_jamendo_genre": ("mtg_jamendo", "prepare_genre"),

@@ -169,15 +169,16 @@ class ClipFolder:
 
     def _write_clip(self, cid: str, rng: np.random.Generator, target) -> str:
         """Write ``<cid>.wav`` (and its annotation file); return the label (clip tasks) or annotation name."""
-        from petl_core.beat import write_beats  # torch and mir_eval: imported by the frame tasks only
-        from petl_core.chord import write_lab
-
         base = str(self.path / cid)
         if self.task == "beat":
+            from petl_core.beat import write_beats  # torch, madmom, mir_eval: imported by the frame tasks only
+
             wav, times, positions = generate_beat_clip(rng, self.sample_rate, self.duration, tempo=target)
             write_beats(base + ".beats", times, positions)
             label = cid + ".beats"
         elif self.task == "chord":
+            from petl_core.chord import write_lab
+
             wav, intervals, labels = generate_chord_clip(rng, self.sample_rate, self.duration, key=target)
             write_lab(base + ".lab", intervals, labels)
             label = cid + ".lab"
