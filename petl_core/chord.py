@@ -38,7 +38,6 @@ import torch
 from petl_core.frame_tasks import FrameTask, masked_cross_entropy
 from petl_core.music import PITCH_CLASSES
 
-ROOTS = PITCH_CLASSES
 VOCABULARIES = {
     "majmin": ["maj", "min"],
     "extended": ["maj", "min", "7", "maj7", "min7", "dim", "aug", "sus4", "sus2", "maj6", "min6", "minmaj7",
@@ -117,7 +116,7 @@ class ChordTask(FrameTask):
             raise ValueError(f"unknown chord vocabulary {vocabulary!r}; valid: {', '.join(VOCABULARIES)}")
         self.vocabulary = vocabulary
         self.qualities = VOCABULARIES[vocabulary]
-        self.classes = ["N"] + [f"{r}:{q}" for r in ROOTS for q in self.qualities]
+        self.classes = ["N"] + [f"{r}:{q}" for r in PITCH_CLASSES for q in self.qualities]
         self.num_outputs = len(self.classes)
         self.item_names = tuple(f"{m}_{part}" for m in METRICS for part in ("num", "den"))
         bitmaps = [np.asarray(mir_eval.chord.QUALITIES[q]).astype(bool) for q in self.qualities]
