@@ -8,11 +8,13 @@
   ``widen_frames`` neighbours get ``widen`` (0.5), as in the tempo-beat-downbeat tutorial
   (Davies, Böck & Fuentes, ISMIR 2021: ``max(y, maximum_filter1d(y, 3) * 0.5)``). Loss: BCE with
   logits over valid frames.
-* Decoding (:meth:`BeatTask.decode`): sigmoid activations to madmom's
-  ``DBNBeatTrackingProcessor`` (beats) and ``DBNDownBeatTrackingProcessor`` (``beats_per_bar``,
-  default 3 and 4) at the head's frame rate. The downbeat tracker takes two columns, beat that is
-  not a downbeat and downbeat: ``[max(p_beat - p_down, 0), p_down]``. Times are shifted by the
-  centre of frame 0 (:class:`lobes.frame_head.FrameTiming`); events past the track's end are dropped.
+* Decoding (:meth:`BeatTask.bar_positions`, one decoding for the metrics, the ``.beats`` file and
+  the JSON of ``tools/predict.py``): with downbeats, madmom's joint ``DBNDownBeatTrackingProcessor``
+  (``beats_per_bar``, default 3 and 4) on two columns, beat that is not a downbeat and downbeat:
+  ``[max(p_beat - p_down, 0), p_down]``; beat-only, ``DBNBeatTrackingProcessor`` on ``p_beat``; at the
+  head's frame rate, activations kept off exactly 0 and 1 (:func:`dbn_activations`). Times are
+  shifted by the centre of frame 0 (:class:`lobes.frame_head.FrameTiming`); events past the track's
+  end are dropped.
 * Metrics (madmom.evaluation.beats, per track, averaged over tracks as madmom's
   ``MeanBeatEvaluation``): beat F-measure (±70 ms), CMLt, AMLt; downbeat F-measure (±70 ms, the
   beat F-measure of the downbeats). madmom does not skip the first 5 s (mir_eval's
@@ -81,6 +83,29 @@ def widened(frames: np.ndarray, n: int, widen: float, widen_frames: int) -> np.n
     return y
 
 
+#: activations stay in [DBN_FLOOR, 1 - DBN_FLOOR]: madmom's DBN takes log(p) and log(1 - sum p)
+DBN_FLOOR = 1e-6
+
+
+def dbn_activations(logits, downbeats: bool) -> np.ndarray:
+    """What madmom's DBNs take from logits ``[M, C]``: ``[M]`` beat probabilities, or with ``downbeats``
+    ``[M, 2]`` = (beat that is not a downbeat, downbeat) = ``[max(p_beat - p_down, 0), p_down]``,
+    mapped affinely into ``[DBN_FLOOR, 1 - DBN_FLOOR]`` with a row sum <= 1 - DBN_FLOOR. A probability
+    of exactly 0 (or a sum of 1) would be log(0) = -inf in every path through that frame, and the
+    DBN would return no beats at all for clean, confident activations.
+
+    >>> import torch
+    >>> act = dbn_activations(torch.tensor([[30.0, 30.0], [-30.0, -30.0]]), downbeats=True)
+    >>> bool(act.min() > 0 and act.sum(1).max() < 1)
+    True
+    """
+    p = torch.sigmoid(logits.detach().double()).cpu().numpy()
+    if not downbeats:
+        return p[:, 0] * (1 - 2 * DBN_FLOOR) + DBN_FLOOR
+    pair = np.stack([np.clip(p[:, 0] - p[:, 1], 0.0, 1.0), p[:, 1]], axis=1)  # row sum = max(p_beat, p_down)
+    return pair * (1 - 3 * DBN_FLOOR) + DBN_FLOOR
+
+
 class BeatTask(FrameTask):
     """Beats (+ downbeats when ``downbeats``): BCE per frame, madmom DBN decoding and metrics."""
 
@@ -125,48 +150,41 @@ class BeatTask(FrameTask):
         return torch.from_numpy(np.stack(cols, axis=1))
 
     def decode(self, logits, seconds):
-        """``(beat times, downbeat times or None)`` of one track's logits ``[M, C]``."""
-        from madmom.features.beats import DBNBeatTrackingProcessor
-
-        timing = self._require_timing()
-        act = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
-        beat_dbn = DBNBeatTrackingProcessor(min_bpm=self.min_bpm, max_bpm=self.max_bpm, fps=timing.rate,
-                                            transition_lambda=self.transition_lambda)
-        with np.errstate(divide="ignore"):  # log(0) of activations at exactly 0: madmom handles it
-            beats = beat_dbn(act[:, 0]) + timing.first
-        beats = beats[beats < seconds]
-        if not self.downbeats:
-            return beats, None
+        """``(beat times, downbeat times or None)`` of one track's logits ``[M, C]``: the events of
+        :meth:`bar_positions`, so the metrics, ``write_prediction``'s file and its JSON agree."""
         rows = self.bar_positions(logits, seconds)
-        return beats, rows[rows[:, 1] == 1, 0]
+        if not self.downbeats:
+            return rows[:, 0], None
+        return rows[:, 0], rows[rows[:, 1] == 1, 0]
 
     def bar_positions(self, logits, seconds) -> np.ndarray:
-        """``[[time, position in bar]]`` from madmom's joint beat/downbeat DBN (``beats_per_bar``),
-        on ``[max(p_beat - p_down, 0), p_down]``; what a ``.beats`` file holds."""
+        """``[[time, position in bar]]`` of one track, what a ``.beats`` file holds: madmom's joint
+        beat/downbeat DBN (``beats_per_bar``) on ``[p_beat - p_down, p_down]`` with downbeats, else
+        its beat DBN (position 0: unknown). Activations are kept inside (0, 1) and their sum below 1
+        (:func:`dbn_activations`), as the probabilities the DBN's observation model takes logs of."""
+        from madmom.features.beats import DBNBeatTrackingProcessor
         from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
         timing = self._require_timing()
-        act = torch.sigmoid(logits.float()).cpu().numpy().astype(np.float64)
-        pair = np.stack([np.clip(act[:, 0] - act[:, 1], 0.0, 1.0), act[:, 1]], axis=1)
-        down_dbn = DBNDownBeatTrackingProcessor(beats_per_bar=self.beats_per_bar, min_bpm=self.min_bpm,
-                                                max_bpm=self.max_bpm, fps=timing.rate,
-                                                transition_lambda=self.transition_lambda)
-        with np.errstate(divide="ignore"), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "-inf log probability")  # no valid path: no downbeats
-            rows = np.asarray(down_dbn(pair), dtype=np.float64).reshape(-1, 2)
+        act = dbn_activations(logits, self.downbeats)
+        options = dict(min_bpm=self.min_bpm, max_bpm=self.max_bpm, fps=timing.rate,
+                       transition_lambda=self.transition_lambda)
+        if self.downbeats:
+            dbn = DBNDownBeatTrackingProcessor(beats_per_bar=self.beats_per_bar, **options)
+            rows = np.asarray(dbn(act), dtype=np.float64).reshape(-1, 2)
+        else:
+            beats = DBNBeatTrackingProcessor(**options)(act)
+            rows = np.stack([beats, np.zeros_like(beats)], axis=1).astype(np.float64)
         rows[:, 0] += timing.first
         return rows[rows[:, 0] < seconds]
 
     def write_prediction(self, logits, seconds, path: str) -> dict:
         """Write the track's ``.beats`` file (``time<TAB>position`` with downbeats, else ``time``);
-        return the prediction: ``beats`` (beat DBN), ``downbeats``, ``file``."""
-        beats, downbeats = self.decode(logits, seconds)
-        if self.downbeats:
-            rows = self.bar_positions(logits, seconds)
-            write_beats(path, rows[:, 0], rows[:, 1].astype(int))
-        else:
-            write_beats(path, beats)
-        return {"beats": [round(float(t), 3) for t in beats], "file": path,
+        return the prediction (the same events): ``beats``, ``downbeats``, ``file``."""
+        rows = self.bar_positions(logits, seconds)
+        write_beats(path, rows[:, 0], rows[:, 1].astype(int) if self.downbeats else None)
+        downbeats = rows[rows[:, 1] == 1, 0] if self.downbeats else None
+        return {"beats": [round(float(t), 3) for t in rows[:, 0]], "file": path,
                 "downbeats": None if downbeats is None else [round(float(t), 3) for t in downbeats]}
 
     def score(self, estimate, annotation):

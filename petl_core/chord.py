@@ -1,8 +1,10 @@
 """Chord recognition: ``.lab`` files, chord vocabularies, frame targets, segments, mir_eval metrics.
 
 * Annotations: ``.lab`` files (``start end label`` per line, Harte syntax, e.g. ``C:maj``,
-  ``A:min7/b3``, ``N``), the Isophonics format; parsed with ``mir_eval.io`` and validated with
-  ``mir_eval.chord`` (:func:`read_lab`, :func:`write_lab`).
+  ``A:min7/b3``, ``N``), the Isophonics format; parsed line by line and validated with
+  ``mir_eval.chord``; a segment ending before it starts, overlapping the previous one or (given the
+  audio's duration) ending after the audio is an error naming the file and line (:func:`read_lab`,
+  :func:`write_lab`).
 * Vocabularies (:data:`VOCABULARIES`): ``majmin`` = ``N`` + 12 roots x {maj, min} (25 classes);
   ``extended`` = ``N`` + 12 roots x the 14 qualities maj, min, 7, maj7, min7, dim, aug, sus4, sus2,
   maj6, min6, minmaj7, dim7, hdim7 (169 classes; the qualities of McFee & Bello, ISMIR 2017).
@@ -36,7 +38,6 @@ import torch
 from petl_core.frame_tasks import FrameTask, masked_cross_entropy
 from petl_core.music import PITCH_CLASSES
 
-ROOTS = PITCH_CLASSES
 VOCABULARIES = {
     "majmin": ["maj", "min"],
     "extended": ["maj", "min", "7", "maj7", "min7", "dim", "aug", "sus4", "sus2", "maj6", "min6", "minmaj7",
@@ -46,22 +47,53 @@ METRICS = ("root", "majmin", "mirex", "thirds", "triads", "sevenths", "tetrads")
 IGNORE = -100
 
 
-def read_lab(path: str) -> tuple[np.ndarray, list[str]]:
-    """``(intervals [N, 2], labels)`` of a ``.lab`` file; bad lines or chord labels raise ``ValueError``."""
+#: seconds two segments may overlap, or a segment may reach past the audio, through rounding of the times
+LAB_TOLERANCE = 1e-3
+
+
+def read_lab(path: str, duration: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """``(intervals [N, 2], labels)`` of a ``.lab`` file (``start end label`` per line, blank lines and
+    ``#`` comments skipped). Raises one ``ValueError`` naming the file and line for a malformed line, an
+    invalid chord label, a segment that ends before it starts, a segment that starts before the previous
+    one ends, or (given the audio's ``duration``) a segment that ends after the audio; mir_eval refuses
+    such segments, and scoring them would count time that is not in the track.
+    """
     if not os.path.isfile(path):
         raise ValueError(f"{path}: chord annotation file not found")
-    try:
-        intervals, labels = mir_eval.io.load_labeled_intervals(path)
-    except Exception as exc:  # mir_eval raises ValueError / IndexError on malformed lines
-        raise ValueError(f"{path}: not a 'start end label' .lab file ({exc})") from None
+    intervals, labels, prev = [], [], None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            where = f"{path}:{n}"
+            try:
+                start, end = float(fields[0]), float(fields[1])
+                label = fields[2]
+            except (ValueError, IndexError):
+                raise ValueError(f"{where}: expected 'start end label', got {line.strip()!r}") from None
+            if len(fields) > 3:
+                raise ValueError(f"{where}: expected 'start end label', got {line.strip()!r}")
+            if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end < start:
+                raise ValueError(f"{where}: segment {start:g}-{end:g} s ends before it starts (or is negative); "
+                                 "fix the times")
+            if prev is not None and start < prev[1] - LAB_TOLERANCE:
+                raise ValueError(f"{where}: segment {start:g}-{end:g} s overlaps the previous one "
+                                 f"({prev[0]:g}-{prev[1]:g} s, line {prev[2]}); segments must be in time order "
+                                 "and not overlap")
+            if duration is not None and end > duration + LAB_TOLERANCE:
+                raise ValueError(f"{where}: segment {start:g}-{end:g} s ends after the audio ({duration:g} s); "
+                                 "trim the annotation or use the audio it was made for")
+            try:
+                mir_eval.chord.encode(label)
+            except mir_eval.chord.InvalidChordException as exc:
+                raise ValueError(f"{where}: invalid chord label {label!r} ({exc})") from None
+            intervals.append([start, end])
+            labels.append(label)
+            prev = (start, end, n)
     if not labels:
         raise ValueError(f"{path}: no chord segments")
-    for label in labels:
-        try:
-            mir_eval.chord.encode(label)
-        except mir_eval.chord.InvalidChordException as exc:
-            raise ValueError(f"{path}: invalid chord label {label!r} ({exc})") from None
-    return intervals, list(labels)
+    return np.asarray(intervals, dtype=float), labels
 
 
 def write_lab(path: str, intervals, labels) -> None:
@@ -84,7 +116,7 @@ class ChordTask(FrameTask):
             raise ValueError(f"unknown chord vocabulary {vocabulary!r}; valid: {', '.join(VOCABULARIES)}")
         self.vocabulary = vocabulary
         self.qualities = VOCABULARIES[vocabulary]
-        self.classes = ["N"] + [f"{r}:{q}" for r in ROOTS for q in self.qualities]
+        self.classes = ["N"] + [f"{r}:{q}" for r in PITCH_CLASSES for q in self.qualities]
         self.num_outputs = len(self.classes)
         self.item_names = tuple(f"{m}_{part}" for m in METRICS for part in ("num", "den"))
         bitmaps = [np.asarray(mir_eval.chord.QUALITIES[q]).astype(bool) for q in self.qualities]

@@ -63,6 +63,10 @@ class DatasetError(RuntimeError):
     """The dataset folder or its annotations are missing or malformed (message names the file)."""
 
 
+class OptionError(ValueError):
+    """A preparation option outside its range (message names the option and the range)."""
+
+
 class ManifestError(ValueError):
     """Rows that cannot be written as a manifest (message names the manifest and the row)."""
 
@@ -332,18 +336,20 @@ def prepare_once(
     splits: Sequence[str],
     options: Mapping[str, object],
     build: Callable[[], Mapping[str, Sequence[Mapping[str, object]]]],
+    inputs: Sequence[str] = (),
 ) -> dict[str, str]:
     """Write ``save_folder/<split>.csv`` for every split from ``build()`` unless already done.
 
-    ``build`` returns ``{split: rows}``. When every manifest exists and ``prepare_options.json``
-    in ``save_folder`` holds the same ``options``, nothing is rebuilt. The options file is
+    ``build`` returns ``{split: rows}``. When every manifest exists, ``prepare_options.json``
+    in ``save_folder`` holds the same ``options`` and every file of ``inputs`` (what the
+    manifests rely on, e.g. generated data) exists, nothing is rebuilt. The options file is
     written last, so an interrupted preparation is redone. (Under DDP call this on the main
     process only, e.g. through ``speechbrain.utils.distributed.run_on_main``.)
     """
     paths = manifest_paths(save_folder, splits)
     options_path = os.path.join(os.path.abspath(save_folder), OPTIONS_FILE)
     wanted = _normalise_options(options)
-    if all(os.path.isfile(p) for p in paths.values()) and os.path.isfile(options_path):
+    if all(os.path.isfile(p) for p in [*paths.values(), *inputs]) and os.path.isfile(options_path):
         try:
             with open(options_path, encoding="utf-8") as f:
                 stored = json.load(f)

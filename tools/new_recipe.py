@@ -1,410 +1,70 @@
 #!/usr/bin/env python3
-"""Scaffold a new recipe: ``NAME/<task>/`` (in the current folder, or ``--dest``) with prepare.py, train.py, hparams/default.yaml, README.md.
+"""Scaffold a new recipe: ``NAME/<task>/`` (in the current folder, or ``--dest``) that trains out of the box.
 
     python tools/new_recipe.py MyDrums --task classification
     python tools/new_recipe.py MyKeys --task key --backbone musicfm_msd --method lora --dest recipes
 
-The recipe is SpeechBrain's form: ``hparams/default.yaml`` is the object graph (its backbone and
-method pieces included from the toolkit's ``recipes/hparams_common``), ``train.py`` the task's
-Brain, ``dataio_prep`` and the ``__main__`` flow.
+Everything is derived, when the tool runs, from code that ships and is tested:
 
-The generated ``prepare.py`` works as is: it reads ``<data_folder>/{train,valid,test}.csv`` (header
-``path,label``; paths relative to ``data_folder`` or absolute) -- or, for classification, the
-folders ``<data_folder>/{train,valid,test}/<label>/<audio>`` -- checks every audio file, normalises
-the labels for the task and writes the manifests (``ID,wav,duration,label``). Adapt it to your
-dataset's own layout if you like. See docs/adding_a_recipe.md.
+* ``prepare.py``: :mod:`petl_core.datasets.csv_folder` for the task (``<data_folder>/{train,valid,test}.csv``
+  with ``path,label``; for classification also ``<data_folder>/<split>/<label>/<audio>``);
+* ``hparams/default.yaml``: the shipped SynthMusic recipe of the task (:data:`TEMPLATES`: small random
+  backbone, full fine-tuning at lr 1e-3, its task, loss, augmentation and training settings), with this
+  recipe's name, data folder, backbone and method; classification takes the task class of
+  :mod:`petl_core.tasks` in place of the template's;
+* ``train.py``: the shipped ``train.py`` of the same task, reading this recipe's ``prepare.py``;
+* ``fixture/``: a small generated dataset of the task (:mod:`petl_core.synth` clips, in the layout above),
+  the yaml's default ``data_folder``: ``python NAME/<task>/train.py NAME/<task>/hparams/default.yaml``
+  trains at once. Point ``--data_folder`` at your data.
 
-An existing ``<dest>/NAME/<task>`` folder is never overwritten (exit status 1).
+An existing ``<dest>/NAME/<task>`` folder is never overwritten, and ``--dest`` must be a folder (exit
+status 1 with one error line).
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import inspect
 import os
 import re
 import sys
 
+import numpy as np
+import soundfile as sf
+
 TOOLKIT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMON = os.path.join(TOOLKIT, "recipes", "hparams_common")
-TASKS = ("classification", "tagging", "key", "tempo")
-
-TASK_INFO = {
-    "classification": {
-        "what": "single-label classification (classes = the labels of the training split)",
-        "label": "the class name (any string without ';'), e.g. `dog`",
-        "task_yaml": "task: !new:petl_core.tasks.ClassificationTask   # classes: those of the training split",
-        "cost": "!name:torch.nn.functional.cross_entropy",
-        "augment": None,
-        "brain": "ClassificationBrain",
-        "metric": "accuracy",
-    },
-    "tagging": {
-        "what": "multi-label tagging (tags = every tag of the training split)",
-        "label": "tags joined by `;`, e.g. `rock;guitar;male vocal` (empty = none of the tags)",
-        "task_yaml": "task: !new:petl_core.tasks.TaggingTask          # tags: those of the training split",
-        "cost": "!name:torch.nn.functional.binary_cross_entropy_with_logits",
-        "augment": None,
-        "brain": "TaggingBrain",
-        "metric": "mAP",
-    },
-    "key": {
-        "what": "24-key estimation (mir_eval weighted score)",
-        "label": "a key such as `F# minor`, `Eb major` or `a` (flats become sharps; a bare tonic is major)",
-        "task_yaml": "task: !new:petl_core.tasks.KeyTask",
-        "cost": "!name:torch.nn.functional.cross_entropy",
-        "augment": "pitch_shift: {prob: 0.5, semitones: [-4, -3, -2, -1, 1, 2, 3, 4]}   # key label rotated",
-        "brain": "KeyBrain",
-        "metric": "weighted_score",
-    },
-    "tempo": {
-        "what": "tempo estimation (300 one-BPM classes with soft targets; Accuracy1/2)",
-        "label": "the tempo in BPM, e.g. `126.5`",
-        "task_yaml": "task: !new:petl_core.tasks.TempoTask   # seed 001: 300 one-BPM bins; {grid: log}: 2 % bins",
-        "cost": "!name:torch.nn.functional.cross_entropy         # on soft BPM-bin targets",
-        "augment": "time_stretch: {prob: 0.5, rates: [0.95, 0.975, 1.025, 1.05]}   # BPM label scaled",
-        "brain": "TempoBrain",
-        "metric": "acc2",
-    },
+RECIPES = os.path.join(TOOLKIT, "recipes")
+COMMON = os.path.join(RECIPES, "hparams_common")
+#: task -> (the shipped hparams the yaml is derived from, the shipped train.py of the same task)
+TEMPLATES = {
+    "classification": ("SynthMusic/key/hparams/default.yaml", "ESC50/classification/train.py"),
+    "tagging": ("SynthMusic/tagging/hparams/default.yaml", "SynthMusic/tagging/train.py"),
+    "key": ("SynthMusic/key/hparams/default.yaml", "SynthMusic/key/train.py"),
+    "tempo": ("SynthMusic/tempo/hparams/default.yaml", "SynthMusic/tempo/train.py"),
 }
-
-NORMALISERS = {
-    "classification": '''def normalize_label(label):
-    """The class name; ``None`` when unusable."""
-    label = label.strip()
-    return label if label and ";" not in label else None
-''',
-    "tagging": '''def normalize_label(label):
-    """Tags joined by ';' (order kept, duplicates dropped); '' = no tag."""
-    tags = [t.strip() for t in label.split(";") if t.strip()]
-    return ";".join(dict.fromkeys(tags))
-''',
-    "key": '''def normalize_label(label):
-    """A mir_eval key string (``D# minor``); ``None`` when unusable (e.g. '-', modal names)."""
-    return normalize_key(label)
-''',
-    "tempo": '''def normalize_label(label):
-    """The BPM as a float string; ``None`` when not a positive number."""
-    return format_bpm(label)
-''',
-}
-
-PREPARE = '''#!/usr/bin/env python3
-"""@@NAME@@ '@@TASK@@': write the train/valid/test manifests from a simple user layout.
-
-Task: @@WHAT@@.
-
-Layout read by default (header ``path,label``; one row per clip):
-
-    <data_folder>/train.csv
-    <data_folder>/valid.csv
-    <data_folder>/test.csv
-
-* ``path``: the audio file (wav, flac, ogg, mp3...; any rate/channels), relative to
-  ``data_folder`` or absolute;
-* ``label``: @@LABEL@@.
-@@FOLDERS_DOC@@
-Output: ``<save_folder>/{train,valid,test}.csv`` manifests with the header ``ID,wav,duration,label``
-(``ID`` = the path relative to ``data_folder`` without extension; ``wav`` absolute; ``duration`` in
-seconds) -- the format every recipe reads (petl_core/manifest.py). Every audio file is checked
-first: missing, empty, unreadable or zero-length files are all reported in one error (or dropped
-and logged with ``--skip_bad_files``). A rerun with the same options and unchanged lists reuses
-the manifests.
-
-    python @@REL@@/prepare.py --data_folder /data/@@NAME@@ --save_folder results/@@NAME@@_@@TASK@@
-
-Importable: ``prepare(data_folder, save_folder, skip_bad_files=False, check_samples=False)``
-returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.prepare_datasets``).
-"""
-import csv
-import os
-
-from petl_core.datasets import build_parser, run_cli
-from petl_core.manifest import (  # noqa: F401
-    AUDIO_EXTENSIONS,
-    DatasetError,
-    check_disjoint,
-    finalize_splits,
-    format_bpm,
-    normalize_key,
-    prepare_once,
-)
-
-TASK = "@@TASK@@"
-SPLITS = ("train", "valid", "test")
-LAYOUT = "<data_folder>/{train,valid,test}.csv with header path,label@@LAYOUT_ALT@@"
+TASKS = tuple(TEMPLATES)
+FIXTURE_SIZES = {"train": 8, "valid": 4, "test": 4}
+FIXTURE_SECONDS, FIXTURE_RATE = 2.0, 24000
 
 
-@@NORMALISER@@
-
-def _row(data_folder, split, rel_path, label, where, problems):
-    wav = rel_path if os.path.isabs(rel_path) else os.path.join(data_folder, rel_path)
-    wav = os.path.abspath(wav)
-    value = normalize_label(label or "")
-    if value is None:
-        problems.append(f"{where}: unusable {TASK} label {label!r}")
-        return None
-    rel = os.path.relpath(wav, data_folder) if wav.startswith(os.path.abspath(data_folder) + os.sep) else wav
-    return {"ID": os.path.splitext(rel)[0].replace(os.sep, "/"), "wav": wav, "duration": 0.0, "label": value}
+class ScaffoldError(RuntimeError):
+    """The recipe cannot be written (message names the path)."""
 
 
-def read_split_csv(data_folder, split, problems):
-    """Rows of ``<data_folder>/<split>.csv`` (``path,label``)."""
-    path = os.path.join(data_folder, f"{split}.csv")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in ("path", "label") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{path}: missing column(s) {', '.join(missing)} (expected header: path,label)")
-        rows = []
-        for line, record in enumerate(reader, start=2):
-            if not (record["path"] or "").strip():
-                problems.append(f"{path}:{line}: empty path")
-                continue
-            row = _row(data_folder, split, record["path"].strip(), record["label"], f"{path}:{line}", problems)
-            if row is not None:
-                rows.append(row)
-    return rows
+def task_class(task: str) -> type:
+    """The :mod:`petl_core.tasks` class whose ``name`` is ``task``."""
+    from petl_core import tasks
+
+    classes = {cls.name: cls for _, cls in inspect.getmembers(tasks, inspect.isclass)
+               if issubclass(cls, tasks.Task) and cls.__module__ == tasks.__name__}
+    return classes[task]
 
 
-def read_split_folders(data_folder, split, problems):
-    """Rows of ``<data_folder>/<split>/<label>/<audio>`` (classification only)."""
-    root = os.path.join(data_folder, split)
-    rows = []
-    for label in sorted(os.listdir(root)):
-        if not os.path.isdir(os.path.join(root, label)):
-            continue
-        for name in sorted(os.listdir(os.path.join(root, label))):
-            if name.lower().endswith(AUDIO_EXTENSIONS):
-                row = _row(data_folder, split, os.path.join(root, label, name), label, os.path.join(root, label, name),
-                           problems)
-                if row is not None:
-                    rows.append(row)
-    return rows
-
-
-def _sources(data_folder):
-    """{split: (kind, path)}: the list (or folder) each split is read from."""
-    sources = {}
-    for split in SPLITS:
-        listing, folder = os.path.join(data_folder, f"{split}.csv"), os.path.join(data_folder, split)
-        if os.path.isfile(listing):
-            sources[split] = ("csv", listing)
-        elif TASK == "classification" and os.path.isdir(folder):
-            sources[split] = ("folders", folder)
-        else:
-            raise DatasetError(f"@@NAME@@ {split} split not found: {listing} is missing "
-                               f"(expected layout: {LAYOUT})")
-    return sources
-
-
-def _fingerprint(kind, path):
-    """Changes when the list (or the folder tree) changes, so prepare_once rebuilds."""
-    if kind == "csv":
-        stat = os.stat(path)
-        return [stat.st_size, stat.st_mtime_ns]
-    return sorted(os.path.relpath(os.path.join(d, f), path) for d, _, fs in os.walk(path) for f in fs)
-
-
-def prepare(data_folder, save_folder, skip_bad_files=False, check_samples=False, download=False):
-    """Write (or reuse) ``<save_folder>/{train,valid,test}.csv``; returns ``{split: path}``."""
-    if download:
-        raise DatasetError("@@NAME@@ has no download: put the data in data_folder (layout: " + LAYOUT + ")")
-    data_folder = os.path.abspath(data_folder)
-    if not os.path.isdir(data_folder):
-        raise DatasetError(f"@@NAME@@ data folder not found: {data_folder} (expected layout: {LAYOUT})")
-    sources = _sources(data_folder)
-    options = {"data_folder": data_folder, "task": TASK, "skip_bad_files": bool(skip_bad_files),
-               "check_samples": bool(check_samples),
-               "sources": {s: [k, p, _fingerprint(k, p)] for s, (k, p) in sources.items()}}
-
-    def build():
-        problems, split_rows = [], {}
-        for split, (kind, path) in sources.items():
-            reader = read_split_csv if kind == "csv" else read_split_folders
-            split_rows[split] = reader(data_folder, split, problems)
-        if problems:
-            more = f"\\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-            raise DatasetError(f"@@NAME@@: {len(problems)} problem(s) in the lists:\\n  " + "\\n  ".join(problems[:20])
-                               + more)
-        check_disjoint(split_rows, "@@NAME@@")
-        split_rows = finalize_splits(split_rows, skip_bad_files=skip_bad_files, check_samples=check_samples,
-                                     context="@@NAME@@")
-        for split, rows in split_rows.items():
-            if not rows:
-                raise DatasetError(f"@@NAME@@: the {split} split has no usable clip ({sources[split][1]})")
-        return split_rows
-
-    return prepare_once(save_folder, SPLITS, options, build)
-
-
-def main(argv=None):
-    parser = build_parser(__doc__.splitlines()[0])
-    return run_cli(prepare, parser, argv)
-
-
-if __name__ == "__main__":
-    main()
-'''
-
-FOLDERS_DOC = '''
-Without the CSV files, the folders ``<data_folder>/{train,valid,test}/<label>/<audio>`` are read
-instead (the folder name is the label).
-'''
-
-TRAIN = '''#!/usr/bin/env python3
-\"\"\"@@NAME@@ '@@TASK@@' (@@WHAT@@). Usage:
-
-    python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@ [--overrides]
-    python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=... --backbone=tiny_musicfm --number_of_epochs=1   # smoke test
-    torchrun --nproc_per_node=2 @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=... --distributed_backend=nccl
-
-hparams/default.yaml holds every object (backbone, PETL method, head, optimiser, loss...); the
-Brain is the task's (@@BRAIN@@, petl_core/task_brains.py). A task of your own: subclass
-petl_core.recipe.RecipeBrain here (docs/adding_a_recipe.md). See @@REL@@/README.md.
-\"\"\"
-import sys
-
-from prepare import prepare  # this recipe's prepare.py (the script's folder is on sys.path)
-from petl_core.recipe import prepare_datasets
-from petl_core.task_brains import @@BRAIN@@
-
-
-def dataio_prep(hparams):
-    \"\"\"@@NAME@@'s lists as manifests (prepare.py, main process); datasets of (audio, label).\"\"\"
-    return prepare_datasets(hparams, prepare)
-
-
-if __name__ == "__main__":
-    hparams, run_opts = @@BRAIN@@.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    @@BRAIN@@(hparams, run_opts).fit_and_test(datasets)
-'''
-
-HPARAMS = '''# @@NAME@@ '@@TASK@@': @@WHAT@@ -- scaffolded by tools/new_recipe.py.
-# Backbone @@BACKBONE@@ + @@METHOD@@ (shared pieces: @@COMMON@@/{backbones,methods}/*.yaml);
-# lr by method from the @@LR_TABLE@@ table unless --lr is given. Every object below can be
-# swapped here (opt_class: any torch.optim class; head: any nn.Module; compute_cost: any loss).
-#
-#   python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@
-#   ... --backbone=musicfm_msd --method=lora      (any piece combination; see hparams_common)
-#   ... --backbone=tiny_musicfm --number_of_epochs=1   (offline smoke test: tiny random backbone)
-
-seed: 1234
-__set_seed: !apply:speechbrain.utils.seed.seed_everything [!ref <seed>, False]
-output_folder: !ref results/@@NAME@@/@@TASK@@/<seed>
-save_folder: !ref <output_folder>/save
-train_log: !ref <output_folder>/train_log.txt
-data_folder: !PLACEHOLDER         # layout: @@REL@@/README.md ({train,valid,test}.csv with path,label)
-prepare: {skip_bad_files: false}  # extra keyword arguments of prepare.prepare()
-
-# ---------------------------------------------------------------- backbone x PETL method x head
-backbone: @@BACKBONE@@             # a piece: hparams_common/backbones/<backbone>.yaml
-method: @@METHOD@@                 # a piece: hparams_common/methods/<method>.yaml
-encoder: !include:@@COMMON@@/backbones/<backbone>.yaml {}
-petl: !include:@@COMMON@@/methods/<method>.yaml {}
-petl_state: !apply:petl_modules.apply_petl       # the method applied to the backbone (in place)
-    backbone: !ref <encoder>
-    method: !ref <petl[name]>
-    options: !ref <petl[options]>
-head: !name:@@HEAD@@   # called with (backbone width, number of outputs); or !new: any nn.Module
-layer: null                       # pooled layer; null = last kept layer
-
-# ---------------------------------------------------------------- task, loss, augmentation
-@@TASK_YAML@@
-compute_cost: @@COST@@
-@@AUGMENT@@
-
-# ---------------------------------------------------------------- training
-number_of_epochs: 10
-batch_size: 8
-eval_batch_size: 8
-num_workers: 0
-num_threads: null                 # torch CPU threads (1 on a shared CPU; null = torch default)
-train_dataloader_opts: {batch_size: !ref <batch_size>, num_workers: !ref <num_workers>}
-valid_dataloader_opts: {batch_size: !ref <eval_batch_size>, num_workers: !ref <num_workers>}
-lr_by_method: !include:@@COMMON@@/lr_tables/@@LR_TABLE@@.yaml {}
-lr: !apply:petl_core.recipe.lr_for_method   # the method's lr (--lr=... wins)
-    table: !ref <lr_by_method>
-    method: !ref <petl[name]>
-opt_class: !name:torch.optim.@@OPTIMIZER@@
-    lr: !ref <lr>
-lr_annealing: !name:torch.optim.lr_scheduler.CosineAnnealingLR   # per optimizer step over the run
-    eta_min: 0.0000001
-max_grad_norm: 1.0
-nonfinite_patience: 3             # non-finite losses in a row before training stops
-crop_seconds: 5.0                 # random training crop; evaluation averages eval_window_seconds windows
-eval_window_seconds: 5.0
-max_eval_seconds: null            # evaluate at most this much of each clip (null = all)
-
-epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter
-    limit: !ref <number_of_epochs>
-checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
-    checkpoints_dir: !ref <save_folder>
-    recoverables:
-        counter: !ref <epoch_counter>
-        rng: !new:petl_core.checkpointing.RandomState
-train_logger: !new:speechbrain.utils.train_logger.FileTrainLogger
-    save_file: !ref <train_log>
-
-# ---------------------------------------------------------------- few-shot, results
-few_shot_k: 0                     # k examples per class from the training split (0 = all)
-few_shot_seed: 0
-bootstrap_resamples: 1000
-bootstrap_seed: 0
-results_file: results.json
-record_train_ids: false
-feature_cache: null               # true / a folder: cache frozen-stage outputs (probing: pooled embeddings)
-'''
-
-README = '''# @@NAME@@ — @@TASK@@
-
-@@WHAT_CAP@@. Scaffolded by `tools/new_recipe.py`; see `docs/adding_a_recipe.md`.
-
-## Data
-
-Put the audio anywhere and list it in three CSV files (header `path,label`):
-
-```
-<data_folder>/train.csv
-<data_folder>/valid.csv
-<data_folder>/test.csv
-```
-
-- `path`: audio file (wav, flac, ogg, mp3...; any sample rate, any channels), relative to
-  `data_folder` or absolute;
-- `label`: @@LABEL@@.
-@@FOLDERS_README@@
-`prepare.py` checks every file and writes the manifests (`ID,wav,duration,label`) to
-`<save_folder>/{train,valid,test}.csv`; `train.py` runs it itself (into `<output_folder>/manifests`).
-
-```
-python @@REL@@/prepare.py --data_folder /data/@@NAME@@ --save_folder results/@@NAME@@_@@TASK@@   # optional check
-```
-
-## Training
-
-```
-python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@
-python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@ --backbone=musicfm_msd --method=lora
-python @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=/data/@@NAME@@ --backbone=tiny_musicfm --number_of_epochs=1  # smoke test
-```
-
-Defaults: `@@BACKBONE@@` + `@@METHOD@@`, @@HEAD_NAME@@ head, lr from `@@LR_TABLE@@` by method, 10 epochs,
-batch 8, 5 s crops / evaluation windows. The output folder holds `results.json` (valid/test
-`@@METRIC@@` and the other metrics, bootstrap CIs, parameter counts, the resolved config) and
-`save/CKPT+*` (trainable weights only).
-
-## Using a trained run
-
-```
-python tools/predict.py --run results/@@NAME@@/@@TASK@@/1234 clip1.wav clip2.wav
-python tools/tsne.py --run results/@@NAME@@/@@TASK@@/1234 --split test --out tsne.png
-```
-'''
-
-FOLDERS_README = '''
-Classification only: without the CSV files, the folders `<data_folder>/{train,valid,test}/<label>/<audio>`
-are read (the folder name is the label).
-'''
+def task_facts(task: str) -> dict:
+    """What the scaffold says of a task, from its class: the yaml node, a description, the main metric."""
+    cls = task_class(task)
+    return {"node": f"!new:{cls.__module__}.{cls.__qualname__}",
+            "what": inspect.getdoc(cls).splitlines()[0].rstrip(".").lower(), "metric": cls().main_metric}
 
 
 def list_presets(kind: str) -> list[str]:
@@ -412,54 +72,183 @@ def list_presets(kind: str) -> list[str]:
     return sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml")) if os.path.isdir(folder) else []
 
 
-def render(template: str, values: dict) -> str:
-    for key, value in values.items():
-        template = template.replace(f"@@{key}@@", value)
-    leftover = re.findall(r"@@[A-Z_]+@@", template)
-    assert not leftover, leftover
-    return template
+# ------------------------------------------------------------------------------------- yaml
+def top_level_value(text: str, key: str) -> str:
+    """The one-line value of a top-level ``key`` (comment dropped)."""
+    match = re.search(rf"^{re.escape(key)}:[ \t]*(.*?)(?:[ \t]+#.*)?$", text, flags=re.M)
+    if match is None:
+        raise ScaffoldError(f"the template has no top-level key {key!r}")
+    return match.group(1)
 
 
-def scaffold(name: str, task: str, dest: str = ".", backbone: str = "mert_95m", method: str = "adapter",
+def set_top_level(text: str, key: str, value: str, comment: str = "") -> str:
+    """``text`` with the top-level ``key`` (and its indented continuation lines) set to ``value``."""
+    pattern = re.compile(rf"^{re.escape(key)}:.*(?:\n[ \t]+.*)*", flags=re.M)
+    if len(pattern.findall(text)) != 1:
+        raise ScaffoldError(f"the template has no single top-level key {key!r}")
+    line = f"{key}: {value}" + (f"   # {comment}" if comment else "")
+    return pattern.sub(lambda _: line, text)
+
+
+def derive_hparams(task: str, name: str, folder: str, fixture: str, backbone: str | None, method: str | None,
+                   head: str) -> tuple[str, str, str, str]:
+    """``(header, body, backbone, method)`` of the recipe's yaml: the task's shipped SynthMusic yaml with this
+    recipe's settings; the header holds ``{train}`` and ``{hparams}`` for the recipe's paths."""
+    template = os.path.join(RECIPES, TEMPLATES[task][0])
+    with open(template, encoding="utf-8") as f:
+        text = f.read()
+    body = text[re.search(r"^\w", text, flags=re.M).start():]  # the template's header comment is its own
+    common_then = os.path.relpath(COMMON, os.path.dirname(template))
+    inside = os.path.commonpath([folder, TOOLKIT]) == TOOLKIT  # relative inside the toolkit: it may move
+    common = os.path.relpath(COMMON, os.path.join(folder, "hparams")) if inside else COMMON
+    body = body.replace(f"!include:{common_then}/", f"!include:{common}/")
+    body = set_top_level(body, "output_folder", f"!ref results/{name}/{task}/<seed>")
+    body = set_top_level(body, "data_folder", fixture, "the generated fixture; --data_folder=<your data>")
+    body = set_top_level(body, "prepare", "{skip_bad_files: false}", "extra keyword arguments of prepare.prepare()")
+    backbone = backbone or top_level_value(body, "backbone")
+    method = method or top_level_value(body, "method")
+    body = set_top_level(body, "backbone", backbone, "a piece: hparams_common/backbones/<backbone>.yaml")
+    body = set_top_level(body, "method", method, "a piece: hparams_common/methods/<method>.yaml")
+    body = set_top_level(body, "head", f"!name:lobes.heads.{'MLPHead' if head == 'mlp' else 'LinearHead'}",
+                         "called with (backbone width, number of outputs); or !new: any nn.Module")
+    facts = task_facts(task)
+    if top_level_value(body, "task").split()[0] != facts["node"]:  # the template is another task's
+        body = set_top_level(body, "task", facts["node"], facts["what"])
+        body = set_top_level(body, "augmentation", "null", "e.g. !new:petl_core.augment.Augmenter")
+    header = (f"# {name} '{task}': {facts['what']} -- scaffolded by tools/new_recipe.py from\n"
+              f"# recipes/{TEMPLATES[task][0]} (see there and recipes/hparams_common for every option).\n"
+              f"# Default: a small RANDOMLY INITIALISED {backbone} trained with {method} on the generated fixture;\n"
+              "# for transfer learning give a pretrained backbone and a PETL method, and your data:\n#\n"
+              f"#   python {{train}} {{hparams}} --data_folder=/data/{name} --backbone=mert_95m --method=lora\n\n")
+    return header, body, backbone, method
+
+
+# ------------------------------------------------------------------------------------- train.py
+def derive_train(task: str, name: str, what: str) -> str:
+    """The shipped ``train.py`` of the task reading this recipe's ``prepare.py``."""
+    with open(os.path.join(RECIPES, TEMPLATES[task][1]), encoding="utf-8") as f:
+        text = f.read()
+    code = text[text.index('"""', text.index('"""') + 3) + 3:]  # after the module docstring
+    code, n = re.subn(r"^from petl_core\.datasets\.\S+ import \S+(?: as prepare)?$",
+                      "from prepare import prepare  # this recipe's prepare.py (the script's folder is on sys.path)",
+                      code, flags=re.M)
+    if n != 1:
+        raise ScaffoldError(f"recipes/{TEMPLATES[task][1]}: no single 'from petl_core.datasets... import' line")
+    code = re.sub(r'(def dataio_prep\(hparams\):\n\s+)""".*?"""',
+                  lambda m: m.group(1) + f'"""{name}\'s lists as manifests (prepare.py, main process); datasets."""',
+                  code, count=1, flags=re.S)
+    return (f'#!/usr/bin/env python3\n"""{name} \'{task}\' ({what}). Usage:\n\n'
+            f"    python {{train}} {{hparams}}   # the generated fixture\n"
+            f"    python {{train}} {{hparams}} --data_folder=/data/{name} [--overrides]\n\n"
+            f"Derived from recipes/{TEMPLATES[task][1]} by tools/new_recipe.py; see README.md.\n"
+            '"""' + code)
+
+
+# ------------------------------------------------------------------------------------- prepare.py
+PREPARE = '''#!/usr/bin/env python3
+"""{name} '{task}': the train/valid/test manifests from {layout}.
+
+``label``: {label}. See :mod:`petl_core.datasets.csv_folder`; replace ``prepare`` by a function of your
+own for another layout (same signature, returns ``{{split: manifest path}}``).
+
+    python {prepare_py} --data_folder {fixture} --save_folder results/{name}_{task}
+"""
+import functools
+
+from petl_core.datasets import csv_folder
+
+prepare = functools.partial(csv_folder.prepare, task="{task}", name="{name}")
+
+if __name__ == "__main__":
+    csv_folder.cli("{task}", "{name}")
+'''
+
+README = '''# {name} — {task}
+
+{what_cap}. Scaffolded by `tools/new_recipe.py` from the shipped recipes
+(`recipes/{yaml}`, `recipes/{train_template}`); see `docs/adding_a_recipe.md`.
+
+## Data
+
+`prepare.py` reads {layout}; `label`: {label}. It checks every file and writes the manifests
+(`ID,wav,duration,label`); `train.py` runs it itself (into `<output_folder>/manifests`).
+
+`fixture/` holds a small generated dataset in that layout ({sizes} clips of {seconds:g} s, synthetic
+music from `petl_core.synth`), the default `data_folder`: the recipe trains on it as it is.
+
+## Training
+
+```
+python {train} {hparams}                                  # the fixture
+python {train} {hparams} --data_folder=/data/{name}
+python {train} {hparams} --data_folder=/data/{name} --backbone=mert_95m --method=lora
+```
+
+Defaults: `{backbone}` (randomly initialised unless the piece loads weights) + `{method}`, lr 1e-3, as
+`recipes/{yaml}`. The output folder holds `results.json` (valid/test `{metric}` and the other metrics,
+bootstrap CIs, parameter counts, the resolved config) and `save/CKPT+*`.
+
+## Using a trained run
+
+```
+python tools/predict.py --run results/{name}/{task}/1234 clip1.wav clip2.wav
+```
+'''
+
+
+# ------------------------------------------------------------------------------------- fixture
+def write_fixture(folder: str, task: str) -> str:
+    """A small dataset of ``task`` in the csv_folder layout: generated clips and ``{split}.csv``.
+    Classification: key clips labelled by their mode (major / minor)."""
+    from petl_core.datasets.synthmusic import SPLITS, split_targets
+    from petl_core.music import KEYS
+    from petl_core.synth import generate_clip
+
+    os.makedirs(os.path.join(folder, "audio"))
+    for s, split in enumerate(SPLITS):
+        n = FIXTURE_SIZES[split]
+        clip_task = "key" if task == "classification" else task
+        targets = [KEYS[(i % 2) * 12 + i % 12] for i in range(n)] if task == "classification" else \
+            split_targets(task, s, n, seed=0)
+        with open(os.path.join(folder, f"{split}.csv"), "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label"])
+            for i, target in enumerate(targets):
+                wav, label = generate_clip(clip_task, np.random.default_rng([0, s, i]), FIXTURE_RATE, FIXTURE_SECONDS,
+                                           target=target)
+                rel = f"audio/{split}_{i:03d}.wav"
+                sf.write(os.path.join(folder, rel), wav, FIXTURE_RATE, subtype="PCM_16")
+                writer.writerow([rel, label.split()[1] if task == "classification" else label])
+    return folder
+
+
+# ------------------------------------------------------------------------------------- scaffold
+def scaffold(name: str, task: str, dest: str = ".", backbone: str | None = None, method: str | None = None,
              head: str = "mlp") -> str:
-    """Write the recipe; returns its folder. Raises ``FileExistsError`` if it exists."""
+    """Write the recipe; returns its folder. Raises ``ScaffoldError`` (an existing recipe, a file as dest)."""
+    from petl_core.datasets.csv_folder import LABEL_FORMATS, layout
+
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ScaffoldError(f"--dest {dest}: is a file, not a folder; give the folder to create {name}/ in")
     folder = os.path.abspath(os.path.join(dest, name, task))
     if os.path.exists(folder):
-        raise FileExistsError(f"{folder} already exists; not overwriting it (remove it or choose another name)")
-    info = TASK_INFO[task]
+        raise ScaffoldError(f"{folder} already exists; not overwriting it (remove it or choose another name)")
     inside = os.path.commonpath([folder, TOOLKIT]) == TOOLKIT
     rel = os.path.relpath(folder, TOOLKIT) if inside else folder
-    ast = backbone.startswith(("ast", "small_ast", "tiny_ast"))
-    hparams_dir = os.path.join(folder, "hparams")
-    try:  # the toolkit's shared pieces, relative when they can be (a moved toolkit breaks absolute paths)
-        common = os.path.relpath(COMMON, hparams_dir)
-    except ValueError:  # another drive
-        common = COMMON
-    augment = info["augment"]
-    augment_yaml = ("augmentation: !new:petl_core.augment.Augmenter\n"
-                    f"    sample_rate: {16000 if ast else 24000}   # the backbone's rate\n"
-                    f"    seed: !ref <seed>\n    {augment}") if augment else \
-        "augmentation: null               # e.g. !new:petl_core.augment.Augmenter, or a SpeechBrain augmentation"
-    values = {
-        "NAME": name, "TASK": task, "WHAT": info["what"], "WHAT_CAP": info["what"][0].upper() + info["what"][1:],
-        "LABEL": info["label"], "REL": rel, "TASK_YAML": info["task_yaml"], "AUGMENT": augment_yaml,
-        "COST": info["cost"], "BRAIN": info["brain"], "COMMON": common,
-        "METRIC": info["metric"], "BACKBONE": backbone, "METHOD": method,
-        "HEAD": {"mlp": "lobes.heads.MLPHead", "linear": "lobes.heads.LinearHead"}[head],
-        "HEAD_NAME": head,
-        "LR_TABLE": "seed002_ast" if ast else "seed001_music", "OPTIMIZER": "AdamW" if ast else "Adam",
-        # a recipe outside the toolkit finds it here (unless the toolkit is pip-installed)
-        "NORMALISER": NORMALISERS[task].rstrip("\n") + "\n",
-        "FOLDERS_DOC": FOLDERS_DOC if task == "classification" else "",
-        "FOLDERS_README": FOLDERS_README if task == "classification" else "",
-        "LAYOUT_ALT": " (or <data_folder>/{train,valid,test}/<label>/<audio>)" if task == "classification" else "",
-    }
-    files = {
-        "prepare.py": render(PREPARE, values),
-        "train.py": render(TRAIN, values),
-        os.path.join("hparams", "default.yaml"): render(HPARAMS, values),
-        "README.md": render(README, values),
-    }
+    fixture = os.path.join(folder, "fixture")
+    facts = task_facts(task)
+    header, body, backbone, method = derive_hparams(task, name, folder, fixture, backbone, method, head)
+    paths = {"train": os.path.join(rel, "train.py"), "hparams": os.path.join(rel, "hparams", "default.yaml")}
+    values = dict(name=name, task=task, what=facts["what"], what_cap=facts["what"][:1].upper() + facts["what"][1:],
+                  label=LABEL_FORMATS[task], layout=layout(task),
+                  fixture=fixture, prepare_py=os.path.join(rel, "prepare.py"), yaml=TEMPLATES[task][0],
+                  train_template=TEMPLATES[task][1], metric=facts["metric"], backbone=backbone, method=method,
+                  sizes="/".join(str(n) for n in FIXTURE_SIZES.values()), seconds=FIXTURE_SECONDS, **paths)
+    files = {"prepare.py": PREPARE.format(**values),
+             "train.py": derive_train(task, name, facts["what"]).replace("{train}", paths["train"])
+             .replace("{hparams}", paths["hparams"]),
+             os.path.join("hparams", "default.yaml"): header.format(**paths) + body,
+             "README.md": README.format(**values)}
     os.makedirs(os.path.join(folder, "hparams"))
     for rel_path, text in files.items():
         path = os.path.join(folder, rel_path)
@@ -467,6 +256,7 @@ def scaffold(name: str, task: str, dest: str = ".", backbone: str = "mert_95m", 
             f.write(text)
         if rel_path.endswith(".py"):
             os.chmod(path, 0o755)
+    write_fixture(fixture, task)
     return folder
 
 
@@ -477,23 +267,22 @@ def main(argv=None) -> int:
     parser.add_argument("name", help="dataset name (letters, digits, '_' and '-'), e.g. MyDrums")
     parser.add_argument("--task", required=True, choices=TASKS)
     parser.add_argument("--dest", default=".", help="parent folder (default: the current folder)")
-    parser.add_argument("--backbone", default="mert_95m", choices=list_presets("backbones") or None,
-                        help="backbone preset (default: mert_95m)")
-    parser.add_argument("--method", default="adapter", choices=list_presets("methods") or None,
-                        help="PETL method preset (default: adapter)")
+    parser.add_argument("--backbone", default=None, choices=list_presets("backbones") or None,
+                        help="backbone piece (default: the template recipe's small random one)")
+    parser.add_argument("--method", default=None, choices=list_presets("methods") or None,
+                        help="PETL method piece (default: the template recipe's, ft)")
     parser.add_argument("--head", default="mlp", choices=["mlp", "linear"])
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", args.name):
         parser.error(f"invalid name {args.name!r}: use letters, digits, '_' and '-'")
     try:
         folder = scaffold(args.name, args.task, args.dest, args.backbone, args.method, args.head)
-    except FileExistsError as exc:
+    except ScaffoldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"created {folder}/{{prepare.py,train.py,hparams/default.yaml,README.md}}")
-    print(f"next: put <data_folder>/{{train,valid,test}}.csv (path,label), then\n"
-          f"  python {os.path.join(folder, 'train.py')} {os.path.join(folder, 'hparams', 'default.yaml')} "
-          f"--data_folder=<data_folder>")
+    print(f"created {folder}/{{prepare.py,train.py,hparams/default.yaml,README.md,fixture/}}")
+    print(f"next: python {os.path.join(folder, 'train.py')} {os.path.join(folder, 'hparams', 'default.yaml')}"
+          "   (the fixture; --data_folder=<your data>)")
     return 0
 
 

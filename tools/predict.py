@@ -18,14 +18,15 @@ Output per file (JSON: a list of objects; CSV: one row per file):
 * key: ``key`` (e.g. ``F# minor``), ``confidence``, ``top_k``;
 * tempo: ``bpm``;
 * beat / chord (frame-level runs): the track's predicted annotation is written to
-  ``--annotations-dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's DBN
-  downbeat tracker) or ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
+  ``--annotations-dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's joint DBN
+  beat/downbeat tracker: the same events as the listed ``beats``/``downbeats`` and as the metrics) or ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
   ``beats`` + ``downbeats`` or ``segments`` and the written ``annotation`` file. The whole file is
   evaluated in the run's overlapping windows, stitched (:func:`lobes.frame_head.predict_long`).
 
 Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
-path for an unusable run/checkpoint or an ``--out`` that is one of the inputs (nothing is written
-then); 2 on bad arguments.
+path for an unusable run/checkpoint, an ``--out`` that is one of the inputs or a folder, or an
+``--annotations-dir`` that is a file (nothing is written then); 2 on bad arguments (e.g. a
+``--threshold`` outside [0, 1]).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 
 from lobes.audio import AudioError, audio_info
 from petl_core.inference import RunError, check_not_input, clip_logits, decode, load_clip, load_run
@@ -52,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--format", choices=["json", "csv"], default="json")
     parser.add_argument("--out", default=None, help="output file (default: stdout)")
     parser.add_argument("--top-k", type=int, default=5, help="classes listed per file (classification, key; 0 = all)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="tagging: tags with probability >= this")
+    parser.add_argument("--threshold", type=probability, default=0.5,
+                        help="tagging: tags with probability >= this (0 to 1; default %(default)s)")
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--max-seconds", type=positive_seconds, default=None, metavar="SECONDS",
                         help="read at most this many seconds per file (> 0; default: the run's max_eval_seconds)")
@@ -65,6 +68,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.top_k < 0:
         parser.error("--top-k must be >= 0")
     return args
+
+
+def probability(text: str) -> float:
+    """argparse type: a probability, a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability (a number from 0 to 1)")
+    return value
+
+
+def check_out(out: str | None) -> None:
+    """``RunError`` before anything is built when ``--out`` is a folder."""
+    if out and os.path.isdir(out):
+        raise RunError(f"--out {out}: is a folder; give a file path, e.g. {os.path.join(out, 'predictions.json')}")
+
+
+def write_text_atomic(text: str, path: str) -> None:
+    """Write ``path`` through a temporary file in its folder (removed if the write fails)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.remove(tmp)
+        raise
 
 
 def positive_seconds(text: str) -> float:
@@ -100,6 +134,8 @@ def predict_frames(model, task, hparams: dict, paths: list[str], out_dir: str, m
     window = float(hparams.get("eval_window_seconds") or hparams["crop_seconds"])
     overlap = hparams.get("eval_overlap_seconds")
     overlap = window / 2 if overlap is None else float(overlap)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise RunError(f"--annotations-dir {out_dir}: is a file, not a folder; give a folder")
     outs = [os.path.join(out_dir, os.path.splitext(os.path.basename(p))[0] + task.extension) for p in paths]
     check_not_input(outs, paths)
     if len(set(outs)) != len(outs):
@@ -144,6 +180,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
+        check_out(args.out)
         if args.out:
             check_not_input([args.out], args.audio + ([args.checkpoint] if args.checkpoint else []))
         for path in args.audio:  # cheap header check of every file before building the model
@@ -158,12 +195,7 @@ def main(argv=None) -> int:
         return _fail(str(exc).splitlines()[0])
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else to_csv(task.name, rows)
     if args.out:
-        folder = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(folder, exist_ok=True)
-        tmp = args.out + ".tmp"
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+        write_text_atomic(text, args.out)
     else:
         sys.stdout.write(text)
     return 0

@@ -5,13 +5,14 @@ Modules are imported lazily (``get_prepare("esc50")``) so that importing this pa
 
 Example:
     >>> sorted(DATASETS)[:3]
-    ['esc50', 'fluent_speech_commands', 'giantsteps_key']
+    ['ballroom_beat', 'chords_lab', 'csv_folder']
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import logging
+import math
 from typing import Callable, Sequence
 
 # name -> (module, function)
@@ -28,6 +29,7 @@ DATASETS = {
     "gtzan_beat": ("gtzan", "prepare_beat"),
     "ballroom_beat": ("ballroom", "prepare"),
     "chords_lab": ("chords_lab", "prepare"),
+    "csv_folder": ("csv_folder", "prepare"),
     "giantsteps_key": ("giantsteps", "prepare_key"),
     "giantsteps_tempo": ("giantsteps", "prepare_tempo"),
     "mtg_jamendo_genre": ("mtg_jamendo", "prepare_genre"),
@@ -73,15 +75,45 @@ def _fold_role(text: str) -> str | int:
     return int(text) if text.strip().isdigit() else text.strip()
 
 
+def positive_number(kind: type = int, minimum: float | None = None) -> Callable[[str], float]:
+    """argparse type: a finite ``kind`` (int or float) > 0, or >= ``minimum`` when given.
+
+    >>> positive_number(int)("3"), positive_number(float)("0.5")
+    (3, 0.5)
+    """
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        ok = value is not None and math.isfinite(value) and (value >= minimum if minimum is not None else value > 0)
+        if not ok:
+            bound = f">= {minimum}" if minimum is not None else "> 0"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'} "
+                                             f"{bound}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def run_cli(prepare: Callable[..., dict], parser: argparse.ArgumentParser,
             argv: Sequence[str] | None = None) -> dict:
-    """Parse ``argv``, run ``prepare`` on the main process (DDP-safe), print the manifests."""
+    """Parse ``argv``, run ``prepare`` on the main process (DDP-safe), print the manifests.
+
+    A dataset that cannot be prepared (:class:`~petl_core.manifest.DatasetError`,
+    :class:`~petl_core.manifest.ManifestError`, :class:`~petl_core.manifest.OptionError`) ends the program with one ``error:`` line (exit 2)."""
     from speechbrain.utils.distributed import run_on_main
+
+    from petl_core.manifest import DatasetError, ManifestError, OptionError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     kwargs = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
-    run_on_main(prepare, kwargs=kwargs)
-    paths = prepare(**kwargs)  # other ranks: a no-op that returns the paths (prepare_once)
+    try:
+        run_on_main(prepare, kwargs=kwargs)
+        paths = prepare(**kwargs)  # other ranks: a no-op that returns the paths (prepare_once)
+    except (DatasetError, ManifestError, OptionError) as exc:
+        parser.exit(2, f"error: {exc}\n")
     for split, path in paths.items():
         print(f"{split}: {path}")
     return paths

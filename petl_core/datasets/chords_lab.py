@@ -16,13 +16,16 @@ Splits: ``num_folds``-fold cross-validation (default 5; no official split exists
 by path go to folds 1..k in turn; ``test`` = ``test_fold``, ``valid`` = the next fold
 (:class:`petl_core.manifest.CrossValidation`). Label = the absolute ``.lab`` path (frame-level
 task, :mod:`petl_core.chord`). ID = the path below ``chordlab/`` with ``/`` -> ``__``. Extra column:
-``fold``.
+``fold``. Every annotation is checked against its audio (:func:`petl_core.chord.read_lab`): a segment
+out of order, overlapping, or ending after the audio is a :class:`~petl_core.manifest.DatasetError`
+naming the file and line.
 """
 from __future__ import annotations
 
 import logging
 import os
 
+from petl_core.chord import read_lab
 from petl_core.manifest import (
     CrossValidation,
     DatasetError,
@@ -77,6 +80,12 @@ def prepare(data_folder: str, save_folder: str, test_fold: int = 1, num_folds: i
             raise DatasetError(f"none of the {len(found)} .lab files under {labs} has audio under {audio} "
                                f"(layout: {LAYOUT})")
         cv.check_disjoint(rows, "chords")
-        return finalize_splits(rows, skip_bad_files, check_samples, "chords")
+        rows = finalize_splits(rows, skip_bad_files, check_samples, "chords")
+        for row in (r for split_rows in rows.values() for r in split_rows):
+            try:
+                read_lab(row["label"], duration=row["duration"])
+            except ValueError as exc:
+                raise DatasetError(str(exc)) from None
+        return rows
 
     return prepare_once(save_folder, SPLITS, options, build)

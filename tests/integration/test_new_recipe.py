@@ -1,5 +1,6 @@
-"""tools/new_recipe.py: scaffold a recipe per task into tmp, prepare a tiny fixture and train it
-for one epoch with the tiny backbone (subprocess); the scaffolded prepare's layouts and errors."""
+"""tools/new_recipe.py: scaffold a recipe per task into tmp, train it for one epoch with the tiny backbone
+on the user's lists and on its own generated fixture (subprocess); the yaml follows the shipped template;
+the scaffolded prepare's layouts and errors."""
 import csv
 import importlib.util
 import json
@@ -66,7 +67,7 @@ def test_scaffold_and_train_one_epoch(tmp_path, task):
     for split in ("valid", "test"):
         assert set(res[split]) >= METRICS[task] | {"loss"}
     assert res["n_items"] == {"valid": 4, "test": 4} and res["epochs"] == 1
-    assert res["config"]["backbone"]["name"] == "musicfm" and res["config"]["method"]["name"] == "adapter"
+    assert res["config"]["backbone"]["name"] == "musicfm" and res["config"]["method"]["name"] == "ft"
     rows = list(csv.DictReader(open(out / "manifests" / "train.csv")))
     assert len(rows) == 6 and rows[0]["ID"] == "audio/train0" and os.path.isabs(rows[0]["wav"])
     assert abs(float(rows[0]["duration"]) - 0.8) < 1e-3
@@ -76,7 +77,7 @@ def test_scaffold_and_train_one_epoch(tmp_path, task):
 
 def test_default_destination_is_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert new_recipe.main(["HereData", "--task", "key"]) == 0
+    assert new_recipe.main(["HereData", "--task", "key", "--backbone", "mert_95m"]) == 0
     assert (tmp_path / "HereData" / "key" / "train.py").is_file()
     assert not os.path.exists(os.path.join(REPO, "recipes", "HereData"))
     # its yaml includes the toolkit's pieces, wherever it is
@@ -84,6 +85,48 @@ def test_default_destination_is_the_current_folder(tmp_path, monkeypatch):
 
     text = resolve(str(tmp_path / "HereData" / "key" / "hparams" / "default.yaml"), {"data_folder": "/d"})
     assert resolved_node(text, "encoder")["pretrained"] == "m-a-p/MERT-v1-95M"
+
+
+def test_trains_out_of_the_box_on_its_generated_fixture(tmp_path):
+    """Issue 20: the README promised a recipe that runs on its fixture, and none was generated."""
+    assert new_recipe.main(["Fix", "--task", "classification", "--dest", str(tmp_path / "r")]) == 0
+    recipe = tmp_path / "r" / "Fix" / "classification"
+    for split, n in new_recipe.FIXTURE_SIZES.items():
+        rows = list(csv.DictReader(open(recipe / "fixture" / f"{split}.csv")))
+        assert len(rows) == n and {r["label"] for r in rows} == {"major", "minor"}
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(recipe / "train.py"), str(recipe / "hparams" / "default.yaml"), f"--output_folder={out}",
+           *TINY]  # no --data_folder
+    proc = subprocess.run(cmd, cwd=str(tmp_path), capture_output=True, text=True, timeout=240,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    res = json.load(open(out / "results.json"))
+    assert res["status"] == "ok" and res["n_items"] == {"valid": 4, "test": 4}
+    assert res["config"]["method"]["name"] == "ft" and res["config"]["lr"] == 0.001  # the template's: ft learns
+
+
+@pytest.mark.parametrize("task", new_recipe.TASKS)
+def test_yaml_follows_its_shipped_template(tmp_path, task):
+    """Every top-level key of the shipped template is in the scaffold, with the template's value unless the
+    scaffold sets it (so a change to the shipped recipe reaches new scaffolds)."""
+    folder = new_recipe.scaffold("Same", task, str(tmp_path))
+    template = open(os.path.join(REPO, "recipes", new_recipe.TEMPLATES[task][0])).read()
+    derived = open(os.path.join(folder, "hparams", "default.yaml")).read()
+    keys = [line.split(":")[0] for line in template.splitlines() if line[:1].isalpha() or line[:1] == "_"]
+    assert [k for k in keys if not derived.count(f"\n{k}:")] == []
+    own = {"output_folder", "data_folder", "prepare", "encoder", "petl", "head", "backbone", "method"}
+    own |= {"task", "augmentation"} if task == "classification" else set()
+    for key in set(keys) - own:
+        assert new_recipe.top_level_value(derived, key) == new_recipe.top_level_value(template, key), key
+    assert new_recipe.top_level_value(derived, "task").startswith("!new:petl_core.tasks.")
+
+
+def test_dest_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    dest = tmp_path / "notes.txt"
+    dest.write_text("mine")
+    assert new_recipe.main(["Demo", "--task", "key", "--dest", str(dest)]) == 1
+    assert capsys.readouterr().err == f"error: --dest {dest}: is a file, not a folder; give the folder to create Demo/ in\n"
+    assert dest.read_text() == "mine"
 
 
 def test_refuses_to_overwrite(tmp_path, capsys):

@@ -162,3 +162,33 @@ def test_out_never_overwrites_an_input(tiny_run, tmp_path, capsys):
     assert predict_tool.main(["--run", tiny_run, "--out", good, good]) == 1
     assert "would overwrite an input" in capsys.readouterr().err
     assert open(good, "rb").read() == before
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "x"])
+def test_threshold_outside_zero_one_is_refused(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        predict_tool.parse_args(["--run", "r", "--threshold", value, "a.wav"])
+    assert info.value.code == 2 and "--threshold" in capsys.readouterr().err
+    assert predict_tool.parse_args(["--run", "r", "--threshold", "1", "a.wav"]).threshold == 1.0
+
+
+def test_out_that_is_a_folder_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    """Issue 20: --out <existing folder> was a traceback after the whole prediction, with a stray .tmp."""
+    folder = tmp_path / "preds"
+    folder.mkdir()
+    wav = write_tone(tmp_path / "a.wav", 440, 0.5)
+    assert predict_tool.main(["--run", str(tmp_path / "no_run"), "--out", str(folder), wav]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {folder}: is a folder") and err.count("\n") == 1
+    assert os.listdir(folder) == [] and sorted(os.listdir(tmp_path)) == ["a.wav", "preds"]
+
+
+def test_write_text_atomic_leaves_no_temporary_file_when_the_write_fails(tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "x").write_text("keep")  # os.replace cannot put a file over a non-empty folder
+    with pytest.raises(OSError):
+        predict_tool.write_text_atomic("text", str(target))
+    assert sorted(os.listdir(tmp_path)) == ["taken"] and (target / "x").read_text() == "keep"
+    predict_tool.write_text_atomic("text", str(tmp_path / "p.json"))
+    assert sorted(os.listdir(tmp_path)) == ["p.json", "taken"]

@@ -109,3 +109,48 @@ def test_a_track_with_one_reference_downbeat_is_scored():
     scores = task.score((np.array([0.1, 0.7, 1.3]), np.array([0.11])), (np.array([0.1, 0.7, 1.3]), np.array([1, 2, 3])))
     assert scores["downbeat_f"] == 1.0 and scores["beat_f"] == 1.0
     assert np.isnan(task.score((np.array([0.5]), np.array([0.5])), (np.array([0.5]), np.array([1])))["cmlt"])
+
+
+def _clean_logits(bpm, n=1000, fps=100.0, low=1e-4, high=0.99):
+    """Confident activations: ``high`` on the beat frames (and on every fourth beat's downbeat), ``low`` elsewhere."""
+    beats = np.arange(0, n, fps * 60 / bpm)
+    p = np.full((n, 2), low)
+    p[np.round(beats).astype(int), 0] = high
+    p[np.round(beats[::4]).astype(int), 1] = high
+    return torch.logit(torch.tensor(p)).float(), beats / fps
+
+
+@pytest.mark.parametrize("bpm", [120.0, 100.0])
+@pytest.mark.parametrize("high", [0.99, 1.0 - 1e-9])
+def test_clean_confident_activations_give_every_beat_and_downbeat(bpm, high):
+    """Issue 19 §5: p_beat - p_down is exactly 0 off the beats (and on the downbeats): madmom took log(0)
+    and returned no beats and no downbeats at 120 and 100 BPM."""
+    logits, ref = _clean_logits(bpm, high=high)
+    task = BeatTask()
+    task.timing = FrameTiming(100.0)
+    beats, downbeats = task.decode(logits, 10.0)
+    assert len(beats) == len(ref) and np.abs(beats - ref).max() < 0.011
+    assert len(downbeats) == len(ref[::4]) and np.abs(downbeats - ref[::4]).max() < 0.011
+    beat_only = BeatTask(downbeats=False)
+    beat_only.timing = FrameTiming(100.0)
+    assert np.abs(beat_only.decode(logits[:, :1], 10.0)[0] - ref).max() < 0.011
+
+
+@pytest.mark.parametrize("downbeats", [True, False])
+def test_one_decoding_for_metrics_file_and_prediction(tmp_path, downbeats):
+    """The .beats file, the returned beats/downbeats and what the metrics score are the same events."""
+    rng = np.random.default_rng(1)
+    logits, _ = _clean_logits(128.0, high=0.8)
+    logits = logits + torch.as_tensor(rng.normal(0, 1.5, logits.shape), dtype=torch.float32)  # a noisy model
+    task = BeatTask(downbeats=downbeats)
+    task.timing = FrameTiming(100.0)
+    logits = logits if downbeats else logits[:, :1]
+    path = str(tmp_path / "t.beats")
+    prediction = task.write_prediction(logits, 10.0, path)
+    beats, down = task.decode(logits, 10.0)
+    times, positions = read_beats(path)
+    assert prediction["beats"] == [round(float(t), 3) for t in beats] == times.tolist()
+    if downbeats:
+        assert prediction["downbeats"] == [round(float(t), 3) for t in down] == times[positions == 1].tolist()
+    else:
+        assert prediction["downbeats"] is None and down is None and positions is None

@@ -54,10 +54,24 @@ def test_vocabularies_and_label_mapping():
 def test_read_lab_errors_name_the_file(tmp_path):
     intervals, labels = read_lab(_lab(tmp_path, "ok.lab", REF))
     assert intervals.shape == (6, 2) and labels[3] == "G:7/3"
-    with pytest.raises(ValueError, match=r"bad\.lab: invalid chord label 'H:maj'"):
+    with pytest.raises(ValueError, match=r"bad\.lab:1: invalid chord label 'H:maj'"):
         read_lab(_lab(tmp_path, "bad.lab", "0 1 H:maj\n"))
     with pytest.raises(ValueError, match="not found"):
         read_lab(str(tmp_path / "none.lab"))
+
+
+@pytest.mark.parametrize("text, duration, message", [
+    ("0 1 N\n2.0 1.5 C:maj\n", None, r"b\.lab:2: segment 2-1\.5 s ends before it starts"),
+    ("0 2 N\n# comment\n1.5 3 C:maj\n", None, r"b\.lab:3: segment 1\.5-3 s overlaps the previous one \(0-2 s, line 1\)"),
+    ("0 1 N\n1 2 C:maj\n", 1.5, r"b\.lab:2: segment 1-2 s ends after the audio \(1\.5 s\)"),
+    ("0 1\n", None, r"b\.lab:1: expected 'start end label'"),
+    ("0 1 C:maj extra\n", None, r"b\.lab:1: expected 'start end label'"),
+])
+def test_read_lab_refuses_segments_mir_eval_refuses(tmp_path, text, duration, message):
+    """Issue 19 §5: such segments were parsed and scored; one error naming the file and the line."""
+    with pytest.raises(ValueError, match=message):
+        read_lab(_lab(tmp_path, "b.lab", text), duration)
+    assert len(read_lab(_lab(tmp_path, "ok.lab", "0 1 N\n1.0005 2 C:maj\n"), 2.0005)[1]) == 2  # rounding tolerated
 
 
 @pytest.mark.parametrize("ref,est", [(REF, EST), (REF2, EST2), (REF, REF)])

@@ -7,6 +7,8 @@ import os
 import statistics
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 from tools import collect_results  # noqa: E402
@@ -217,3 +219,32 @@ def test_unknown_metric_is_an_error(tmp_path, capsys):
     assert collect_results.main([str(root), "--out", str(out), "--metric", "X=mAP"]) == 2
     assert "no runs of task 'X'; tasks: T" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_out_that_is_a_file_is_one_error_line(tmp_path, capsys):
+    """Issue 20: --out <existing file> was a traceback (and the file is never touched)."""
+    root = tmp_path / "runs"
+    write(root, "a", dataset="T", backbone="ast", method="lora", seed=1, test={"accuracy": 0.5})
+    out = tmp_path / "tables.md"
+    out.write_text("mine")
+    assert collect_results.main([str(root), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --out {out}: is a file, not a folder; give a folder for results.csv and the tables\n"
+    assert out.read_text() == "mine"
+
+
+def test_tables_are_the_pandas_aggregates_of_the_runs_read_back(tmp_path):
+    """The main table's cells equal pandas' mean and sample std of read_runs' rows (what results.py reads
+    back from the files the runs wrote)."""
+    from petl_core.results import read_runs
+
+    make_runs(tmp_path / "runs")
+    runs = read_runs([str(tmp_path / "runs")])
+    assert len(runs) == 15 and runs["trainable"].dtype == "Int64"
+    esc = runs[(runs["task"] == "ESC50") & runs["few_shot_k"].isna() & (runs["num_layers"] == 12)]
+    stats = esc.groupby(["method", "backbone"])["test_accuracy"].agg(["mean", "std"]) * 100
+    table = collect_results.mean_std_table(esc.assign(value=esc["test_accuracy"] * 100, column="acc"),
+                                           ["method", "backbone"], "column", 2)
+    for (method, backbone), row in stats.iterrows():
+        text = table.loc[(method, backbone), "acc"].strip("*")
+        assert text == f"{row['mean']:.2f}" + ("" if np.isnan(row["std"]) else f" ± {row['std']:.2f}")

@@ -12,7 +12,7 @@ from frame_fixtures import BALLROOM, make_ballroom, make_beatles, make_gtzan_bea
 from lobes.frame_head import FrameTiming  # noqa: E402
 from petl_core.beat import BeatTask, read_beats  # noqa: E402
 from petl_core.chord import ChordTask, read_lab  # noqa: E402
-from petl_core.datasets import get_prepare, synthmusic_frames  # noqa: E402
+from petl_core.datasets import get_prepare, synthmusic  # noqa: E402
 from petl_core.frame_tasks import frame_dataset  # noqa: E402
 from petl_core.manifest import DatasetError, check_manifest, read_manifest  # noqa: E402
 
@@ -58,8 +58,8 @@ def test_isophonics_chord_layout(tmp_path):
 
 
 def test_synthmusic_beat_annotations_match_the_audio(tmp_path):
-    paths = synthmusic_frames.prepare(str(tmp_path / "d"), str(tmp_path / "m"), task="beat", n_train=2, n_valid=1,
-                                      n_test=1, sample_rate=16000, duration=4.0)
+    paths = synthmusic.prepare(str(tmp_path / "d"), str(tmp_path / "m"), task="beat", n_train=2, n_valid=1,
+                               n_test=1, sample_rate=16000, duration=4.0)
     row = read_manifest(paths["train"])[0]
     times, positions = read_beats(row["label"])
     assert 6 <= len(times) <= 13 and np.allclose(np.diff(times), np.diff(times)[0], atol=2e-3)  # 110-170 BPM
@@ -73,14 +73,14 @@ def test_synthmusic_beat_annotations_match_the_audio(tmp_path):
     off_beats = [onset[int((t + 0.5 * np.diff(times)[0]) * sr / (frame // 4)) - 1] for t in times[1:-1]]
     assert np.median(at_beats) > 2 * np.median(off_beats)  # drum onsets sit on the annotated beats
     mtime = os.path.getmtime(row["wav"])
-    synthmusic_frames.prepare(str(tmp_path / "d"), str(tmp_path / "m2"), task="beat", n_train=2, n_valid=1,
-                              n_test=1, sample_rate=16000, duration=4.0)
+    synthmusic.prepare(str(tmp_path / "d"), str(tmp_path / "m2"), task="beat", n_train=2, n_valid=1,
+                       n_test=1, sample_rate=16000, duration=4.0)
     assert os.path.getmtime(row["wav"]) == mtime  # reused
 
 
 def test_synthmusic_chord_labels_and_frame_dataset(tmp_path):
-    paths = synthmusic_frames.prepare(str(tmp_path / "d"), str(tmp_path / "m"), task="chord", n_train=3, n_valid=1,
-                                      n_test=1, sample_rate=16000, duration=4.0)
+    paths = synthmusic.prepare(str(tmp_path / "d"), str(tmp_path / "m"), task="chord", n_train=3, n_valid=1,
+                               n_test=1, sample_rate=16000, duration=4.0)
     task = ChordTask()
     task.timing = FrameTiming(25.0)
     check_manifest(paths["train"], task.encode)
@@ -92,3 +92,15 @@ def test_synthmusic_chord_labels_and_frame_dataset(tmp_path):
     valid = frame_dataset(paths["valid"], task, 16000, train=False)[0]
     assert valid["targets"].shape == (100,) and valid["label"].endswith(".lab")
     assert torch.equal(valid["targets"], task.targets(valid["label"], 0.0, 4.0))
+
+
+def test_isophonics_lab_past_the_end_of_its_audio_is_refused(tmp_path):
+    """A .lab whose last segment ends 1 s after the audio (another release of the track): one error
+    naming the file and line, before any manifest is written."""
+    root = make_beatles(tmp_path / "beatles", seconds=2.0)
+    lab = os.path.join(root, "chordlab", "The Beatles", "01_-_Please_Please_Me", "01_-_I_Saw_Her_Standing_There.lab")
+    with open(lab, "a") as f:
+        f.write("2.000000 3.000000 C:maj\n")
+    with pytest.raises(DatasetError, match=r"I_Saw_Her_Standing_There\.lab:4: segment 2-3 s ends after the audio"):
+        get_prepare("chords_lab")(root, str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()

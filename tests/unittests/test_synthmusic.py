@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from petl_core.datasets.synthmusic import KEYS, TAGS, TEMPO_RANGE, generate_clip, prepare
+from petl_core.datasets.synthmusic import prepare
+from petl_core.music import KEYS
+from petl_core.synth import TAGS, TEMPO_RANGE, generate_clip
 
 SR = 24000
 
@@ -145,7 +147,7 @@ def test_prepare_balanced_cached_and_reproducible(tmp_path):
         assert sorted(r["label"] for r in rows) == sorted(KEYS)
         for r in rows:
             assert os.path.isabs(r["wav"]) and os.path.isfile(r["wav"])
-            assert os.path.dirname(r["wav"]) == str((tmp_path / "data" / "key" / split).resolve())
+            assert os.path.dirname(r["wav"]) == str((tmp_path / "data" / "key" / f"{split}-n24-seed7-8000hz-2s-v1").resolve())
             assert float(r["duration"]) == 2.0
 
     # rerun: no regeneration
@@ -182,13 +184,14 @@ def test_prepare_balanced_cached_and_reproducible(tmp_path):
                 da, db, dc = fa.read(), fb.read(), fc.read()
             assert da == db and da != dc
 
-    # changed options regenerate
+    # changed options: new clips in their own folder; the earlier clips stay as they were
     first = read_csv(m["train"])[0]["wav"]
     with open(first, "rb") as f:
         before = f.read()
-    prepare(tmp_path / "data", tmp_path / "tag", seed=9, **kw)
-    with open(first, "rb") as f:
-        assert f.read() != before
+    changed = prepare(tmp_path / "data", tmp_path / "tag", seed=9, **kw)
+    new_first = read_csv(changed["train"])[0]["wav"]
+    with open(first, "rb") as f, open(new_first, "rb") as g:
+        assert f.read() == before and g.read() != before
 
 
 def test_default_data_folder_is_a_cache_not_the_current_folder(tmp_path, monkeypatch, capsys):
@@ -221,3 +224,105 @@ def test_default_data_folder_is_a_cache_not_the_current_folder(tmp_path, monkeyp
     monkeypatch.setenv("SYNTHMUSIC_DATA", str(tmp_path / "elsewhere"))
     assert default_data_folder() == tmp_path / "elsewhere"
     assert build_parser("key").parse_args(["--save_folder", "x"]).data_folder == str(tmp_path / "elsewhere")
+
+
+SMALL = dict(seed=3, sample_rate=8000, duration=0.5)
+
+
+def _files(manifests):
+    """{wav or annotation path: bytes} of every file a run's manifests point at."""
+    out = {}
+    for path in manifests.values():
+        for r in read_csv(path):
+            for key in ("wav", "label"):
+                if os.path.isfile(r[key]):
+                    out[r[key]] = open(r[key], "rb").read()
+    return out
+
+
+@pytest.mark.parametrize("task", ["tempo", "beat"])
+def test_another_configuration_never_removes_a_runs_clips(tmp_path, task):
+    """A 6/2/2 run, then a 3/1/1 run on the same folder (issue 20: it deleted clips 3-5): the first run's
+    files are all still there, byte for byte; a split does not change when another split's size does."""
+    kw = dict(SMALL, task=task, duration=1.0)
+    big = prepare(tmp_path / "data", tmp_path / "big", n_train=6, n_valid=2, n_test=2, **kw)
+    before = _files(big)
+    assert len(before) == (10 if task == "tempo" else 20)
+    small = prepare(tmp_path / "data", tmp_path / "small", n_train=3, n_valid=1, n_test=1, **kw)
+    assert _files(big) == before
+    assert prepare(tmp_path / "data", tmp_path / "big", n_train=6, n_valid=2, n_test=2, **kw) == big
+    # valid and test did not change with the train size
+    other = prepare(tmp_path / "data", tmp_path / "other", n_train=3, n_valid=2, n_test=2, **kw)
+    for split in ("valid", "test"):
+        assert read_csv(other[split]) == read_csv(big[split])
+    assert read_csv(other["train"]) == read_csv(small["train"])
+
+
+def _prepare_key(data, n, out):
+    prepare(data, out, task="key", n_train=n, n_valid=n, n_test=n, seed=3, sample_rate=8000, duration=0.5)
+
+
+def test_concurrent_runs_with_different_sizes(tmp_path):
+    """Two processes preparing different sizes (and a third the same as the first) on one folder at once:
+    all succeed and every manifest points at complete files."""
+    import multiprocessing
+
+    runs = [(6, "a"), (2, "b"), (6, "c")]
+    procs = [multiprocessing.get_context("fork").Process(target=_prepare_key, args=(tmp_path / "data", n, tmp_path / name))
+             for n, name in runs]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    import soundfile as sf
+
+    for n, name in runs:
+        rows = [r for s in ("train", "valid", "test") for r in read_csv(tmp_path / name / f"{s}.csv")]
+        assert len(rows) == 3 * n
+        assert all(sf.info(r["wav"]).frames == 4000 for r in rows)
+    assert _files({s: str(tmp_path / "a" / f"{s}.csv") for s in ("train",)}) == \
+        _files({s: str(tmp_path / "c" / f"{s}.csv") for s in ("train",)})
+    assert not [f for f in (tmp_path / "data").rglob("*.tmp.wav")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n_train", "0"], "argument --n_train: '0' is not a whole number > 0"),
+    (["--n_valid=-3"], "argument --n_valid: '-3' is not a whole number > 0"),
+    (["--duration", "0"], "argument --duration: '0' is not a number > 0"),
+    (["--duration", "nan"], "argument --duration: 'nan' is not a number > 0"),
+    (["--sample_rate", "100"], "argument --sample_rate: '100' is not a whole number >= 8000"),
+])
+def test_prepare_cli_refuses_sizes_and_durations_out_of_range(tmp_path, capsys, args, message):
+    from petl_core.datasets.synthmusic import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli("key", ["--save_folder", str(tmp_path / "m"), "--data_folder", str(tmp_path / "d"), *args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "d").exists() and not (tmp_path / "m").exists()
+
+
+def test_prepare_cli_error_line_for_an_option_only_the_task_refuses(tmp_path, capsys):
+    from petl_core.datasets.synthmusic import cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli("beat", ["--save_folder", str(tmp_path / "m"), "--data_folder", str(tmp_path / "d"), "--duration", "0.3"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("error: SynthMusic beat: duration must be a finite number of seconds > 0.545455, "
+                                       "got 0.3\n")
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(n_train=0), "n_train must be a whole number of clips >= 1, got 0"),
+    (dict(n_test=2.5), "n_test must be a whole number of clips >= 1, got 2.5"),
+    (dict(duration=-1.0), "duration must be a finite number of seconds > 0, got -1.0"),
+    (dict(task="beat", duration=0.3), "SynthMusic beat: duration must be a finite number of seconds > 0.545455"),
+    (dict(task="melody"), "unknown SynthMusic task 'melody'"),
+])
+def test_prepare_refuses_options_out_of_range(tmp_path, options, message):
+    from petl_core.manifest import OptionError
+
+    with pytest.raises(OptionError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        prepare(tmp_path / "d", tmp_path / "m", **{"task": "key", **options})
+    assert not (tmp_path / "d").exists()
