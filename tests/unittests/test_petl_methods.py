@@ -336,7 +336,7 @@ def test_save_load_with_head(tmp_path):
         torch.testing.assert_close(other(wav, lengths), ref)
     # a bare backbone takes the backbone part of the same checkpoint
     bare = fresh("ast")
-    load_adapter(str(tmp_path), bare).method == "lora"
+    assert load_adapter(str(tmp_path), bare).method == "lora"
 
 
 def test_load_errors(tmp_path):
@@ -486,6 +486,27 @@ def test_lora_matches_peft():
         ours_model[int(idx)] = ours
     x = torch.randn(5, 16)
     torch.testing.assert_close(ours_model(x), theirs(x))
+
+
+def test_lora_alpha_is_peft_lora_alpha():
+    """``alpha`` is peft's ``lora_alpha`` (scale = alpha / rank): a backbone adapted with ``apply_petl``
+    and the same backbone with peft's LoRA injected (same A and B) give the same hidden states."""
+    import peft
+    ours, theirs = fresh("ast"), fresh("ast")
+    apply_petl(ours, "lora", {"rank": 4, "alpha": 12, "targets": ["q", "v"]})
+    paths = [f"{spec.path}.{spec.linears[role]}" for spec in theirs.layer_specs() for role in ("q", "v")]
+    peft.inject_adapter_in_model(peft.LoraConfig(r=4, lora_alpha=12, target_modules=paths, lora_dropout=0.0), theirs)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for path in paths:
+            mine, peft_layer = ours.get_submodule(path), theirs.get_submodule(path)
+            assert isinstance(mine, LoRA)
+            peft_layer.lora_B["default"].weight.normal_(generator=g)
+            mine.lora_A.copy_(peft_layer.lora_A["default"].weight)
+            mine.lora_B.copy_(peft_layer.lora_B["default"].weight)
+    ours.eval(), theirs.eval()
+    with torch.no_grad():
+        assert_same(run(ours), run(theirs))
 
 
 # ------------------------------------------------------------------ adapter placements (issue 10 §2, §3)
