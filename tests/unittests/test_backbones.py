@@ -81,6 +81,9 @@ def test_ssl_family_matches_transformers(tmp_path, family, config_cls, model_cls
     with torch.no_grad():
         expected = ref(inputs["input_values"], output_hidden_states=True)
         got = ours(torch.from_numpy(wav))
+        normalised, _ = ours.frontend(*ours.prepare_waveform(torch.from_numpy(wav)[None]))
+    # the input itself (the conv encoder's GroupNorm / LayerNorm would hide a wrong scale)
+    torch.testing.assert_close(normalised, inputs["input_values"], atol=1e-6, rtol=1e-5)
     assert len(got.hidden_states) == len(expected.hidden_states)
     for k, h in enumerate(expected.hidden_states[:-1]):
         torch.testing.assert_close(got.hidden_states[k], h, atol=1e-5, rtol=1e-5)
