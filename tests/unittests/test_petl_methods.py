@@ -509,6 +509,50 @@ def test_lora_alpha_is_peft_lora_alpha():
         assert_same(run(ours), run(theirs))
 
 
+def _quick_gelu(t):
+    return t * torch.sigmoid(1.702 * t)
+
+
+def _original_convpass(m, x, n_special, n_freq):
+    """Convpass's forward as Jie & Deng's code writes it (down, QuickGELU, 3×3 conv on the patch grid
+    and on each special token as a 1×1 grid, QuickGELU, up), with AST's grid: ``n_freq`` rows,
+    tokens frequency-major (transformers' ASTPatchEmbeddings flattens ``[B, C, F', T']``)."""
+    conv2d = torch.nn.functional.conv2d
+    b, n, _ = x.shape
+    d = _quick_gelu(x @ m.down.weight.T + m.down.bias)
+    c = d.shape[-1]
+    patches = d[:, n_special:].reshape(b, n_freq, (n - n_special) // n_freq, c).permute(0, 3, 1, 2)
+    patches = conv2d(patches, m.conv.weight, m.conv.bias, padding=1).flatten(2).transpose(1, 2)
+    special = d[:, :n_special].reshape(b * n_special, c, 1, 1)
+    special = conv2d(special, m.conv.weight, m.conv.bias, padding=1).reshape(b, n_special, c)
+    return _quick_gelu(torch.cat([special, patches], 1)) @ m.up.weight.T + m.up.bias
+
+
+def _original_convpass_1d(m, x):
+    """The 1-D variant: the same with a kernel-3 convolution over the token sequence."""
+    d = _quick_gelu(x @ m.down.weight.T + m.down.bias)
+    conv = torch.nn.functional.conv1d(d.transpose(1, 2), m.conv.weight, m.conv.bias, padding=1).transpose(1, 2)
+    return _quick_gelu(conv) @ m.up.weight.T + m.up.bias
+
+
+def test_convpass_is_the_original_convpass():
+    """The 2-D Convpass on AST's patch grid and the 1-D variant equal their formulas written out here,
+    on random weights (the up projection is zero at init)."""
+    from petl_modules.convpass import ConvpassAdapter
+    bb = fresh("ast")
+    n_freq = bb.model.embeddings.get_shape(bb.model.config)[0]
+    assert bb.patch_grid == (2, n_freq)  # cls and distillation tokens, then the frequency-major grid
+    torch.manual_seed(0)
+    two_d = ConvpassAdapter(16, 4, "2d", "quick_gelu", bb.patch_grid)
+    one_d = ConvpassAdapter(16, 4, "1d", "quick_gelu")
+    for m in (two_d, one_d):
+        perturb(m.named_parameters(), std=0.5)
+    x = torch.randn(2, 2 + n_freq * 5, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(two_d(x), _original_convpass(two_d, x, 2, n_freq))
+        torch.testing.assert_close(one_d(x), _original_convpass_1d(one_d, x))
+
+
 # ------------------------------------------------------------------ adapter placements (issue 10 §2, §3)
 def _steps(name, bb, layer, x):
     """The layer as a list of residual steps ``(sub-layer, pre-norm or None, f, post-norm or None)``,
