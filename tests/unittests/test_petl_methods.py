@@ -553,6 +553,34 @@ def test_convpass_is_the_original_convpass():
         torch.testing.assert_close(one_d(x), _original_convpass_1d(one_d, x))
 
 
+@pytest.mark.parametrize("deep", [False, True])
+def test_prompts_are_vpt_by_hand(deep):
+    """VPT by hand on the backbone's own pieces (embed, call_layer): shallow prompts are prepended once
+    and carried through every layer; deep ones are replaced by layer i's own before layer i. Each
+    hidden state equals the clip tokens of that computation (two clips, one padded)."""
+    bb = fresh("hubert")
+    state = apply_petl(bb, "prompt", {"num_prompts": 3, "deep": deep})
+    perturb(state.trainable_parameters(), std=1.0)
+    bb.eval()
+    prompts = next(p for _, p in state.trainable_parameters())  # [1 or num_layers, 3, d]
+    assert prompts.shape == (bb.num_layers if deep else 1, 3, bb.hidden_size)
+    wav, lengths = inputs(bb)
+    with torch.no_grad():
+        got = run(bb).hidden_states
+        x, mask = bb.embed(*bb.frontend(*bb.prepare_waveform(wav, None, lengths)))
+        expected = [x]
+        for i, layer in enumerate(bb.layers):
+            if i == 0 or deep:
+                body = x if i == 0 else x[:, 3:]
+                x = torch.cat([prompts[i if deep else 0].expand(len(wav), -1, -1), body], 1)
+            full_mask = torch.cat([mask.new_ones(len(wav), 3), mask], 1)
+            x = bb.call_layer(layer, x, full_mask)
+            expected.append(x[:, 3:])
+    assert bb.final_norm_for_last is None and len(got) == len(expected) == bb.num_layers + 1
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
+
+
 # ------------------------------------------------------------------ adapter placements (issue 10 §2, §3)
 def _steps(name, bb, layer, x):
     """The layer as a list of residual steps ``(sub-layer, pre-norm or None, f, post-norm or None)``,
