@@ -553,6 +553,31 @@ def test_convpass_is_the_original_convpass():
         torch.testing.assert_close(one_d(x), _original_convpass_1d(one_d, x))
 
 
+def test_conformer_adapter_is_its_formula():
+    """LayerNorm, pointwise conv d→2b, GLU over channels, depthwise conv, BatchNorm, SiLU, pointwise
+    conv b→d, written out with torch.nn.functional on the module's weights (random, BatchNorm in eval
+    mode with non-trivial statistics)."""
+    from petl_modules.conformer_adapter import ConformerAdapter
+    fn = torch.nn.functional
+    torch.manual_seed(0)
+    m = ConformerAdapter(16, 4, kernel_size=5)
+    perturb(m.named_parameters(), std=0.5)
+    with torch.no_grad():
+        m.batch_norm.running_mean.uniform_(-0.5, 0.5)
+        m.batch_norm.running_var.uniform_(0.5, 2.0)
+    m.eval()
+    x = torch.randn(2, 9, 16)
+    with torch.no_grad():
+        h = fn.layer_norm(x, (16,), m.norm.weight, m.norm.bias).transpose(1, 2)
+        h = fn.conv1d(h, m.pointwise_down.weight, m.pointwise_down.bias)
+        h = h[:, :4] * torch.sigmoid(h[:, 4:])
+        h = fn.conv1d(h, m.depthwise.weight, m.depthwise.bias, padding=2, groups=4)
+        h = (h - m.batch_norm.running_mean[:, None]) / torch.sqrt(m.batch_norm.running_var[:, None] + 1e-5)
+        h = h * m.batch_norm.weight[:, None] + m.batch_norm.bias[:, None]
+        h = fn.conv1d(h * torch.sigmoid(h), m.pointwise_up.weight, m.pointwise_up.bias).transpose(1, 2)
+        torch.testing.assert_close(m(x), h)
+
+
 @pytest.mark.parametrize("deep", [False, True])
 def test_prompts_are_vpt_by_hand(deep):
     """VPT by hand on the backbone's own pieces (embed, call_layer): shallow prompts are prepended once
