@@ -488,13 +488,15 @@ def test_lora_matches_peft():
     torch.testing.assert_close(ours_model(x), theirs(x))
 
 
-def test_lora_alpha_is_peft_lora_alpha():
+@pytest.mark.parametrize("backbone, targets", [("ast", ["q", "v"]), ("musicfm", ["q", "v", "conv_pw1", "conv_pw2"])])
+def test_lora_alpha_is_peft_lora_alpha(backbone, targets):
     """``alpha`` is peft's ``lora_alpha`` (scale = alpha / rank): a backbone adapted with ``apply_petl``
-    and the same backbone with peft's LoRA injected (same A and B) give the same hidden states."""
+    and the same backbone with peft's LoRA injected (same A and B) give the same hidden states, on
+    Linear and on kernel-1 Conv1d targets (the conformer's pointwise convolutions)."""
     import peft
-    ours, theirs = fresh("ast"), fresh("ast")
-    apply_petl(ours, "lora", {"rank": 4, "alpha": 12, "targets": ["q", "v"]})
-    paths = [f"{spec.path}.{spec.linears[role]}" for spec in theirs.layer_specs() for role in ("q", "v")]
+    ours, theirs = fresh(backbone), fresh(backbone)
+    apply_petl(ours, "lora", {"rank": 4, "alpha": 12, "targets": targets})
+    paths = [f"{spec.path}.{spec.linears[role]}" for spec in theirs.layer_specs() for role in targets]
     peft.inject_adapter_in_model(peft.LoraConfig(r=4, lora_alpha=12, target_modules=paths, lora_dropout=0.0), theirs)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -502,8 +504,8 @@ def test_lora_alpha_is_peft_lora_alpha():
             mine, peft_layer = ours.get_submodule(path), theirs.get_submodule(path)
             assert isinstance(mine, LoRA)
             peft_layer.lora_B["default"].weight.normal_(generator=g)
-            mine.lora_A.copy_(peft_layer.lora_A["default"].weight)
-            mine.lora_B.copy_(peft_layer.lora_B["default"].weight)
+            mine.lora_A.copy_(peft_layer.lora_A["default"].weight.reshape(mine.lora_A.shape))
+            mine.lora_B.copy_(peft_layer.lora_B["default"].weight.reshape(mine.lora_B.shape))
     ours.eval(), theirs.eval()
     with torch.no_grad():
         assert_same(run(ours), run(theirs))
