@@ -4,7 +4,8 @@ Official layout (``VocalSet.zip`` from https://zenodo.org/record/1193957; no aut
 download)::
 
     <data_folder>/FULL/<singer>/<context>/<technique>/<file>.wav     (or <data_folder>/VocalSet/FULL/...)
-    <data_folder>/test_singers_technique.txt      (optional; the singers held out for technique)
+    <data_folder>/test_singers_technique.txt      (optional; the singers held out for technique:
+                                                   female2 ... male10 as in the zip, or f2 ... m10)
 
 ``<singer>`` is ``f1`` … ``f9``, ``m1`` … ``m11``; ``<context>`` is ``arpeggios``, ``scales``,
 ``long_tones`` or ``excerpts``; ``<technique>`` one of the 17 folders of :data:`TECHNIQUES`.
@@ -58,6 +59,18 @@ EXCLUDED = {"f2_scales_vibrato_a(1).wav", "caro_vibrato.wav", "dona_vibrato.wav"
 def bucket(relative_path: str, buckets: int) -> int:
     """Deterministic bucket ``0 … buckets-1`` of a recording (sha1 of its path below ``FULL/``)."""
     return int(hashlib.sha1(relative_path.encode("utf-8")).hexdigest(), 16) % buckets
+
+
+def singer_id(name: str) -> str:
+    """The folder name of a singer of VocalSet's own lists (``female2`` -> ``f2``, ``male3`` -> ``m3``).
+
+    >>> singer_id("female2"), singer_id("male10"), singer_id("f2")
+    ('f2', 'm10', 'f2')
+    """
+    for word, short in (("female", "f"), ("male", "m")):
+        if name.lower().startswith(word):
+            return short + name[len(word):]
+    return name
 
 
 def split_of(task: str, singer: str, relative_path: str, test_singers) -> str:
@@ -114,7 +127,7 @@ def prepare(data_folder: str, save_folder: str, task: str = "technique", test_si
     if task == "technique" and test_singers is None:
         listed = first_existing(os.path.join(d, "test_singers_technique.txt")
                                 for d in (data_folder, os.path.dirname(full)))
-        test_singers = read_lines(listed) if listed else TEST_SINGERS_TECHNIQUE
+        test_singers = [singer_id(s) for s in read_lines(listed)] if listed else TEST_SINGERS_TECHNIQUE
     unknown = sorted(set(test_singers or ()) - set(SINGERS))
     if unknown:
         raise DatasetError(f"VocalSet test singers {unknown} are not VocalSet singers ({', '.join(SINGERS)})")

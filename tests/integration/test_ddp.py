@@ -15,6 +15,8 @@ import time
 import pytest
 
 from conftest import REPO, run_recipe
+from test_resume import (assert_resumed_after_the_checkpoint, intra_epoch_after_an_epoch,
+                         items_consumed_by_newest_checkpoint, logged_epochs, recorded_items)
 
 #: 7 validation and 5 test items: shards of unequal size (DistributedSampler would pad them)
 PREPARE = "--prepare={task: key, n_train: 16, n_valid: 7, n_test: 5, seed: 9, sample_rate: 24000, duration: 2.0}"
@@ -103,13 +105,8 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _intra_epoch_after_an_epoch(save_folder):
-    metas = [open(p).read() for p in glob.glob(os.path.join(save_folder, "CKPT+*", "CKPT.yaml"))]
-    return any("end-of-epoch: true" in m for m in metas) and any("end-of-epoch: false" in m for m in metas)
-
-
 def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_data, tmp_path):
-    _, reference = lora_run
+    reference_out, reference = lora_run
     out = str(tmp_path / "killed")
     script = os.path.join(REPO, "recipes", "SynthMusic", "key", "train.py")
     hparams = os.path.join(REPO, "recipes", "SynthMusic", "key", "hparams", "default.yaml")
@@ -118,7 +115,8 @@ def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_da
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
     deadline = time.time() + 240
-    while not _intra_epoch_after_an_epoch(os.path.join(out, "save")) and proc.poll() is None:
+    save = os.path.join(out, "save")
+    while not intra_epoch_after_an_epoch(save) and proc.poll() is None:
         assert time.time() < deadline, "no intra-epoch checkpoint after the first epoch appeared"
         time.sleep(0.02)
     ranks = _children(proc.pid)
@@ -131,9 +129,18 @@ def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_da
         while os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1][:3]:
             time.sleep(0.05)  # gone (or a zombie of the killed launcher)
     assert not os.path.exists(os.path.join(out, "results.json"))
+    # per rank: 8 of the 16 training items an epoch, batches of 4
+    consumed = items_consumed_by_newest_checkpoint(save, items_per_epoch=8, batch_size=4)
+    items_at_kill = [recorded_items(out, rank) for rank in (0, 1)]
+    assert logged_epochs(out)  # killed after at least one whole epoch
 
     resumed = _ddp(out, synth_data, *LORA, "--record_train_ids=true")
-    assert "Loading a checkpoint from" in open(os.path.join(out, "log.txt")).read()
+    # a resume, not a restart: each rank trains on exactly the items its uninterrupted run trained on
+    # after the checkpoint's position, and the epochs finished before the kill are not logged again
+    for rank in (0, 1):
+        assert_resumed_after_the_checkpoint(recorded_items(reference_out, rank), items_at_kill[rank],
+                                            recorded_items(out, rank), consumed)
+    assert logged_epochs(out) == ["epoch: 1", "epoch: 2", "epoch: 3"]
     assert resumed["test"] == reference["test"] and resumed["valid"] == reference["valid"]
     assert resumed["test_ci95"] == reference["test_ci95"]
     # every epoch reported, also those before the kill (the history is part of the checkpoint)

@@ -19,8 +19,11 @@ def test_tsne_png_and_points(tiny_run, tmp_path):
     rows = list(csv.DictReader(open(png.with_suffix(".csv"))))
     manifest = list(csv.DictReader(open(os.path.join(os.path.dirname(tiny_run), "data", "test.csv"))))
     assert [r["ID"] for r in rows] == [m["ID"] for m in manifest]
-    assert {r["label"] for r in rows} == {"low", "high"}
-    assert all(float(r["x"]) == float(r["x"]) for r in rows)  # finite numbers
+    # each item's own label, coloured by it (classification), at a finite point; not all at one point
+    assert [r["label"] for r in rows] == [m["label"] for m in manifest] == ["low", "high"] * 3
+    assert [r["colour"] for r in rows] == [r["label"] for r in rows]
+    points = np.array([[float(r["x"]), float(r["y"])] for r in rows])
+    assert np.isfinite(points).all() and points.std(axis=0).min() > 0
 
     # --manifest instead of a split, default output next to the run
     assert tsne_tool.main(["--run", tiny_run, "--manifest", os.path.join(os.path.dirname(tiny_run), "data",

@@ -1,6 +1,7 @@
 """Backbones: equivalence with the reference implementations, counts, loading, interface."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -23,6 +24,9 @@ from lobes import BACKBONES, build_backbone
 from lobes.ast import TINY_AST, ASTBackbone
 from lobes.musicfm import TINY_MUSICFM, MusicFM25Hz, MusicFMBackbone
 from lobes.speech_ssl import TINY_SSL, SSLBackbone
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/: reference_musicfm
+import reference_musicfm  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*RANDOM weights")
 
@@ -77,6 +81,9 @@ def test_ssl_family_matches_transformers(tmp_path, family, config_cls, model_cls
     with torch.no_grad():
         expected = ref(inputs["input_values"], output_hidden_states=True)
         got = ours(torch.from_numpy(wav))
+        normalised, _ = ours.frontend(*ours.prepare_waveform(torch.from_numpy(wav)[None]))
+    # the input itself (the conv encoder's GroupNorm / LayerNorm would hide a wrong scale)
+    torch.testing.assert_close(normalised, inputs["input_values"], atol=1e-6, rtol=1e-5)
     assert len(got.hidden_states) == len(expected.hidden_states)
     for k, h in enumerate(expected.hidden_states[:-1]):
         torch.testing.assert_close(got.hidden_states[k], h, atol=1e-5, rtol=1e-5)
@@ -127,39 +134,73 @@ def _musicfm_folder(folder, full: MusicFM25Hz, stats=(-20.0, 15.0)) -> None:
               open(os.path.join(folder, "msd_stats.json"), "w"))
 
 
-def test_musicfm_loads_published_format_strictly_and_matches_conformer(tmp_path):
+#: the tiny MusicFM as arguments of the official ``MusicFM25Hz`` (tests/reference_musicfm.py)
+OFFICIAL_TINY = dict(
+    conformer_options={k: v for k, v in TINY_MUSICFM.items() if k not in (
+        "n_fft", "hop_length", "n_mels", "conv_dim", "codebook_size", "codebook_dim", "stats")},
+    n_fft=TINY_MUSICFM["n_fft"], hop_length=TINY_MUSICFM["hop_length"], n_mels=TINY_MUSICFM["n_mels"],
+    conv_dim=TINY_MUSICFM["conv_dim"], codebook_size=TINY_MUSICFM["codebook_size"],
+    codebook_dim=TINY_MUSICFM["codebook_dim"], encoder_dim=TINY_MUSICFM["hidden_size"],
+    encoder_depth=TINY_MUSICFM["num_hidden_layers"],
+)
+
+
+def _official_musicfm_folder(folder, stats=(-20.0, 15.0)) -> reference_musicfm.MusicFM25Hz:
+    """A ``pretrained_msd.pt`` and stats json written from the official MusicFM code (transcribed):
+    random weights, non-trivial BatchNorm statistics and final LayerNorm; returns the official model
+    (eval mode) as the official loader loads that file (strictly)."""
+    stat_path = os.path.join(folder, "msd_stats.json")
+    json.dump({"melspec_2048_mean": stats[0], "melspec_2048_std": stats[1]}, open(stat_path, "w"))
     torch.manual_seed(0)
-    full = MusicFM25Hz(TINY_MUSICFM).eval()
-    for module in full.modules():  # non-trivial BatchNorm statistics
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    with torch.no_grad():  # a final LayerNorm that is not (nearly) the identity after the layers' own
-        full.conformer.layer_norm.weight.uniform_(0.5, 2.0)
-        full.conformer.layer_norm.bias.uniform_(-1.0, 1.0)
-    _musicfm_folder(tmp_path, full)
-    ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny").eval()
-    wav = torch.from_numpy(_music(1.0, 24000))
+    official = reference_musicfm.MusicFM25Hz(**OFFICIAL_TINY, stat_path=stat_path, model_path=None)
     with torch.no_grad():
-        mel = torchaudio.transforms.AmplitudeToDB()(torchaudio.transforms.MelSpectrogram(
-            sample_rate=24000, n_fft=TINY_MUSICFM["n_fft"], hop_length=240, n_mels=TINY_MUSICFM["n_mels"])(wav[None]))
-        mel = (mel[..., :-1] + 20.0) / 15.0
-        expected = full.conformer(full.conv(mel)).last_hidden_state
-        got = ours(wav[None])
-    torch.testing.assert_close(got.hidden_states[-1], expected, atol=1e-4, rtol=1e-4)
+        for module in official.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+        # a final LayerNorm that is not (nearly) the identity after the layers' own
+        official.conformer.layer_norm.weight.uniform_(0.5, 2.0)
+        official.conformer.layer_norm.bias.uniform_(-1.0, 1.0)
+    model_path = os.path.join(folder, "pretrained_msd.pt")
+    torch.save({"state_dict": {"model." + k: v for k, v in official.state_dict().items()}, "epoch": 3}, model_path)
+    return reference_musicfm.MusicFM25Hz(**OFFICIAL_TINY, stat_path=stat_path, model_path=model_path).eval()
+
+
+def _official_truncated(full: reference_musicfm.MusicFM25Hz, folder, num_layers: int):
+    """The official model built with ``encoder_depth=num_layers`` (seed 001 / peft-music), holding the
+    first ``num_layers`` layers of ``full`` and the rest of its weights (loaded strictly)."""
+    model = reference_musicfm.MusicFM25Hz(**{**OFFICIAL_TINY, "encoder_depth": num_layers},
+                                          stat_path=os.path.join(folder, "msd_stats.json"), model_path=None)
+    model.load_state_dict({k: v for k, v in full.state_dict().items()
+                           if not k.startswith("conformer.layers.") or int(k.split(".")[2]) < num_layers})
+    return model.eval()
+
+
+def test_musicfm_loads_published_format_strictly_and_matches_conformer(tmp_path):
+    """Every hidden state equals the official MusicFM's (mel, normalisation, conv front end, conformer)
+    on a checkpoint written by the official code."""
+    official = _official_musicfm_folder(tmp_path)
+    ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny").eval()
+    wav = torch.from_numpy(_music(1.0, 24000))[None]
+    with torch.no_grad():
+        _, expected = official.get_predictions(wav)
+        got = ours(wav)
+    assert len(got.hidden_states) == len(expected) == 3
+    for k, h in enumerate(expected):
+        torch.testing.assert_close(got.hidden_states[k], h, atol=1e-4, rtol=1e-4)
 
     # truncated to 1 layer: by default as a 1-layer conformer (seed 001 / peft-music), final
     # LayerNorm included; truncated_final_norm=False: the raw layer output, the norm not built
-    one_layer = MusicFM25Hz({**TINY_MUSICFM, "num_hidden_layers": 1}).eval()
-    one_layer.load_state_dict({k: v for k, v in full.state_dict().items() if not k.startswith("conformer.layers.1.")})
     truncated = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=1).eval()
     raw = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=1, truncated_final_norm=False).eval()
     assert not hasattr(raw.model.conformer, "layer_norm")
     with torch.no_grad():
-        expected1 = one_layer.conformer(one_layer.conv(mel)).last_hidden_state
-        layer1, raw1 = truncated(wav[None]).hidden_states[1], raw(wav[None]).hidden_states[1]
+        expected1 = _official_truncated(official, tmp_path, 1).get_latent(wav, layer_ix=1)
+        layer1, raw1 = truncated(wav).hidden_states[1], raw(wav).hidden_states[1]
     torch.testing.assert_close(layer1, expected1, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(raw1, got.hidden_states[1])
+    torch.testing.assert_close(raw1, expected[1], atol=1e-4, rtol=1e-4)
     assert (layer1 - raw1).abs().max() > 0.1
 
 
@@ -398,21 +439,14 @@ def test_full_fine_tuning_gives_every_trainable_tensor_a_gradient(name, options)
 
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_truncated_musicfm_is_an_n_layer_conformer_final_norm_included(tmp_path, num_layers):
-    """Seed 001 builds an N-layer conformer: hidden_states[N] includes the encoder's final LayerNorm."""
-    torch.manual_seed(0)
-    full = MusicFM25Hz(TINY_MUSICFM).eval()
-    with torch.no_grad():
-        full.conformer.layer_norm.weight.uniform_(0.5, 2.0)
-        full.conformer.layer_norm.bias.uniform_(-1.0, 1.0)
-    _musicfm_folder(tmp_path, full, stats=(0.0, 1.0))
-    reference = MusicFM25Hz({**TINY_MUSICFM, "num_hidden_layers": num_layers}).eval()
-    reference.load_state_dict({k: v for k, v in full.state_dict().items()
-                               if not k.startswith("conformer.layers.") or int(k.split(".")[2]) < num_layers})
+    """Seed 001 builds an N-layer conformer: hidden_states[N] includes the encoder's final LayerNorm
+    (the official model built with ``encoder_depth=N``)."""
+    official = _official_musicfm_folder(tmp_path, stats=(0.0, 1.0))
+    reference = _official_truncated(official, tmp_path, num_layers)
     ours = MusicFMBackbone(pretrained=str(tmp_path), config="tiny", num_layers=num_layers).eval()
     wav = torch.from_numpy(_music(1.0, 24000))[None]
     with torch.no_grad():
-        mel, _ = ours.frontend(*ours.prepare_waveform(wav))
-        expected = reference.conformer(reference.conv(mel)).last_hidden_state
+        expected = reference.get_latent(wav, layer_ix=num_layers)
         got = ours(wav).hidden_states[num_layers]
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 

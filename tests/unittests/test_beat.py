@@ -86,6 +86,19 @@ def test_beat_metrics_agree_with_mir_eval():
         assert ours == pytest.approx(mir_eval.beat.f_measure(ref, est, 0.07))
 
 
+def test_continuity_by_hand():
+    """On a regular grid of 20 beats, every other beat (half tempo) is no beat of the annotated
+    level (CMLt 0) but every beat of its half-tempo level (AMLt 1); the first 10 beats only: half of
+    the annotations in one continuous run (CMLt = AMLt = 10 / 20). (F-measure is symmetric in its
+    arguments, continuity is not: estimate and annotation swapped, the half-tempo AMLt is 0.95.)"""
+    task = BeatTask(downbeats=False)
+    grid = np.arange(1, 21) * 0.5
+    half = task.score((grid[::2], None), (grid, None))
+    assert (half["cmlt"], half["amlt"]) == (0.0, 1.0)
+    first = task.score((grid[:10], None), (grid, None))
+    assert (first["cmlt"], first["amlt"]) == (0.5, 0.5)
+
+
 def test_loss_is_masked_bce(tmp_path):
     task = BeatTask()
     logits = torch.zeros(1, 4, 2, requires_grad=True)

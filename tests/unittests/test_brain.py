@@ -128,14 +128,29 @@ def test_nonfinite_loss_skips_then_stops():
 
 
 def test_eval_window_averaging_covers_each_clip_once():
-    model = _model()
+    """Clips of 1.3, 0.9 and 0.4 s in one padded batch, 0.5 s windows (hop = window, the last one
+    ending at the clip's end): 3, 2 and 1 windows, cut here by hand from each clip's own samples; each
+    clip's logits are the mean of the model's logits on its own windows, each window run once."""
+    import speechbrain as sb
+    model = _model().eval()
     brain = _brain(model, eval_window=12000)
     brain.modules.eval()
     brain.on_stage_start(stage=None)
-    import speechbrain as sb
+    torch.manual_seed(1)
+    clips = [torch.randn(31200), torch.randn(21600), torch.randn(9600)]
+    batch = PaddedBatch([{"id": str(i), "sig": c, "label_enc": torch.tensor([i])} for i, c in enumerate(clips)])
+    hand_windows = [[clips[0][0:12000], clips[0][12000:24000], clips[0][19200:31200]],
+                    [clips[1][0:12000], clips[1][9600:21600]],
+                    [clips[2]]]  # shorter than the window: the whole clip, once
+    seen = []
+    model.backbone.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape[0]))
     with torch.no_grad():
-        logits, labels = brain.compute_forward(_batch(3, seconds=1.3), sb.Stage.TEST)
-    assert logits.shape == (3, 24) and labels.tolist() == [0, 1, 2]
+        logits, labels = brain.compute_forward(batch, sb.Stage.TEST)
+        assert sum(seen) == 3 + 2 + 1  # every window through the model once
+        expected = torch.stack([torch.stack([model(w[None], torch.ones(1))[0] for w in ws]).mean(0)
+                                for ws in hand_windows])
+    assert labels.tolist() == [0, 1, 2]
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_eval_windows_go_through_the_model_in_chunks_with_the_same_logits():

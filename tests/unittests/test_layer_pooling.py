@@ -34,6 +34,17 @@ def test_one_hot_weighted_sum_equals_that_layer(backbone, k):
     assert weighted.layer_choice.extra_results()["layer_weights"] == [float(i == k) for i in range(3)]
 
 
+def test_weighted_sum_is_the_softmax_weighted_sum_of_the_layers(backbone):
+    """SUPERB's featurizer: sum_k softmax(w)_k · layer_k, with softmax written out (w = 0, 1, 2)."""
+    weighted = _model(backbone, "weighted")
+    with torch.no_grad():
+        weighted.layer_choice.weights.copy_(torch.tensor([0.0, 1.0, 2.0]))
+    e = torch.exp(torch.tensor([0.0, 1.0, 2.0]))
+    expected = sum(e[k] / e.sum() * _model(backbone, k).embed(WAV, LENS) for k in range(3))
+    torch.testing.assert_close(weighted.embed(WAV, LENS), expected, atol=1e-6, rtol=1e-5)
+    assert weighted.layer_choice.extra_results()["layer_weights"] == pytest.approx((e / e.sum()).tolist())
+
+
 def test_gradients_reach_the_layer_weights(backbone):
     model = _model(backbone, "weighted").train()
     assert model.layer_choice.weights.requires_grad

@@ -336,7 +336,7 @@ def test_save_load_with_head(tmp_path):
         torch.testing.assert_close(other(wav, lengths), ref)
     # a bare backbone takes the backbone part of the same checkpoint
     bare = fresh("ast")
-    load_adapter(str(tmp_path), bare).method == "lora"
+    assert load_adapter(str(tmp_path), bare).method == "lora"
 
 
 def test_load_errors(tmp_path):
@@ -486,6 +486,126 @@ def test_lora_matches_peft():
         ours_model[int(idx)] = ours
     x = torch.randn(5, 16)
     torch.testing.assert_close(ours_model(x), theirs(x))
+
+
+@pytest.mark.parametrize("backbone, targets", [("ast", ["q", "v"]), ("musicfm", ["q", "v", "conv_pw1", "conv_pw2"])])
+def test_lora_alpha_is_peft_lora_alpha(backbone, targets):
+    """``alpha`` is peft's ``lora_alpha`` (scale = alpha / rank): a backbone adapted with ``apply_petl``
+    and the same backbone with peft's LoRA injected (same A and B) give the same hidden states, on
+    Linear and on kernel-1 Conv1d targets (the conformer's pointwise convolutions)."""
+    import peft
+    ours, theirs = fresh(backbone), fresh(backbone)
+    apply_petl(ours, "lora", {"rank": 4, "alpha": 12, "targets": targets})
+    paths = [f"{spec.path}.{spec.linears[role]}" for spec in theirs.layer_specs() for role in targets]
+    peft.inject_adapter_in_model(peft.LoraConfig(r=4, lora_alpha=12, target_modules=paths, lora_dropout=0.0), theirs)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for path in paths:
+            mine, peft_layer = ours.get_submodule(path), theirs.get_submodule(path)
+            assert isinstance(mine, LoRA)
+            peft_layer.lora_B["default"].weight.normal_(generator=g)
+            mine.lora_A.copy_(peft_layer.lora_A["default"].weight.reshape(mine.lora_A.shape))
+            mine.lora_B.copy_(peft_layer.lora_B["default"].weight.reshape(mine.lora_B.shape))
+    ours.eval(), theirs.eval()
+    with torch.no_grad():
+        assert_same(run(ours), run(theirs))
+
+
+def _quick_gelu(t):
+    return t * torch.sigmoid(1.702 * t)
+
+
+def _original_convpass(m, x, n_special, n_freq):
+    """Convpass's forward as Jie & Deng's code writes it (down, QuickGELU, 3×3 conv on the patch grid
+    and on each special token as a 1×1 grid, QuickGELU, up), with AST's grid: ``n_freq`` rows,
+    tokens frequency-major (transformers' ASTPatchEmbeddings flattens ``[B, C, F', T']``)."""
+    conv2d = torch.nn.functional.conv2d
+    b, n, _ = x.shape
+    d = _quick_gelu(x @ m.down.weight.T + m.down.bias)
+    c = d.shape[-1]
+    patches = d[:, n_special:].reshape(b, n_freq, (n - n_special) // n_freq, c).permute(0, 3, 1, 2)
+    patches = conv2d(patches, m.conv.weight, m.conv.bias, padding=1).flatten(2).transpose(1, 2)
+    special = d[:, :n_special].reshape(b * n_special, c, 1, 1)
+    special = conv2d(special, m.conv.weight, m.conv.bias, padding=1).reshape(b, n_special, c)
+    return _quick_gelu(torch.cat([special, patches], 1)) @ m.up.weight.T + m.up.bias
+
+
+def _original_convpass_1d(m, x):
+    """The 1-D variant: the same with a kernel-3 convolution over the token sequence."""
+    d = _quick_gelu(x @ m.down.weight.T + m.down.bias)
+    conv = torch.nn.functional.conv1d(d.transpose(1, 2), m.conv.weight, m.conv.bias, padding=1).transpose(1, 2)
+    return _quick_gelu(conv) @ m.up.weight.T + m.up.bias
+
+
+def test_convpass_is_the_original_convpass():
+    """The 2-D Convpass on AST's patch grid and the 1-D variant equal their formulas written out here,
+    on random weights (the up projection is zero at init)."""
+    from petl_modules.convpass import ConvpassAdapter
+    bb = fresh("ast")
+    n_freq = bb.model.embeddings.get_shape(bb.model.config)[0]
+    assert bb.patch_grid == (2, n_freq)  # cls and distillation tokens, then the frequency-major grid
+    torch.manual_seed(0)
+    two_d = ConvpassAdapter(16, 4, "2d", "quick_gelu", bb.patch_grid)
+    one_d = ConvpassAdapter(16, 4, "1d", "quick_gelu")
+    for m in (two_d, one_d):
+        perturb(m.named_parameters(), std=0.5)
+    x = torch.randn(2, 2 + n_freq * 5, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(two_d(x), _original_convpass(two_d, x, 2, n_freq))
+        torch.testing.assert_close(one_d(x), _original_convpass_1d(one_d, x))
+
+
+def test_conformer_adapter_is_its_formula():
+    """LayerNorm, pointwise conv d→2b, GLU over channels, depthwise conv, BatchNorm, SiLU, pointwise
+    conv b→d, written out with torch.nn.functional on the module's weights (random, BatchNorm in eval
+    mode with non-trivial statistics)."""
+    from petl_modules.conformer_adapter import ConformerAdapter
+    fn = torch.nn.functional
+    torch.manual_seed(0)
+    m = ConformerAdapter(16, 4, kernel_size=5)
+    perturb(m.named_parameters(), std=0.5)
+    with torch.no_grad():
+        m.batch_norm.running_mean.uniform_(-0.5, 0.5)
+        m.batch_norm.running_var.uniform_(0.5, 2.0)
+    m.eval()
+    x = torch.randn(2, 9, 16)
+    with torch.no_grad():
+        h = fn.layer_norm(x, (16,), m.norm.weight, m.norm.bias).transpose(1, 2)
+        h = fn.conv1d(h, m.pointwise_down.weight, m.pointwise_down.bias)
+        h = h[:, :4] * torch.sigmoid(h[:, 4:])
+        h = fn.conv1d(h, m.depthwise.weight, m.depthwise.bias, padding=2, groups=4)
+        h = (h - m.batch_norm.running_mean[:, None]) / torch.sqrt(m.batch_norm.running_var[:, None] + 1e-5)
+        h = h * m.batch_norm.weight[:, None] + m.batch_norm.bias[:, None]
+        h = fn.conv1d(h * torch.sigmoid(h), m.pointwise_up.weight, m.pointwise_up.bias).transpose(1, 2)
+        torch.testing.assert_close(m(x), h)
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_prompts_are_vpt_by_hand(deep):
+    """VPT by hand on the backbone's own pieces (embed, call_layer): shallow prompts are prepended once
+    and carried through every layer; deep ones are replaced by layer i's own before layer i. Each
+    hidden state equals the clip tokens of that computation (two clips, one padded)."""
+    bb = fresh("hubert")
+    state = apply_petl(bb, "prompt", {"num_prompts": 3, "deep": deep})
+    perturb(state.trainable_parameters(), std=1.0)
+    bb.eval()
+    prompts = next(p for _, p in state.trainable_parameters())  # [1 or num_layers, 3, d]
+    assert prompts.shape == (bb.num_layers if deep else 1, 3, bb.hidden_size)
+    wav, lengths = inputs(bb)
+    with torch.no_grad():
+        got = run(bb).hidden_states
+        x, mask = bb.embed(*bb.frontend(*bb.prepare_waveform(wav, None, lengths)))
+        expected = [x]
+        for i, layer in enumerate(bb.layers):
+            if i == 0 or deep:
+                body = x if i == 0 else x[:, 3:]
+                x = torch.cat([prompts[i if deep else 0].expand(len(wav), -1, -1), body], 1)
+            full_mask = torch.cat([mask.new_ones(len(wav), 3), mask], 1)
+            x = bb.call_layer(layer, x, full_mask)
+            expected.append(x[:, 3:])
+    assert bb.final_norm_for_last is None and len(got) == len(expected) == bb.num_layers + 1
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-5)
 
 
 # ------------------------------------------------------------------ adapter placements (issue 10 §2, §3)

@@ -1,4 +1,5 @@
 """VocalSet singer / technique preparation on a generated official layout (MARBLE's split convention)."""
+import hashlib
 import os
 import sys
 
@@ -20,19 +21,44 @@ def _rows(paths):
     return {s: read_manifest(p) for s, p in paths.items()}
 
 
-def test_technique_holds_out_the_official_test_singers(root, tmp_path):
+#: VocalSet's own ``test_singers_technique.txt`` (in the zip next to ``FULL/``; MARBLE reads it and maps
+#: ``female2`` -> ``f2``, ``male3`` -> ``m3``): the singers held out in the VocalSet paper
+OFFICIAL_TEST_SINGERS_FILE = "female2\nfemale8\nmale3\nmale5\nmale10\n"
+OFFICIAL_TEST_SINGERS = {"f2", "f8", "m3", "m5", "m10"}
+
+
+def _expected_technique_recordings(root, singers):
+    """Paths of the fixture's recordings of ``singers`` in the technique classes (forte is not one)."""
+    return {os.path.join(root, "FULL", s, c, t, f"{s}_{c}_{t}_{v}.wav")
+            for s in singers for c in ("arpeggios", "scales") for t in ("belt", "breathy", "vibrato") for v in "ae"}
+
+
+@pytest.mark.parametrize("official_file", [False, True])
+def test_technique_holds_out_the_official_test_singers(root, tmp_path, official_file):
+    """Test = every recording of the official test singers present (f2, m3 of the fixture's f1 f2 f3
+    m1 m3), with or without VocalSet's file; valid = the other recordings whose sha1 of the path below
+    FULL/ is 0 or 1 mod 5 (the documented 40 %), train the rest."""
+    if official_file:
+        with open(os.path.join(root, "test_singers_technique.txt"), "w") as f:
+            f.write(OFFICIAL_TEST_SINGERS_FILE)
     rows = _rows(vocalset.prepare_technique(root, tmp_path / "t"))
-    assert {r["singer"] for r in rows["test"]} == {"f2", "m3"}
-    assert {r["singer"] for r in rows["train"] + rows["valid"]} == {"f1", "f3", "m1"}
-    assert {r["label"] for s in rows.values() for r in s} == {"belt", "breathy", "vibrato"}  # forte: not a class
-    assert len(rows["test"]) == 2 * 2 * 3 * 2 and len(rows["train"]) + len(rows["valid"]) == 3 * 2 * 3 * 2
-    r = rows["test"][0]
-    assert r["ID"] == "f2-arpeggios-belt-f2_arpeggios_belt_a" and r["context"] == "arpeggios"
-    assert r["wav"] == os.path.join(root, "FULL", "f2", "arpeggios", "belt", "f2_arpeggios_belt_a.wav")
-    for split, items in rows.items():  # the documented hash decides train/valid
-        for item in items:
-            rel = "/".join(item["wav"].split(os.sep)[-4:])
-            assert vocalset.split_of("technique", item["singer"], rel, {"f2", "m3"}) == split
+    wavs = {split: [r["wav"] for r in items] for split, items in rows.items()}
+    present = {"f1", "f2", "f3", "m1", "m3"}
+    held_out = _expected_technique_recordings(root, present & OFFICIAL_TEST_SINGERS)
+    rest = _expected_technique_recordings(root, present - OFFICIAL_TEST_SINGERS)
+    assert len(held_out) == 2 * 2 * 3 * 2 and len(rest) == 3 * 2 * 3 * 2
+    assert sorted(wavs["test"]) == sorted(held_out)
+
+    def sha1_bucket(wav):
+        return int(hashlib.sha1(os.path.relpath(wav, os.path.join(root, "FULL")).encode()).hexdigest(), 16) % 5
+    expected_valid = {w for w in rest if sha1_bucket(w) < 2}
+    assert 0 < len(expected_valid) < len(rest)
+    assert sorted(wavs["valid"]) == sorted(expected_valid) and sorted(wavs["train"]) == sorted(rest - expected_valid)
+    for items in rows.values():  # label, singer, context: from the recording's folders
+        for r in items:
+            singer, context, technique = r["wav"].split(os.sep)[-4:-1]
+            assert (r["label"], r["technique"], r["singer"], r["context"]) == (technique, technique, singer, context)
+            assert r["ID"] == f"{singer}-{context}-{technique}-{os.path.basename(r['wav'])[:-4]}"
 
 
 def test_official_test_singer_file_and_override(root, tmp_path):

@@ -17,6 +17,15 @@ PRED = REF + RNG.normal(0, 1.5, size=(40, 2))
 
 
 def test_metrics_equal_sklearn_and_scipy():
+    # by hand: arousal ref 1 2 3 4, pred 1 3 2 4: SS_res 2, SS_tot 5, R² 0.6; r = 4 / sqrt(5 * 5) = 0.8
+    # valence ref 0 0 2 2, pred 0 1 1 2: SS_res 2, SS_tot 4, R² 0.5; r = 2 / sqrt(2 * 4) = 1 / sqrt(2)
+    # (R² is not symmetric: with pred and ref swapped valence's would be 1 - 2 / 2 = 0)
+    hand = regression_metrics(np.array([[1, 0], [3, 1], [2, 1], [4, 2]]), np.array([[1, 0], [2, 0], [3, 2], [4, 2]]),
+                              ["arousal", "valence"])
+    expected = {"r2_arousal": 0.6, "r2_valence": 0.5, "r2": 0.55, "pearson_arousal": 0.8,
+                "pearson_valence": 0.5 ** 0.5, "pearson": (0.8 + 0.5 ** 0.5) / 2}
+    assert hand == pytest.approx(expected, abs=1e-12) and hand.keys() == expected.keys()
+
     out = regression_metrics(PRED, REF, ["arousal", "valence"])
     assert out["r2"] == pytest.approx(r2_score(REF, PRED, multioutput="uniform_average"), abs=1e-12)
     for j, name in enumerate(["arousal", "valence"]):
