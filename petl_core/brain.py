@@ -240,7 +240,7 @@ class PETLBrain(sb.Brain):
         task's options, e.g. ``label_smoothing``)."""
         if self.compute_cost is None:
             raise ConfigError(f"{type(self).__name__} has no compute_cost (the loss): give compute_cost")
-        return self.compute_cost(logits.float(), self.task.targets(labels), **self.task.cost_options)
+        return self.compute_cost(logits.float(), self.task.cost_targets(labels), **self.task.cost_options)
 
     def keep(self, stage, outputs, labels, batch) -> None:
         """Keep evaluation outputs for the metrics (``on_stage_end``); nothing in training."""

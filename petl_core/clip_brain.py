@@ -7,7 +7,7 @@ label transform under augmentation, the metrics). A batch carries ``sig`` (audio
 ``label_enc`` (the task's encoding of the label).
 
 * training: the batch (augmented: labels follow its pitch shifts and time stretches) through the
-  model, ``compute_cost(logits, task.targets(labels), **task.cost_options)``;
+  model, ``compute_cost(logits, task.cost_targets(labels), **task.cost_options)``;
 * evaluation: logits averaged over ``eval_window`` windows of each clip, the windows going through
   the model ``eval_chunk_size`` at a time (bounded memory, same logits); the logits are kept for
   the metrics (:meth:`petl_core.brain.PETLBrain.keep`).

@@ -7,7 +7,7 @@ One class per kind of task; the Brain is task-agnostic and calls:
   vector, key index or BPM);
 * ``transform(labels, pitch_steps=..., stretch_rates=...)``: the labels after augmentation (a pitch
   shift rotates a key, a time stretch scales a BPM);
-* ``targets(labels)``: what the yaml's ``compute_cost`` (the only loss) compares the logits with,
+* ``cost_targets(labels)``: what the yaml's ``compute_cost`` (the only loss) compares the logits with,
   derived from the (transformed) labels: class indices, multi-hot floats, soft BPM-bin
   distributions, standardised regression targets; ``cost_options``: keyword arguments the task
   passes to ``compute_cost`` (``label_smoothing``), checked against its signature before training
@@ -70,7 +70,7 @@ class Task:
         """Labels after pitch shift by ``pitch_steps`` semitones / time stretch by ``stretch_rates``."""
         return labels
 
-    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+    def cost_targets(self, labels: torch.Tensor) -> torch.Tensor:
         """What ``compute_cost`` compares the logits with."""
         raise NotImplementedError
 
@@ -162,7 +162,7 @@ class ClassificationTask(Task):
             return self
         return self.with_classes(sorted(set(read_labels(train_csv))))
 
-    def targets(self, labels):
+    def cost_targets(self, labels):
         """Class indices (``compute_cost``: cross-entropy)."""
         return labels
 
@@ -338,7 +338,7 @@ class TempoTask(Task):
             weights = torch.where(dist.abs() <= 4 * self.sigma, weights, torch.zeros_like(weights))
         return weights / weights.sum(1, keepdim=True)
 
-    def targets(self, labels):
+    def cost_targets(self, labels):
         """Each clip's BPM as a distribution over the bins (``compute_cost``: cross-entropy)."""
         return self.soft_targets(labels)
 
@@ -398,7 +398,7 @@ class TaggingTask(Task):
             target[self.index[tag]] = 1.0
         return target
 
-    def targets(self, labels):
+    def cost_targets(self, labels):
         """The clip's tags as a float multi-hot vector (``compute_cost``: binary cross-entropy)."""
         return labels.float()
 
@@ -421,7 +421,7 @@ class RegressionTask(Task):
     The model outputs standardised targets ``(y - mean) / std`` (``mean``/``std`` per target;
     with ``standardize=True`` :meth:`fitted` computes them on the training manifest, as MARBLE
     standardises Emomusic); the recipe's ``compute_cost`` compares the outputs with them
-    (:meth:`targets`; MSE, or any other, e.g. ``torch.nn.functional.l1_loss``). Metrics (:func:`petl_core.metrics.
+    (:meth:`cost_targets`; MSE, or any other, e.g. ``torch.nn.functional.l1_loss``). Metrics (:func:`petl_core.metrics.
     regression_metrics`) are computed in the original units: R² and Pearson's r per target and
     their means; ``r2`` (the mean R²) picks the best-validation checkpoint.
     """
@@ -467,7 +467,7 @@ class RegressionTask(Task):
         """``(labels - mean) / std``: what the outputs are trained to be."""
         return (labels.float() - self.mean.to(labels.device)) / self.std.to(labels.device)
 
-    def targets(self, labels):
+    def cost_targets(self, labels):
         """``(y - mean) / std`` per target (``compute_cost``: e.g. MSE)."""
         return self.standardized(labels)
 

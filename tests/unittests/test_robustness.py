@@ -9,7 +9,7 @@ import soundfile as sf
 
 from lobes.audio import AudioError, load_audio
 from petl_core.manifest import ManifestError, check_manifest
-from petl_core.task_brains import ClassificationBrain
+from petl_core.clip_brain import ClipBrain
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/: recipe_fixtures
 from recipe_fixtures import COMMON, MINIMAL, run_in_process  # noqa: E402
@@ -109,7 +109,7 @@ def user_recipe(tmp_path):
 
 def _run_error(argv, capsys):
     with pytest.raises(SystemExit) as info:
-        run_in_process(ClassificationBrain, argv)
+        run_in_process(ClipBrain, argv)
     assert info.value.code != 0
     err = capsys.readouterr().err
     assert "error: " in err and "Traceback" not in err
@@ -155,7 +155,7 @@ def test_configuration_errors(user_recipe, capsys, override, message):
 
 def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
     hparams, _, _ = user_recipe
-    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
     line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2",
                        f"--output_folder={tmp_path / 'other'}",
@@ -177,12 +177,12 @@ def test_a_bad_yaml_line_is_refused(user_recipe, capsys, line, message):
 
 def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys):
     hparams, _, _ = user_recipe
-    assert run_in_process(ClassificationBrain, [hparams, "--device=cpu"])["status"] == "ok"
+    assert run_in_process(ClipBrain, [hparams, "--device=cpu"])["status"] == "ok"
     before = open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read()
     line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--few_shot_seed=4"], capsys)
     assert "holds a run with other settings (few_shot_seed, method, petl, petl_state differ)" in line
     assert open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read() == before  # not rewritten
-    again = run_in_process(ClassificationBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
+    again = run_in_process(ClipBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
     assert again["status"] == "ok" and again["bootstrap"]["resamples"] == 30  # same settings: re-evaluated
 
 
@@ -231,7 +231,7 @@ def test_nan_samples_in_the_test_set_after_training_then_rerun_evaluates(user_re
     out = os.path.join(os.path.dirname(hparams), "out")
     assert not os.path.exists(os.path.join(out, "results.json"))
     sf.write(bad, np.zeros(12000, dtype=np.float32), 24000, subtype="FLOAT")  # the user fixes the file
-    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok" and results["n_items"]["test"] == len(rows) + 1
     assert results["epochs"] == 1 and len(results["valid_history"]) == 1  # the first run's epoch, not a new one
 
@@ -247,7 +247,7 @@ def test_feature_cache_keeps_valid_and_test_clips_apart_and_refuses_another_back
     out = os.path.join(os.path.dirname(hparams), "out")
     results = {}
     for cache in ("null", str(tmp_path / "cache")):
-        results[cache] = run_in_process(ClassificationBrain, [hparams, "--device=cpu", f"--feature_cache={cache}",
+        results[cache] = run_in_process(ClipBrain, [hparams, "--device=cpu", f"--feature_cache={cache}",
                                                               f"--output_folder={out}-{len(results)}"])
     plain, cached = results["null"], results[str(tmp_path / "cache")]
     for split in ("valid", "test"):
