@@ -140,6 +140,32 @@ class RunHistory:
             self.brain.epoch_seconds[:] = saved["epoch_seconds"]
 
 
+@register_checkpoint_hooks
+class StopperState:
+    """Checkpoint recoverable for the state of SpeechBrain's ``EpochCounterWithStopper`` (best
+    epoch, best score, stopped). SpeechBrain does not register that class for checkpoints, so its
+    own saver is never called and a checkpoint holds only its epoch: a resumed run would forget
+    the best score, and a stopped run would train on."""
+
+    def __init__(self, counter) -> None:
+        self.counter = counter
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"best_epoch": self.counter.best_limit, "best_score": self.counter.best_score,
+                           "should_stop": self.counter.should_stop}, f)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        self.counter.best_limit, self.counter.best_score = saved["best_epoch"], saved["best_score"]
+        self.counter.should_stop = saved["should_stop"]
+
+
 class PETLBrain(sb.Brain):
     """The training mechanics (see the module docstring); ``modules`` must hold ``model``.
 
@@ -262,17 +288,25 @@ class PETLBrain(sb.Brain):
 
     # ------------------------------------------------------------------------------ stages
     def fit(self, epoch_counter, *args, **kwargs):
-        """SpeechBrain's ``fit``; an early-stopping counter (``update_metric``) is told the task's
-        main metric after each validation."""
-        if hasattr(epoch_counter, "update_metric"):
-            direction = getattr(epoch_counter, "direction", None)
-            if direction != self.task.main_metric_direction:
-                raise ConfigError(
-                    f"epoch_counter: direction {direction!r}, but the task's main metric {self.task.main_metric} "
-                    f"is better when {'higher' if self.task.main_metric_direction == 'max' else 'lower'}: set "
-                    f"direction: {self.task.main_metric_direction}")
-        self.epoch_counter = epoch_counter
+        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter`."""
+        self.watch_epoch_counter(epoch_counter)
         return super().fit(epoch_counter, *args, **kwargs)
+
+    def watch_epoch_counter(self, epoch_counter) -> None:
+        """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)
+        is told the task's main metric after each validation; its state is checkpointed
+        (:class:`StopperState`); its direction must be the metric's."""
+        self.epoch_counter = epoch_counter
+        if not hasattr(epoch_counter, "update_metric"):
+            return
+        direction = getattr(epoch_counter, "direction", None)
+        if direction != self.task.main_metric_direction:
+            raise ConfigError(
+                f"epoch_counter: direction {direction!r}, but the task's main metric {self.task.main_metric} "
+                f"is better when {'higher' if self.task.main_metric_direction == 'max' else 'lower'}: set "
+                f"direction: {self.task.main_metric_direction}")
+        if self.checkpointer is not None and "early_stopping" not in self.checkpointer.recoverables:
+            self.checkpointer.add_recoverable("early_stopping", StopperState(epoch_counter), optional_load=True)
 
     def on_stage_start(self, stage, epoch=None):
         self._logits, self._labels, self._ids = [], [], []

@@ -270,3 +270,46 @@ def test_one_host_synchronisation_per_training_step(monkeypatch):
     monkeypatch.undo()
     assert calls == ["tolist"] * 3, calls  # the finiteness flag and the loss value, together
     assert loss.device.type == "cpu" and loss.dim() == 0
+
+
+def test_early_stopping_counter_gets_the_main_metric_then_resumes_stopped(tmp_path):
+    """SpeechBrain's EpochCounterWithStopper is told the task's main metric after each validation,
+    before the checkpoint is saved: the loop stops where the counter says, and a resumed counter
+    stays stopped with its best epoch and score (SpeechBrain's checkpoint keeps only the epoch)."""
+    import speechbrain as sb
+    from speechbrain.utils.epoch_loop import EpochCounterWithStopper
+
+    from petl_core.checkpointing import AtomicCheckpointer
+    from petl_core.tasks import ClassificationTask
+
+    def stopper():
+        return EpochCounterWithStopper(10, limit_to_stop=2, limit_warmup=0, direction="max")
+
+    counter = stopper()
+    brain = ClipBrain(modules={"model": _LinearOnAudio()}, run_opts={"device": "cpu", "noprogressbar": True},
+                      checkpointer=AtomicCheckpointer(str(tmp_path), recoverables={"counter": counter}),
+                      task=ClassificationTask(list("abcd")), compute_cost=torch.nn.functional.cross_entropy)
+    with pytest.raises(ConfigError, match="direction 'min', but the task's main metric accuracy"):
+        brain.fit(EpochCounterWithStopper(10, 2, 0, "min"), [], [])
+    brain.watch_epoch_counter(counter)  # what fit() does first
+    accuracies = [0.25, 0.5, 0.25, 0.25, 0.5, 0.75]
+    labels = torch.arange(4)
+    batch = PaddedBatch([{"id": str(i), "label_enc": labels[i:i + 1]} for i in range(4)])
+    for epoch in counter:
+        right = int(accuracies[epoch - 1] * 4)
+        predicted = torch.cat([labels[:right], (labels[right:] + 1) % 4])
+        brain.on_stage_start(sb.Stage.VALID, epoch)
+        brain.compute_objectives((torch.nn.functional.one_hot(predicted, 4).float(), labels), batch, sb.Stage.VALID)
+        brain.on_stage_end(sb.Stage.VALID, 0.0, epoch)
+    expected = stopper()
+    for epoch in expected:  # SpeechBrain's decision on the same values
+        expected.update_metric(accuracies[epoch - 1])
+    assert counter.current == expected.current == 4 and [h["accuracy"] for h in brain.valid_history] == accuracies[:4]
+    resumed = stopper()
+    again = ClipBrain(modules={"model": _LinearOnAudio()}, run_opts={"device": "cpu", "noprogressbar": True},
+                      checkpointer=AtomicCheckpointer(str(tmp_path), recoverables={"counter": resumed}),
+                      task=ClassificationTask(list("abcd")), compute_cost=torch.nn.functional.cross_entropy)
+    again.watch_epoch_counter(resumed)
+    again.checkpointer.recover_if_possible()  # what fit() does at its start
+    assert resumed.current == 4 and resumed.should_stop and list(resumed) == []
+    assert (resumed.best_limit, resumed.best_score) == (2, 0.5)
