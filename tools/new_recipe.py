@@ -112,7 +112,7 @@ the manifests.
     python @@REL@@/prepare.py --data_folder /data/@@NAME@@ --save_folder results/@@NAME@@_@@TASK@@
 
 Importable: ``prepare(data_folder, save_folder, skip_bad_files=False, check_samples=False)``
-returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.prepare_datasets``).
+returns ``{split: manifest path}`` (train.py passes it to ``petl_core.recipe.clip_datasets``).
 """
 import csv
 import os
@@ -258,25 +258,27 @@ TRAIN = '''#!/usr/bin/env python3
     torchrun --nproc_per_node=2 @@REL@@/train.py @@REL@@/hparams/default.yaml --data_folder=... --distributed_backend=nccl
 
 hparams/default.yaml holds every object (backbone, PETL method, head, optimiser, loss...); the
-Brain is the task's (@@BRAIN@@, petl_core/task_brains.py). A task of your own: subclass
-petl_core.recipe.RecipeBrain here (docs/adding_a_recipe.md). See @@REL@@/README.md.
+Brain is the clip Brain (petl_core/clip_brain.py; the yaml's task says what the loss compares).
+A loss or forward of your own: subclass ClipBrain here (docs/adding_a_recipe.md). See @@REL@@/README.md.
 \"\"\"
 import sys
 
 from prepare import prepare  # this recipe's prepare.py (the script's folder is on sys.path)
-from petl_core.recipe import prepare_datasets
-from petl_core.task_brains import @@BRAIN@@
+from petl_core.clip_brain import ClipBrain
+from petl_core.recipe import clip_datasets, fit_and_test, recipe_main, setup
 
 
 def dataio_prep(hparams):
     \"\"\"@@NAME@@'s lists as manifests (prepare.py, main process); datasets of (audio, label).\"\"\"
-    return prepare_datasets(hparams, prepare)
+    return clip_datasets(hparams, prepare)
 
 
 if __name__ == "__main__":
-    hparams, run_opts = @@BRAIN@@.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    @@BRAIN@@(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], ClipBrain, recipe_file=__file__)
+        data = dataio_prep(hparams)
+        brain = ClipBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)
 '''
 
 HPARAMS = '''# @@NAME@@ '@@TASK@@': @@WHAT@@ -- scaffolded by tools/new_recipe.py.
@@ -322,7 +324,7 @@ num_threads: null                 # torch CPU threads (1 on a shared CPU; null =
 train_dataloader_opts: {batch_size: !ref <batch_size>, num_workers: !ref <num_workers>}
 valid_dataloader_opts: {batch_size: !ref <eval_batch_size>, num_workers: !ref <num_workers>}
 lr_by_method: !include:@@COMMON@@/lr_tables/@@LR_TABLE@@.yaml {}
-lr: !apply:petl_core.recipe.lr_for_method   # the method's lr (--lr=... wins)
+lr: !apply:petl_core.config.lr_for_method   # the method's lr (--lr=... wins)
     table: !ref <lr_by_method>
     method: !ref <petl[name]>
 opt_class: !name:torch.optim.@@OPTIMIZER@@
