@@ -241,7 +241,8 @@ def fit_and_test(brain, data: RecipeData) -> dict:
     train_opts, eval_opts = dict(hparams["train_dataloader_opts"]), dict(hparams["valid_dataloader_opts"])
     steps = math.ceil(math.ceil(len(data.train) / world_size()) / int(train_opts.get("batch_size", 1)))
     steps = math.ceil(steps / int(brain.grad_accumulation_factor or 1))
-    brain.scheduler_fn = make_scheduler_fn(hparams.get("lr_annealing"), max(1, steps * int(hparams["number_of_epochs"])))
+    total_steps = max(1, steps * int(hparams["number_of_epochs"]))
+    brain.scheduler_fn = make_scheduler_fn(hparams.get("lr_annealing"), total_steps)
     task, t0, status = brain.task, time.time(), "ok"
     try:
         # the loader draws its worker seed from its own generator, not from the global random state,
