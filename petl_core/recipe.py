@@ -146,16 +146,18 @@ def setup(argv, brain_class, recipe_file: str | None = None):
                           f"declared by {brain_class.__name__}.hparams_keys or the run): remove them or use them")
     if hparams.get("num_threads"):
         torch.set_num_threads(int(hparams["num_threads"]))  # 1 is much faster on a shared CPU
-    if if_main_process():
-        output_folder.claim(out)
-        changed = output_folder.check_same_settings(out, hparams.text)
-        if changed:
-            raise ConfigError(f"{out} holds a run with other settings ({', '.join(changed)} differ): it would train "
-                              "nothing and report the new settings; rerun it with its own settings, or give another "
-                              "--output_folder")
-        output_folder.write_experiment_files(out, hparams_file, hparams.text, recipe_file)
-    sb.utils.distributed.ddp_barrier()
+    on_main_then_broadcast(_claim_output_folder, out, hparams_file, hparams.text, recipe_file)  # errors: all ranks
     return hparams, run_opts
+
+
+def _claim_output_folder(out: str, hparams_file: str, resolved_text: str, recipe_file: str | None) -> None:
+    output_folder.claim(out)
+    changed = output_folder.check_same_settings(out, resolved_text)
+    if changed:
+        raise ConfigError(f"{out} holds a run with other settings ({', '.join(changed)} differ): it would train "
+                          "nothing and report the new settings; rerun it with its own settings, or give another "
+                          "--output_folder")
+    output_folder.write_experiment_files(out, hparams_file, resolved_text, recipe_file)
 
 
 # ------------------------------------------------------------------------------------- data
