@@ -15,7 +15,9 @@ Randomness comes from a ``torch.Generator`` seeded by (seed, epoch, step, rank),
 resumed run) draws the same augmentations. Masking uses the global torch RNG (SpeechBrain's
 modules draw from it), which ``seed`` also fixes.
 
-The batch is transformed where it lies (the GPU in a GPU run) and batched: the clips that drew
+The augmentation runs outside autocast and returns fp32 audio whatever the training precision
+(resampling is a convolution, which autocast would run in bf16/fp16: quantisation noise on the
+training audio). The batch is transformed where it lies (the GPU in a GPU run) and batched: the clips that drew
 the same (semitones, rate) and have the same length go through one STFT / phase vocoder /
 resampling call. The draws are those of the item-by-item version (same generator calls, same
 order); on CPU the outputs equal it to float rounding (batched FFTs may round differently, so the
@@ -121,7 +123,11 @@ class Augmenter:
         return [values[int(c)] if bool(a) else None for a, c in zip(apply, choice)]
 
     def __call__(self, wavs: torch.Tensor, lengths: torch.Tensor, g: torch.Generator):
-        """``wavs [B, T]``, relative ``lengths``; returns (wavs, lengths, {pitch_steps, stretch_rates})."""
+        """``wavs [B, T]``, relative ``lengths``; returns (fp32 wavs, lengths, {pitch_steps, stretch_rates})."""
+        with torch.autocast(device_type=wavs.device.type, enabled=False):
+            return self._augment(wavs.float(), lengths, g)
+
+    def _augment(self, wavs: torch.Tensor, lengths: torch.Tensor, g: torch.Generator):
         batch, total = wavs.shape
         device = wavs.device
         steps = torch.zeros(batch, dtype=torch.long)

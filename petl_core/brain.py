@@ -1,6 +1,9 @@
-"""The training core: one ``speechbrain.core.Brain`` subclass for every task.
+"""Training mechanics: what every Brain of the toolkit does, whatever its task.
 
-What it changes in SpeechBrain's ``Brain`` (see DESIGN.md §3):
+:class:`PETLBrain` is a ``speechbrain.core.Brain``; the clip Brain
+(:class:`petl_core.clip_brain.ClipBrain`) and the frame Brain
+(:class:`petl_core.frame_brain.FrameBrain`) add their forward pass and loss. What it changes in
+SpeechBrain's ``Brain`` (see DESIGN.md §3):
 
 * **optimiser over trainable parameters only** (the head + what ``apply_petl`` left trainable),
   optionally without weight decay on vectors (biases, norms), with an optional per-step LR
@@ -14,19 +17,23 @@ What it changes in SpeechBrain's ``Brain`` (see DESIGN.md §3):
 * **non-finite losses**: the step is skipped with a warning (no backward, no optimiser step); after
   ``nonfinite_patience`` non-finite losses IN A ROW training stops with :class:`NonFiniteLossError`
   (SpeechBrain's own check counts per epoch and still steps). Under DDP the decision is agreed
-  across ranks (all-reduce), so ranks never diverge;
+  across ranks (all-reduce), so ranks never diverge. The finiteness flag and the loss reach the
+  host together: one device synchronisation per training step;
 * **checkpoints hold only trainable weights** (+ running statistics of trainable BatchNorm):
   :class:`TrainableState` is the recoverable registered for the model;
+* **early stopping**: after each validation the task's main metric goes to the epoch counter when
+  it is SpeechBrain's ``EpochCounterWithStopper`` (its ``direction`` must be the task's
+  ``main_metric_direction``), before the checkpoint is saved (so a resumed run continues the count);
 * **DDP**: SyncBatchNorm conversion only on CUDA and only when a BatchNorm is trainable (it fails
-  on CPU/gloo); validation and test are sharded: rank r evaluates items r, r+W, … through the
-  unwrapped model (:class:`petl_core.distributed.ShardSampler`, no padding), and the per-item
-  logits are gathered in the dataset's order, so every rank computes the metrics on the whole set,
-  each item exactly once, equal to a single-process run (only the main process logs and writes);
-* **evaluation**: logits averaged over ``eval_window`` windows of each clip, the windows going
-  through the model ``eval_chunk_size`` at a time (bounded memory, same logits); the loss of a
-  stage is the mean over its items (not over batches, so it does not depend on the sharding); the
-  test runs on the best-validation checkpoint (``evaluate(..., max_key=task.main_metric)``);
-  evaluation runs in the training precision (``--precision``) unless ``--eval_precision`` is given.
+  on CPU/gloo; under bf16 autocast it has not run yet: a GPU check); validation and test are
+  sharded: rank r evaluates items r, r+W, … through the unwrapped model
+  (:class:`petl_core.distributed.ShardSampler`, no padding), and the per-item outputs are
+  gathered in the dataset's order, so every rank computes the metrics on the whole set, each item
+  exactly once, equal to a single-process run (only the main process logs and writes);
+* **evaluation**: the loss of a stage is the mean over its items (not over batches, so it does not
+  depend on the sharding); the test runs on the best-validation checkpoint
+  (``evaluate(..., max_key=task.main_metric)``); evaluation runs in the training precision
+  (``--precision``) unless ``--eval_precision`` is given.
 
 Precision (``--precision=fp32|bf16|fp16``), tqdm progress bars, intra-epoch checkpoints
 (``--ckpt_interval_steps`` / ``--ckpt_interval_minutes``) are SpeechBrain's own.
@@ -36,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 
 import speechbrain as sb
@@ -45,35 +53,15 @@ from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from torch.nn.parallel import DistributedDataParallel
 
-from petl_core.data import windows
+from petl_core.build import brain_arguments
 from petl_core.distributed import ShardSampler, gather_shards, world_size
+from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError, UnusedParametersError
+from petl_modules import trainable_parameters
 
 #: windows per forward pass in evaluation (hparams key ``eval_chunk_size``)
 DEFAULT_EVAL_CHUNK_SIZE = 16
 
 logger = logging.getLogger(__name__)
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training stopped: too many non-finite losses in a row."""
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint saved for another backbone, method or options."""
-
-
-class UnusedParametersError(ValueError):
-    """Trainable tensors that get no gradient, under DDP without ``find_unused_parameters``."""
-
-
-def trainable_parameters(module: torch.nn.Module) -> list[torch.nn.Parameter]:
-    """Unique parameters with ``requires_grad`` (shared parameters once)."""
-    seen, params = set(), []
-    for p in module.parameters():
-        if p.requires_grad and id(p) not in seen:
-            seen.add(id(p))
-            params.append(p)
-    return params
 
 
 @register_checkpoint_hooks
@@ -152,23 +140,59 @@ class RunHistory:
             self.brain.epoch_seconds[:] = saved["epoch_seconds"]
 
 
-class PETLBrain(sb.Brain):
-    """Brain for every task; ``modules`` must hold ``model`` (an ``AudioClassifier``).
+@register_checkpoint_hooks
+class StopperState:
+    """Checkpoint recoverable for the state of SpeechBrain's ``EpochCounterWithStopper`` (best
+    epoch, best score, stopped). SpeechBrain does not register that class for checkpoints, so its
+    own saver is never called and a checkpoint holds only its epoch: a resumed run would forget
+    the best score, and a stopped run would train on."""
 
-    Extra keyword arguments: ``task`` (a :class:`petl_core.tasks.Task`), ``augmenter``
-    (:class:`petl_core.augment.Augmenter` or None), ``eval_window`` (samples, or None = whole clip),
-    ``scheduler_fn`` (optimizer -> per-step LR scheduler, or None), ``train_logger``,
-    ``weight_decay_vectors`` (False = no weight decay on 1-D parameters), ``feature_cache`` (the
-    backbone has a :class:`lobes.cache.FeatureCache`: evaluation inputs are cached by clip/window),
-    ``cache_train_inputs`` (training inputs are deterministic — no random crop, no
-    augmentation — so they are cached too) and ``eval_chunk_size`` (windows per evaluation forward
-    pass; None = the hparams key ``eval_chunk_size``, default :data:`DEFAULT_EVAL_CHUNK_SIZE`).
+    def __init__(self, counter) -> None:
+        self.counter = counter
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"best_epoch": self.counter.best_limit, "best_score": self.counter.best_score,
+                           "should_stop": self.counter.should_stop}, f)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        self.counter.best_limit, self.counter.best_score = saved["best_epoch"], saved["best_score"]
+        self.counter.should_stop = saved["should_stop"]
+
+
+class PETLBrain(sb.Brain):
+    """The training mechanics (see the module docstring); ``modules`` must hold ``model``.
+
+    Subclasses define ``compute_forward`` and ``compute_objectives`` (calling :meth:`keep` with
+    the evaluation outputs) and, when the stage loss is not :meth:`cost` of the kept outputs,
+    :meth:`evaluation_loss`. :meth:`from_hparams` builds one from a recipe's hparams.
+
+    Extra keyword arguments: ``task`` (a :class:`petl_core.tasks.Task`, fitted), ``compute_cost``
+    (the loss, the yaml's), ``augmenter`` (:class:`petl_core.augment.Augmenter` or None),
+    ``eval_window`` (samples, or None = whole clip), ``scheduler_fn`` (optimizer -> per-step LR
+    scheduler, or None), ``train_logger``, ``weight_decay_vectors`` (False = no weight decay on
+    1-D parameters), ``feature_cache`` (the backbone has a :class:`lobes.cache.FeatureCache`:
+    evaluation inputs are cached by clip/window), ``cache_train_inputs`` (training inputs are
+    deterministic — no random crop, no augmentation — so they are cached too) and
+    ``eval_chunk_size`` (windows per evaluation forward pass; None = the hparams key
+    ``eval_chunk_size``, default :data:`DEFAULT_EVAL_CHUNK_SIZE`).
     """
 
-    def __init__(self, *args, task, augmenter=None, eval_window=None, scheduler_fn=None, train_logger=None,
-                 weight_decay_vectors=True, feature_cache=False, cache_train_inputs=False, eval_chunk_size=None,
-                 **kwargs):
+    #: hparams keys this Brain reads (the unread-key check adds those of every class in the MRO;
+    #: a recipe's subclass declares the keys it reads itself)
+    hparams_keys: tuple[str, ...] = ("eval_chunk_size",)
+
+    def __init__(self, *args, task, compute_cost=None, augmenter=None, eval_window=None, scheduler_fn=None,
+                 train_logger=None, weight_decay_vectors=True, feature_cache=False, cache_train_inputs=False,
+                 eval_chunk_size=None, **kwargs):
         self.task = task
+        self.compute_cost = compute_cost
         self.feature_cache_enabled = feature_cache
         self.cache_train_inputs = feature_cache and cache_train_inputs
         self.augmenter = augmenter
@@ -181,16 +205,18 @@ class PETLBrain(sb.Brain):
         self.nonfinite_in_a_row = 0
         self._unused_checked = False
         self.current_epoch = 0
+        self.epoch_counter = None
         self.eval_result: dict | None = None
         self.valid_history: list[dict] = []
         self.eval_name = "test"  # label of the next evaluate() in the train log
+        self.record_ids_file = None  # a file: the IDs of each training batch (the DDP data audit)
         super().__init__(*args, **kwargs)
         hparams = getattr(self, "hparams", None)  # sb.Brain sets it only when given
         if eval_chunk_size is None:
             eval_chunk_size = getattr(hparams, "eval_chunk_size", DEFAULT_EVAL_CHUNK_SIZE)
         if isinstance(eval_chunk_size, bool) or not isinstance(eval_chunk_size, int) or eval_chunk_size < 1:
-            raise ValueError(f"eval_chunk_size must be a positive integer (windows per forward pass), "
-                             f"got {eval_chunk_size!r}")
+            raise ConfigError(f"eval_chunk_size must be a positive integer (windows per forward pass), "
+                              f"got {eval_chunk_size!r}")
         self.eval_chunk_size = eval_chunk_size
         run_opts = kwargs.get("run_opts") or {}
         given = set(run_opts) if isinstance(run_opts, dict) else set(run_opts.overridden_args)
@@ -202,6 +228,22 @@ class PETLBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("model", TrainableState(self.model))
             self.checkpointer.add_recoverable("history", RunHistory(self), optional_load=True)
+
+    @classmethod
+    def from_hparams(cls, hparams, run_opts, task):
+        """The Brain of a recipe: its model built from ``hparams`` for ``task`` (the fitted task,
+        :func:`petl_core.recipe.prepare_manifests`), the yaml's objects (see :mod:`petl_core.build`)."""
+        arguments, counts = brain_arguments(hparams, task, cls.build_model)
+        brain = cls(**arguments, run_opts=run_opts)
+        brain.recipe_hparams, brain.counts = hparams, counts  # the run flow reads them (results.json)
+        if hparams.get("record_train_ids"):
+            brain.record_ids_file = os.path.join(hparams["output_folder"], f"train_ids_rank{brain.rank}.txt")
+        logger.info("parameters: trainable %s / total %s (+ head %s)", f"{counts['trainable']:,}",
+                    f"{counts['total']:,}", f"{counts['head']:,}")
+        return brain
+
+    #: ``(hparams, task) -> model`` (:func:`petl_core.build.build_model`; the frame Brain builds a FrameModel)
+    build_model = None
 
     # ------------------------------------------------------------------------------ helpers
     @property
@@ -218,50 +260,24 @@ class PETLBrain(sb.Brain):
     def rank(self, value):  # sb.Brain assigns self.rank under torchrun
         pass
 
-    # ------------------------------------------------------------------------------ forward
-    def compute_forward(self, batch, stage):
-        batch = batch.to(self.device)
-        wavs, lens = batch.sig
-        labels = batch.label_enc.data
-        if self.task.scalar:
-            labels = labels[:, 0]
-        if stage == sb.Stage.TRAIN:
-            if getattr(self, "record_ids_file", None):  # audit of the data each rank sees (DDP test)
-                with open(self.record_ids_file, "a", encoding="utf-8") as f:
-                    f.write("".join(f"{self.current_epoch} {i}\n" for i in batch.id))
-            if self.augmenter is not None and self.augmenter.enabled:
-                g = self.augmenter.generator(self.current_epoch, self.step, self.rank)
-                wavs, lens, params = self.augmenter(wavs, lens, g)
-                labels = self.task.transform(labels, **params)
-            keys = [f"train:{i}" for i in batch.id] if self.cache_train_inputs else None
-            return self.modules["model"](wavs, lens, cache_keys=keys), labels
-        model = self.model  # each rank evaluates its own shard: no DDP collectives
-        if self.eval_window is None:
-            return model(wavs, lens, cache_keys=self._eval_keys(batch.id, stage)), labels
-        chunks, chunk_lens, owner = windows(wavs, lens, self.eval_window)
-        keys = self._eval_keys([f"{batch.id[o]}#{n}" for o, n in zip(owner.tolist(), _running_count(owner))], stage)
-        n = self.eval_chunk_size
-        logits = torch.cat([model(chunks[s: s + n], chunk_lens[s: s + n],
-                                  cache_keys=None if keys is None else keys[s: s + n]).float()
-                            for s in range(0, chunks.shape[0], n)])
-        summed = torch.zeros(wavs.shape[0], logits.shape[1], device=logits.device).index_add_(0, owner, logits)
-        counts = torch.bincount(owner, minlength=wavs.shape[0]).clamp(min=1).to(logits)
-        return summed / counts[:, None], labels
+    # ------------------------------------------------------------------------------ loss
+    def cost(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The yaml's ``compute_cost`` of ``logits`` and the task's targets of ``labels`` (with the
+        task's options, e.g. ``label_smoothing``)."""
+        if self.compute_cost is None:
+            raise ConfigError(f"{type(self).__name__} has no compute_cost (the loss): give compute_cost")
+        return self.compute_cost(logits.float(), self.task.cost_targets(labels), **self.task.cost_options)
 
-    def _eval_keys(self, ids, stage):
-        """Cache keys of evaluation inputs (deterministic: whole clips or fixed windows), by split:
-        IDs are unique within a manifest only, and a valid and a test clip may share one."""
-        split = "valid" if stage == sb.Stage.VALID else self.eval_name
-        return [f"eval:{split}:{i}" for i in ids] if self.feature_cache_enabled else None
-
-    def compute_objectives(self, predictions, batch, stage):
-        logits, labels = predictions
-        loss = self.task.loss(logits.float(), labels)
-        if stage != sb.Stage.TRAIN:
-            self._logits.append(logits.detach().float().cpu())
+    def keep(self, stage, outputs, labels, batch) -> None:
+        """Keep evaluation outputs for the metrics (``on_stage_end``); nothing in training."""
+        if stage not in (None, sb.Stage.TRAIN):
+            self._logits.append(outputs.detach().float().cpu())
             self._labels.append(labels.detach().cpu())
             self._ids.extend(batch.id)
-        return loss
+
+    def evaluation_loss(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of a whole evaluated set from its kept (gathered) outputs."""
+        return self.cost(outputs, labels)
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loader; under DDP, validation and test sets are sharded without padding."""
@@ -271,6 +287,27 @@ class PETLBrain(sb.Brain):
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
     # ------------------------------------------------------------------------------ stages
+    def fit(self, epoch_counter, *args, **kwargs):
+        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter`."""
+        self.watch_epoch_counter(epoch_counter)
+        return super().fit(epoch_counter, *args, **kwargs)
+
+    def watch_epoch_counter(self, epoch_counter) -> None:
+        """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)
+        is told the task's main metric after each validation; its state is checkpointed
+        (:class:`StopperState`); its direction must be the metric's."""
+        self.epoch_counter = epoch_counter
+        if not hasattr(epoch_counter, "update_metric"):
+            return
+        direction = getattr(epoch_counter, "direction", None)
+        if direction != self.task.main_metric_direction:
+            raise ConfigError(
+                f"epoch_counter: direction {direction!r}, but the task's main metric {self.task.main_metric} "
+                f"is better when {'higher' if self.task.main_metric_direction == 'max' else 'lower'}: set "
+                f"direction: {self.task.main_metric_direction}")
+        if self.checkpointer is not None and "early_stopping" not in self.checkpointer.recoverables:
+            self.checkpointer.add_recoverable("early_stopping", StopperState(epoch_counter), optional_load=True)
+
     def on_stage_start(self, stage, epoch=None):
         self._logits, self._labels, self._ids = [], [], []
         if epoch is not None:
@@ -286,10 +323,10 @@ class PETLBrain(sb.Brain):
         del stage_loss  # a mean over this rank's batches; the stage's loss is the mean over all items
         rows = gather_shards(list(zip(torch.cat(self._logits), torch.cat(self._labels), self._ids))
                              if self._ids else [])
-        logits, labels = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
+        outputs, labels = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
         self._ids = [r[2] for r in rows]
-        loss = float(self.task.loss(logits, labels))
-        items = self.task.item_metrics(logits, labels)
+        loss = float(self.evaluation_loss(outputs, labels))
+        items = self.task.item_metrics(outputs, labels)
         metrics = self.task.summarise(items)
         stats = {"loss": loss, **metrics}
         if stage == sb.Stage.VALID:
@@ -301,12 +338,13 @@ class PETLBrain(sb.Brain):
                                 if self.epoch_seconds else None},
                     train_stats=getattr(self, "train_stats", None), valid_stats=stats,
                 )
+            key = self.task.main_metric
+            value = metrics.get(key)
+            value = value if value is not None and math.isfinite(value) else -1e9
+            if hasattr(self.epoch_counter, "update_metric"):  # early stopping; saved with the checkpoint below
+                self.epoch_counter.update_metric(value)
             if self.checkpointer is not None:
-                key = self.task.main_metric
-                value = metrics.get(key)
-                meta = {key: value if value is not None and math.isfinite(value) else -1e9,
-                        "epoch": int(epoch), "loss": loss}
-
+                meta = {key: value, "epoch": int(epoch), "loss": loss}
                 self.checkpointer.save_and_keep_only(meta=meta, max_keys=[key], num_to_keep=1)
         else:
             self.eval_result = {"metrics": stats, "items": items, "ids": list(self._ids),
@@ -321,7 +359,7 @@ class PETLBrain(sb.Brain):
 
     # ------------------------------------------------------------------------------ optimiser
     def init_optimizers(self):
-        params = trainable_parameters(self.modules)
+        params = [p for _, p in trainable_parameters(self.modules)]
         if not params:
             raise ValueError("nothing to train: no parameter has requires_grad (check the method)")
         if self.weight_decay_vectors:
@@ -376,11 +414,15 @@ class PETLBrain(sb.Brain):
                                         f"(method options) or run with --find_unused_parameters")
         logger.warning("%s (they are trained for nothing: freeze them in the method options)", message)
 
-    def _finite_everywhere(self, loss: torch.Tensor) -> bool:
-        finite = torch.tensor(float(torch.isfinite(loss).all()), device=loss.device)
+    def _finite_and_value(self, loss: torch.Tensor) -> tuple[bool, float]:
+        """Whether the loss is finite on every rank, and its value: one transfer to the host."""
+        pair = torch.stack([torch.isfinite(loss.detach()).all().float(), loss.detach().float()])
         if is_distributed_initialized():
+            finite = pair[:1].clone()
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-        return bool(finite.item() > 0)
+            pair = torch.cat([finite, pair[1:]])
+        finite, value = pair.tolist()  # the step's one device synchronisation
+        return finite > 0, value
 
     def fit_batch(self, batch):
         should_step = (self.step % self.grad_accumulation_factor) == 0
@@ -389,7 +431,7 @@ class PETLBrain(sb.Brain):
             with self.training_ctx:
                 outputs = self.compute_forward(batch, sb.Stage.TRAIN)
                 loss = self.compute_objectives(outputs, batch, sb.Stage.TRAIN)
-            finite = self._finite_everywhere(loss)
+            finite, value = self._finite_and_value(loss)
             if finite:
                 self.scaler.scale(loss / self.grad_accumulation_factor).backward()
                 if not self._unused_checked:
@@ -402,23 +444,24 @@ class PETLBrain(sb.Brain):
             self.nonfinite_in_a_row += 1
             self.zero_grad(set_to_none=True)
             logger.warning("non-finite loss (%s) at epoch %d step %d: step skipped (%d in a row, patience %d)",
-                           float(loss.detach()), self.current_epoch, self.step, self.nonfinite_in_a_row,
-                           self.nonfinite_patience)
+                           value, self.current_epoch, self.step, self.nonfinite_in_a_row, self.nonfinite_patience)
             if self.nonfinite_in_a_row >= self.nonfinite_patience:
                 raise NonFiniteLossError(
                     f"training stopped: {self.nonfinite_in_a_row} non-finite losses in a row "
                     f"(nonfinite_patience={self.nonfinite_patience}); lower the learning rate or use fp32"
                 )
-            return loss.detach().cpu()
+            return torch.tensor(value)
         self.nonfinite_in_a_row = 0
         if should_step:
             self.optimizers_step()
         self.on_fit_batch_end(batch, outputs, loss, should_step)
-        return loss.detach().cpu()
+        return torch.tensor(value)  # on the host already: SpeechBrain's running average syncs no more
 
     # ------------------------------------------------------------------------------ DDP
     def _wrap_distributed(self):
-        """As SpeechBrain, but SyncBatchNorm only on CUDA and only for trainable BatchNorm."""
+        """As SpeechBrain, but SyncBatchNorm only on CUDA and only for trainable BatchNorm (the
+        offline default's FT and ``conformer_adapter``; SyncBatchNorm under bf16 autocast is a GPU
+        check: it has not run here)."""
         if not self.distributed_launch:
             return super()._wrap_distributed()
         for name, module in self.modules.items():
@@ -435,12 +478,3 @@ class PETLBrain(sb.Brain):
                 module, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters
             )
 
-
-def _running_count(owner: torch.Tensor) -> list[int]:
-    """For each window, its index among the windows of the same clip."""
-    seen: dict[int, int] = {}
-    counts = []
-    for o in owner.tolist():
-        counts.append(seen.get(o, 0))
-        seen[o] = counts[-1] + 1
-    return counts

@@ -7,9 +7,12 @@
   agree on which checkpoints exist (deletion and recovery are collective: one broadcast per deleted
   checkpoint): the rename is followed by a barrier, and the list of checkpoints is the main
   process's, broadcast to every rank — so save, keep, delete and recover decide alike everywhere.
-* :class:`RandomState`: a recoverable holding the Python, NumPy and torch random states, so a run
-  resumed from an intra-epoch checkpoint draws the same crops, augmentations and dropout masks
-  as the run that was interrupted (same test metrics on CPU).
+* :class:`RandomState`: a recoverable holding the Python, NumPy and torch random states (CPU and,
+  where CUDA is in use, the generator of the process's current CUDA device), so a run resumed
+  from an intra-epoch checkpoint draws the same crops, augmentations and dropout masks as the run
+  that was interrupted (same test metrics on CPU). The states are written once, by the main
+  process: the ranks are seeded alike and draw alike, so rank r's device generator is in the state
+  of rank 0's, and each rank restores it on its own device.
 
 Example:
     >>> import tempfile, torch
@@ -79,14 +82,15 @@ def _partial(path: pathlib.Path) -> pathlib.Path:
 
 @register_checkpoint_hooks
 class RandomState:
-    """Checkpoint recoverable for the Python, NumPy and torch (CPU) random generators."""
+    """Checkpoint recoverable for the Python, NumPy, torch CPU and torch CUDA random generators."""
 
     @mark_as_saver
     def _save(self, path):
         if not if_main_process():  # ranks are seeded alike; one file
             return
         name, keys, pos, has_gauss, gauss = np.random.get_state()
-        torch.save({"python": random.getstate(), "torch": torch.get_rng_state(),
+        cuda = torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        torch.save({"python": random.getstate(), "torch": torch.get_rng_state(), "cuda": cuda,
                     "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}, path)
 
     @mark_as_loader
@@ -98,3 +102,5 @@ class RandomState:
         name, keys, pos, has_gauss, cached = state["numpy"]
         np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
         torch.set_rng_state(state["torch"])
+        if state.get("cuda") is not None and torch.cuda.is_available():  # older checkpoints hold none
+            torch.cuda.set_rng_state(state["cuda"])  # the current device (this rank's)

@@ -3,31 +3,26 @@
 A recipe's yaml is the experiment's object graph, in SpeechBrain's own syntax (``!new:``,
 ``!name:``, ``!apply:``, ``!ref``, ``!include:``). What this module adds:
 
-* **pieces chosen by name**: a ``<key>`` inside an ``!include:`` path is replaced by the
-  (command-line overridable) value of the top-level ``key``, so one line switches the included
-  piece, e.g.
-
-  .. code-block:: yaml
-
-      backbone: small_musicfm                          # --backbone=tiny_ast
-      encoder: !include:../../../hparams_common/backbones/<backbone>.yaml {}
-
-  A missing piece is one :class:`ConfigError` listing the pieces there are;
+* **pieces chosen by name** (``<backbone>`` in an ``!include:`` path): :mod:`petl_core.yaml_pieces`;
 * **one clear error** (a :class:`ConfigError` naming the key and what to do) for an override of a
   key the yaml does not have, a ``!PLACEHOLDER`` left unset, an override whose structure does not
   match the yaml, a ``seed: 0501``-style integer (YAML 1.1 octal) and a command-line option that is
   only a prefix of one of SpeechBrain's run options (argparse would silently take
-  ``--optimizer=...`` for ``--optimizer_step_limit``), see :func:`check_command_line`;
-* :func:`unread_keys`: the top-level keys that neither the yaml (a ``!ref``) nor the recipe's
-  code reads — the base Brain refuses to train with any (``batch_sise: 8`` is an error, not a
-  silently ignored setting).
+  ``--optimizer=...`` for ``--optimizer_step_limit``), see :func:`check_command_line`; the first
+  three are found in the parsed yaml before hyperpyyaml runs, hyperpyyaml's own errors are caught
+  by type;
+* :func:`unread_keys`: the top-level keys that neither the yaml (a ``!ref``/``!copy``, or a
+  ``<key>`` of an include path) nor the code (the keys it declares) reads — the run refuses to
+  train with any (``batch_sise: 8`` is an error, not a silently ignored setting);
+* :func:`check_values`: epochs, batch sizes and the learning rate are positive numbers;
+* :func:`lr_for_method`: the learning rate of a method in an lr table (``!apply:`` in a yaml).
 
 Example:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
     >>> _ = open(path, "w").write("a: 1\\nb: !ref <a> + 1\\nc: 3\\n")
     >>> h = load_hparams(path, {"a": 2})
-    >>> h["b"], unread_keys(h, "x = hparams['b']")
+    >>> h["b"], unread_keys(h, declared={"b"})
     (3, ['c'])
 """
 from __future__ import annotations
@@ -39,16 +34,11 @@ import re
 import ruamel.yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
-INCLUDE = re.compile(r"!include:(\S+)")
-REF = re.compile(r"<([A-Za-z_]\w*)")
-#: python reads of a key: ``hparams["key"]``, ``hparams.get("key"``, ``hparams.key``,
-#: ``getattr(hparams, "key"``
-PY_READ = re.compile(r"hparams(?:\[\s*[\"'](\w+)[\"']\s*\]|\.get\(\s*[\"'](\w+)[\"']|\.(\w+))"
-                     r"|getattr\(\s*(?:self\.)?hparams\s*,\s*[\"'](\w+)[\"']")
+from petl_core.errors import ConfigError
+from petl_core.yaml_pieces import parse, piece_keys, substitute_pieces
 
-
-class ConfigError(ValueError):
-    """A hyperparameter problem; the message says which key and what is valid."""
+#: a ``<key>`` (or ``<key[sub]>``) in a ``!ref``/``!copy`` value: the syntax hyperpyyaml resolves
+REFERENCE = re.compile(r"<([A-Za-z_]\w*)")
 
 
 class Hparams(dict):
@@ -104,35 +94,6 @@ def check_command_line(argv: list[str]) -> None:
                 f"take it for {matches[0]}): give the option in full, or rename the hparams key")
 
 
-def substitute_pieces(path: str, text: str, overrides: dict) -> str:
-    """``<key>`` in ``!include:`` paths -> the value of the top-level ``key`` (see the module doc)."""
-    folder = os.path.dirname(os.path.abspath(path))
-
-    def replace(match):
-        include = match.group(1)
-        for key in REF.findall(include):
-            line = re.search(rf"^{key}:[ \t]*([^\s#]*)", text, re.M)  # a top-level scalar
-            if key in overrides:
-                value = overrides[key]
-            elif line:
-                value = line.group(1)
-            else:
-                raise ConfigError(f"{path}: !include:{include} names <{key}>, which is not a top-level key")
-            if not isinstance(value, str) or not re.fullmatch(r"[\w.+-]+", value):
-                raise ConfigError(f"{key} must be the name of a piece (a file name without .yaml), got {value!r}")
-            include = include.replace(f"<{key}>", value)
-            target = os.path.join(folder, include)
-            if not os.path.isfile(target):
-                piece_dir = os.path.dirname(target)
-                valid = sorted(f[:-5] for f in os.listdir(piece_dir) if f.endswith(".yaml")) \
-                    if os.path.isdir(piece_dir) else []
-                raise ConfigError(f"{key}: no piece {value!r} ({os.path.normpath(target)} not found); "
-                                  f"valid: {', '.join(valid) or 'none'}")
-        return f"!include:{include}"
-
-    return INCLUDE.sub(replace, text)
-
-
 def load_hparams(path: str, overrides=None) -> Hparams:
     """Load ``path`` with ``overrides`` (a yaml string or a mapping); see the module docstring."""
     return build(path, resolve(path, overrides))
@@ -152,36 +113,53 @@ def resolve(path: str, overrides=None) -> str:
         text = f.read()
     _check_octal(path, text)
     overrides = parse_overrides(overrides)
+    tree = parse(text)
+    unknown = [k for k in overrides if k not in tree]
+    if unknown:
+        raise ConfigError(f"unknown hyperparameter {unknown[0]!r} (given as an override); "
+                          f"valid keys: {', '.join(map(str, tree))}")
+    placeholders = [k for k, v in tree.items() if _tag(v) == "!PLACEHOLDER" and k not in overrides]
+    if placeholders:
+        raise ConfigError(f"{path}: {placeholders[0]!r} has no default; give it on the command line "
+                          f"(--{placeholders[0]}=...)")
     text = substitute_pieces(path, text, overrides)
     try:
         return resolve_references(_NamedText(text, os.path.abspath(path)), overrides,
                                   overrides_must_match=True).getvalue()
-    except KeyError as exc:
-        match = re.match(r"Override '(.+)' not found in: (.*)", str(exc.args[0]) if exc.args else "")
-        if match:
-            raise ConfigError(f"unknown hyperparameter {match.group(1)!r} (given as an override); "
-                              f"valid keys: {match.group(2)}") from None
-        raise
-    except ValueError as exc:
-        message = str(exc.args[0]) if exc.args else ""
-        match = re.match(r"'(.+)' is a !PLACEHOLDER", message)
-        if match:
-            raise ConfigError(f"{path}: {match.group(1)!r} has no default; give it on the command line "
-                              f"(--{match.group(1)}=...)") from None
-        if message.startswith("The structure of the overrides"):
-            raise ConfigError(f"{path}: an override does not match the structure of the yaml "
-                              f"({exc.args[1] if len(exc.args) > 1 else ''}): a mapping key takes a mapping, "
-                              "a value takes a value") from None
-        raise
+    except KeyError as exc:  # a nested override key the yaml does not have
+        raise ConfigError(f"{path}: an override names a key the yaml does not have ({exc.args[0]})") from None
+    except (TypeError, ValueError) as exc:  # e.g. a mapping override for a value
+        detail = "; ".join(str(a) for a in exc.args if a is not None)
+        raise ConfigError(f"{path}: an override does not match the structure of the yaml ({detail}): a "
+                          "mapping key takes a mapping, a value takes a value") from None
 
 
-def unread_keys(hparams: Hparams, python_source: str) -> list[str]:
-    """Top-level keys that no ``!ref`` of the yaml and no ``hparams`` read in ``python_source`` uses."""
+def references(text: str) -> set[str]:
+    """Top-level keys that the yaml ``text`` reads itself: those a ``!ref``/``!copy`` value names
+    (anywhere in the parsed tree) and those an ``!include:`` path names (pieces)."""
+    found = set(piece_keys(text))
+
+    def walk(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+        elif _tag(node) in ("!ref", "!copy"):
+            found.update(REFERENCE.findall(str(getattr(node, "value", node))))
+
+    walk(parse(text))
+    return found
+
+
+def unread_keys(hparams: Hparams, declared) -> list[str]:
+    """Top-level keys that neither the yaml itself (:func:`references`) nor the code reads:
+    ``declared`` are the keys the code reads (the run flow's and the Brain's, see
+    :func:`petl_core.recipe.declared_keys`); SpeechBrain's run options are always read."""
     from speechbrain.utils.run_opts import RunOptions
 
-    refs = set(REF.findall(_raw_text(hparams)))
-    reads = {name for groups in PY_READ.findall(python_source) for name in groups if name}
-    used = refs | reads | set(RunOptions().as_dict())  # sb.Brain reads its run options from hparams
+    used = references(_raw_text(hparams)) | set(declared) | set(RunOptions().as_dict())
     return [k for k in hparams if k not in used]
 
 
@@ -190,6 +168,10 @@ def _raw_text(hparams: Hparams) -> str:
         with open(hparams.file, encoding="utf-8") as f:
             return f.read()
     return hparams.text
+
+
+def _tag(node) -> str | None:
+    return getattr(getattr(node, "tag", None), "value", None)
 
 
 def resolved_tree(text: str) -> dict:
@@ -202,12 +184,6 @@ def resolved_node(hparams: Hparams | str, key: str):
     a text from :func:`resolve`), e.g. the ``lobes.build_backbone`` arguments of ``encoder``."""
     tree = _ruamel_load(hparams if isinstance(hparams, str) else hparams.text) or {}
     return _untag(tree.get(key))
-
-
-def resolved_tag(text: str, key: str) -> str | None:
-    """The tag of top-level ``key`` in a resolved yaml, e.g. ``!name:torch.optim.AdamW``."""
-    node = (_ruamel_load(text) or {}).get(key)
-    return getattr(getattr(node, "tag", None), "value", None)
 
 
 def _untag(node):
@@ -229,6 +205,40 @@ def _check_octal(path: str, text: str) -> None:
         if m:
             raise ConfigError(f"{path}:{lineno}: {m.group(1)}: {m.group(2)} has a leading zero (YAML may read it "
                               f"as octal); write {int(m.group(2))} or quote it")
+
+
+def check_values(tree: dict) -> None:
+    """Epochs, batch sizes and the learning rate (of a resolved yaml, :func:`resolved_tree`) are
+    positive numbers of the right kind.
+
+    >>> check_values({"number_of_epochs": 0})
+    Traceback (most recent call last):
+    petl_core.errors.ConfigError: number_of_epochs must be a positive integer, got 0
+    """
+    def positive(key, value, kind=int):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        if not ok or (kind is int and not float(value).is_integer()):
+            raise ConfigError(f"{key} must be a positive {'integer' if kind is int else 'number'}, got {value!r}")
+
+    positive("number_of_epochs", tree.get("number_of_epochs"))
+    for key in ("train_dataloader_opts", "valid_dataloader_opts"):
+        positive(f"{key}[batch_size]", (tree.get(key) or {}).get("batch_size", 1))
+    opt = tree.get("opt_class") if isinstance(tree.get("opt_class"), dict) else {}
+    if "lr" in opt and not isinstance(opt["lr"], dict):  # a mapping: computed (lr_for_method)
+        positive("lr", opt["lr"], float)
+
+
+def lr_for_method(table: dict, method: str) -> float:
+    """The learning rate of ``method`` in an lr table (``hparams_common/lr_tables``), else its
+    ``default``: ``lr: !apply:petl_core.config.lr_for_method [!ref <lr_by_method>, !ref <petl[name]>]``.
+
+    >>> lr_for_method({"default": 0.005, "prompt": 0.01}, "prompt"), lr_for_method({"default": 0.005}, "lora")
+    (0.01, 0.005)
+    """
+    lr = table.get(method, table.get("default"))
+    if lr is None:
+        raise ConfigError(f"lr_by_method has no entry for method {method!r} and no 'default'; give --lr")
+    return float(lr)
 
 
 def plain(value):

@@ -28,6 +28,7 @@ import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from lobes.audio import load_audio
+from petl_core.errors import ConfigError
 
 
 def make_dataset(csv_path: str, task, sample_rate: int, train: bool, crop_seconds: float | None = None,
@@ -67,7 +68,7 @@ def eval_cap(hparams, split: str) -> float | None:
     caps = [hparams.get("max_eval_seconds")] + ([hparams.get("max_valid_seconds")] if split == "valid" else [])
     for key, cap in zip(("max_eval_seconds", "max_valid_seconds"), caps):
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float)) or cap <= 0):
-            raise ValueError(f"{key} must be a positive number of seconds or null, got {cap!r}")
+            raise ConfigError(f"{key} must be a positive number of seconds or null, got {cap!r}")
     caps = [float(c) for c in caps if c is not None]
     return min(caps) if caps else None
 

@@ -31,11 +31,12 @@ from typing import Callable
 
 import numpy as np
 
+from petl_core.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 
-class FewShotError(ValueError):
+class FewShotError(DataError):
     """A class has fewer than k training examples."""
 
 

@@ -1,6 +1,6 @@
-"""The base Brain of the frame-level recipes (beat/downbeat tracking, chord recognition).
+"""The frame Brain: per-frame predictions (beat/downbeat tracking, chord recognition).
 
-A frame recipe's ``train.py`` subclasses :class:`FrameBrain` (the task's Brain) and its yaml holds
+A frame recipe's ``train.py`` uses :class:`FrameBrain` and :func:`frame_datasets`; its yaml holds
 the objects, as every recipe (:mod:`petl_core.recipe`), plus:
 
 * ``task``: a :class:`petl_core.frame_tasks.FrameTask` (``BeatTask``, ``ChordTask``);
@@ -13,21 +13,25 @@ the objects, as every recipe (:mod:`petl_core.recipe`), plus:
   default overlap: half a window).
 
 What it does: the model is a :class:`lobes.frame_head.FrameModel` (encoder + per-frame head on
-``hidden_states[layer]``) whose output timing is bound to the task; training batches are random
-crops with the crop's frame targets; validation and test decode every whole track (madmom DBN /
-chord segments) and score it against its full annotation. Each evaluated track becomes one row
-``[loss, per-track items...]`` (:meth:`petl_core.frame_tasks.FrameTask.item_row`), so the shared
-core gathers them across DDP ranks, averages the loss over tracks, picks the best-validation
-checkpoint on ``task.main_metric`` and bootstraps the test set by track, as for clip-level tasks.
+``hidden_states[layer]``) whose output timing is the task's (:func:`frame_datasets` binds the task
+to it: ``task.with_timing``); training batches are random crops with the crop's frame targets;
+validation and test decode every whole track (madmom DBN / chord segments) and score it against its
+full annotation. Each evaluated track becomes one row ``[loss, per-track items...]``
+(:meth:`petl_core.frame_tasks.FrameTask.item_row`), so the shared mechanics gather them across DDP
+ranks, average the loss over tracks, pick the best-validation checkpoint on ``task.main_metric``
+and bootstrap the test set by track, as for clip-level tasks.
 """
 from __future__ import annotations
 
 import speechbrain as sb
 import torch
 
-from lobes.frame_head import FrameModel, predict_long
+from lobes.frame_head import FrameModel, FrameTiming, frame_timing, predict_long
+from petl_core.brain import PETLBrain
+from petl_core.build import build_head
+from petl_core.errors import ConfigError
 from petl_core.frame_tasks import FrameTask, align_targets, frame_dataset
-from petl_core.recipe import RecipeBrain, build_head, fail, prepare_datasets
+from petl_core.recipe import RecipeData, prepare_manifests
 
 
 def build_frame_model(hparams, task) -> FrameModel:
@@ -37,40 +41,57 @@ def build_frame_model(hparams, task) -> FrameModel:
                       layer=hparams["layer"], target_rate=hparams["frame_rate"])
 
 
-def frame_datasets(hparams, prepare=None) -> dict:
-    """:func:`petl_core.recipe.prepare_datasets` (manifests, checks, few-shot by track), with
-    the datasets of a frame task: training crops with their targets, whole evaluation tracks."""
+def output_timing(hparams) -> FrameTiming:
+    """The frames the model will output: ``frame_rate`` Hz, or the backbone's own frames
+    (as :class:`lobes.frame_head.FrameModel` sets its ``timing``; the Brain checks they agree)."""
+    rate = hparams["frame_rate"]
+    return frame_timing(hparams["encoder"]) if rate is None else FrameTiming(float(rate), 0.0)
+
+
+def frame_datasets(hparams, prepare=None) -> RecipeData:
+    """The manifests (:func:`petl_core.recipe.prepare_manifests`: checks, few-shot by track) and
+    the datasets of a frame task bound to the model's frames: training crops with their targets,
+    whole evaluation tracks."""
     task = hparams["task"]
     if not isinstance(task, FrameTask):
-        fail(f"task must be a frame-level task (petl_core.beat.BeatTask, petl_core.chord.ChordTask), got {task!r}")
-    datasets = prepare_datasets(hparams, prepare)
+        raise ConfigError(f"task must be a frame-level task (petl_core.beat.BeatTask, petl_core.chord.ChordTask), "
+                          f"got {task!r}")
+    data = prepare_manifests(hparams, prepare)
+    task = data.task.with_timing(output_timing(hparams))
     sr = hparams["encoder"].sample_rate
-    datasets["train"] = frame_dataset(datasets["train_csv"], task, sr, train=True,
-                                      crop_seconds=hparams.get("crop_seconds"))
-    for split in ("valid", "test"):
-        datasets[split] = frame_dataset(datasets["manifests"][split], task, sr, train=False)
-    return datasets
+    return data.with_datasets(
+        task,
+        train=frame_dataset(data.train_csv, task, sr, train=True, crop_seconds=hparams.get("crop_seconds")),
+        valid=frame_dataset(data.manifests["valid"], task, sr, train=False),
+        test=frame_dataset(data.manifests["test"], task, sr, train=False))
 
 
-class FrameBrain(RecipeBrain):
+class FrameBrain(PETLBrain):
     """Brain of a frame-level task (see the module docstring)."""
 
+    hparams_keys = ("frame_rate", "eval_overlap_seconds")
     build_model = staticmethod(build_frame_model)
 
-    def __init__(self, hparams, run_opts=None):
+    @classmethod
+    def from_hparams(cls, hparams, run_opts, task):
+        """As :meth:`PETLBrain.from_hparams`, with the evaluation windows of whole tracks."""
         for key in ("augmentation", "feature_cache"):
             if hparams.get(key):
-                fail(f"{key}: not supported by the frame-level recipes yet (it would change the frame "
-                     f"targets or cache crops); set {key}: null")
-        super().__init__(hparams, run_opts)
-        self.task.timing = self.model.timing
+                raise ConfigError(f"{key}: not supported by the frame-level recipes yet (it would change the frame "
+                                  f"targets or cache crops); set {key}: null")
         window = hparams.get("eval_window_seconds") or hparams.get("crop_seconds")
         if not window:
-            fail("eval_window_seconds (or crop_seconds) must be set: tracks are evaluated in windows")
+            raise ConfigError("eval_window_seconds (or crop_seconds) must be set: tracks are evaluated in windows")
         overlap = hparams.get("eval_overlap_seconds")
-        self.window, self.overlap = float(window), float(window) / 2 if overlap is None else float(overlap)
-        if not 0 <= self.overlap < self.window:
-            fail(f"eval_overlap_seconds must be in [0, eval_window_seconds={self.window}), got {overlap}")
+        overlap = float(window) / 2 if overlap is None else float(overlap)
+        if not 0 <= overlap < float(window):
+            raise ConfigError(f"eval_overlap_seconds must be in [0, eval_window_seconds={window}), got {overlap}")
+        brain = super().from_hparams(hparams, run_opts, task)
+        if brain.model.timing != task.timing:
+            raise ConfigError(f"the task's frames ({task.timing}) are not the model's ({brain.model.timing}): build "
+                              "the datasets with petl_core.frame_brain.frame_datasets")
+        brain.window, brain.overlap = float(window), overlap
+        return brain
 
     def compute_forward(self, batch, stage):
         """Training: ``(logits, mask)`` of the crops. Evaluation: the stitched logits of each track."""
@@ -84,31 +105,22 @@ class FrameBrain(RecipeBrain):
 
     def compute_objectives(self, predictions, batch, stage):
         """The yaml's ``compute_cost`` on the frames; in evaluation one row per decoded, scored track."""
-        if stage is None:  # the stage loss from the kept rows (column 0: each track's loss)
-            rows, _ = predictions
-            return rows[:, 0].mean()
         targets, target_lens = batch.targets
         if stage == sb.Stage.TRAIN:
             logits, mask, targets = align_targets(*predictions, targets, target_lens)
-            return self.hparams.compute_cost(logits, targets, mask)
+            return self.compute_cost(logits, targets, mask)
         rows = []
         for i, logits in enumerate(predictions):
             track = targets[i, : int(round(float(target_lens[i]) * targets.shape[1]))][None]
             ones = torch.ones(1, logits.shape[0], dtype=torch.bool, device=logits.device)
             logit, mask, track = align_targets(logits[None], ones, track)
-            loss = self.hparams.compute_cost(logit, track, mask)
+            loss = self.compute_cost(logit, track, mask)
             items = self.task.track_metrics(logits, batch.label[i], float(batch.seconds[i]))
             rows.append(self.task.item_row(float(loss), items))
         rows = torch.tensor(rows, dtype=torch.float64)
         self.keep(stage, rows, torch.zeros(len(rows)), batch)
         return rows[:, 0].mean()
 
-
-class BeatBrain(FrameBrain):
-    """Beat (column 0) and downbeat (column 1) activations per frame against widened targets, BCE
-    (``compute_cost``); tracks decoded with madmom's DBN trackers, scored with madmom's metrics."""
-
-
-class ChordBrain(FrameBrain):
-    """Chord logits per frame against the .lab classes (out-of-vocabulary frames ignored),
-    cross-entropy (``compute_cost``); tracks become segments scored with mir_eval.chord."""
+    def evaluation_loss(self, outputs, labels):
+        """The mean of the tracks' losses (column 0 of the kept rows)."""
+        return outputs[:, 0].mean()

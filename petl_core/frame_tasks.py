@@ -7,10 +7,10 @@ A frame task's manifest ``label`` is the path of the track's annotation file (``
   naming it), so :func:`petl_core.manifest.check_manifest` validates every annotation before
   training through :meth:`FrameTask.encode`;
 * turns it into frame targets for any excerpt ``[start, start + seconds)`` at the model's output
-  frames (:attr:`FrameTask.timing`, a :class:`lobes.frame_head.FrameTiming` that the training code
-  binds from ``FrameModel.timing``);
-* computes a masked loss from ``(logits [B, M, C], mask [B, M])`` and targets
-  (:func:`masked_bce` for beats, :func:`masked_cross_entropy` for chords);
+  frames (:attr:`FrameTask.timing`, a :class:`lobes.frame_head.FrameTiming`: the task bound to a
+  model's output frames is a new task, ``task.with_timing(timing)``);
+* is trained with the yaml's ``compute_cost``, a masked frame loss ``cost(logits [B, M, C],
+  targets, mask [B, M])`` (:func:`masked_bce` for beats, :func:`masked_cross_entropy` for chords);
 * samples few-shot subsets by track (``few_shot_k`` = k training tracks);
 * decodes a whole track's logits into events (beat times, chord segments) and scores them
   against the full annotation (:meth:`FrameTask.track_metrics`); :meth:`FrameTask.summarise`
@@ -38,6 +38,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 
 from lobes.audio import load_audio
 from lobes.frame_head import FrameTiming
+from petl_core.tasks import Task
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -72,8 +73,8 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torc
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index)
 
 
-class FrameTask:
-    """Base class; subclasses define ``parse``, ``frame_targets``, ``cost``, ``decode``, ``score``."""
+class FrameTask(Task):
+    """Base class; subclasses define ``parse``, ``frame_targets``, ``decode``, ``score``."""
 
     name = "frame"
     main_metric: str
@@ -82,7 +83,11 @@ class FrameTask:
 
     def __init__(self) -> None:
         self.timing: FrameTiming | None = None
-        self._cache: dict[str, object] = {}
+        self._cache: dict[str, object] = {}  # parsed annotations (a memo, shared by the task's copies)
+
+    def with_timing(self, timing: FrameTiming) -> "FrameTask":
+        """The task bound to a model's output frames (a new task)."""
+        return self._with(timing=timing)
 
     # ------------------------------------------------------------------ annotations
     def parse(self, path: str):
@@ -102,8 +107,8 @@ class FrameTask:
 
     def _require_timing(self) -> FrameTiming:
         if self.timing is None:
-            raise RuntimeError(f"{type(self).__name__}.timing is not set: bind the model's output timing "
-                               "(task.timing = frame_model.timing) before making targets")
+            raise RuntimeError(f"{type(self).__name__} has no timing: bind the model's output timing "
+                               "(task.with_timing(frame_model.timing)) before making targets")
         return self.timing
 
     def targets(self, label: str, start: float, seconds: float) -> torch.Tensor:
@@ -115,26 +120,10 @@ class FrameTask:
     def frame_targets(self, annotation, times: np.ndarray) -> torch.Tensor:
         raise NotImplementedError
 
-    # ------------------------------------------------------------------ training
-    #: the frame loss ``cost(logits, targets, mask)`` (a recipe's ``compute_cost``)
-    cost = staticmethod(masked_bce)
-
-    def loss(self, logits: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
-             target_lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """:attr:`cost` of ``logits`` against ``targets`` ``[B, T, ...]`` (padded: ``target_lengths``)."""
-        logits, mask, targets = align_targets(logits, mask, targets, target_lengths)
-        return self.cost(logits, targets, mask)
-
     # ------------------------------------------------------------------ few-shot
-    scalar = True
-    few_shot_short = "error"
-
     def few_shot_class(self, label: str) -> str:
         """Few-shot by track: every training track counts for one class, so k = k tracks."""
         return "track"
-
-    def fit(self, train_csv: str) -> None:
-        """Nothing to learn from the training manifest (the vocabulary is fixed)."""
 
     # ------------------------------------------------------------------ evaluation
     def decode(self, logits: torch.Tensor, seconds: float):

@@ -2,7 +2,7 @@
 
 Shared by ``tools/predict.py`` and ``tools/tsne.py``. A run's output folder holds
 ``results.json`` (its ``config`` is the resolved hyperparameters: ``backbone``, ``method``,
-``head``, ``layer``, ``seed``, ``task``, ``task_resolved``...), ``hyperparams.yaml`` (the recipe's
+``head``, ``layer``, ``seed``, ``task`` (the fitted task)...), ``hyperparams.yaml`` (the recipe's
 yaml resolved: it reloads on its own) and ``save/CKPT+*/model.ckpt`` (the trainable tensors only,
 see :class:`petl_core.brain.TrainableState`). :func:`load_run` rebuilds the model from
 ``hyperparams.yaml`` exactly as the recipe did (its seed first, so frozen weights of a randomly
@@ -31,8 +31,9 @@ import os
 import torch
 
 from lobes.audio import load_audio
-from petl_core.brain import CheckpointMismatchError, TrainableState
+from petl_core.brain import TrainableState
 from petl_core.data import windows
+from petl_core.errors import CheckpointMismatchError
 from petl_core.tasks import Task
 
 
@@ -91,25 +92,24 @@ def run_path(folder: str, config: dict, path: str | None) -> str | None:
 
 
 def build_run_task(config: dict, folder: str | None, task: Task) -> Task:
-    """The run's ``task`` (the yaml's object) with the run's class/tag lists: those of
-    ``task_resolved``, else of the run's training manifest."""
-    resolved = config.get("task_resolved") or {}
-    if resolved.get("classes") and hasattr(task, "set_classes"):
-        task.set_classes(resolved["classes"])
-    elif resolved.get("tags") and hasattr(task, "set_tags"):
-        task.set_tags(resolved["tags"])
-    else:  # the FULL training manifest (as the recipe), not a few-shot subset
-        train_csv = (config.get("manifests") or {}).get("train") or config.get("train_csv")
-        if folder is not None:
-            train_csv = run_path(folder, config, train_csv)
-        candidates = [train_csv, os.path.join(folder or "", "manifests", "train.csv")]
-        train_csv = next((c for c in candidates if c and os.path.isfile(c)), None)
-        try:
-            task.fit(train_csv)
-        except (ValueError, TypeError, OSError) as exc:
-            raise RunError(f"{folder}: cannot recover the task's labels ({exc}; no results.json and no "
-                           "training manifest?)") from None
-    return task
+    """The run's ``task`` (the yaml's object) with the run's class/tag lists: those of the fitted
+    task in ``config["task"]``, else of the run's training manifest (a new task: ``task.fitted``)."""
+    resolved = config.get("task") if isinstance(config.get("task"), dict) else {}
+    if resolved.get("classes") and hasattr(task, "with_classes"):
+        return task.with_classes(resolved["classes"])
+    if resolved.get("tags") and hasattr(task, "with_tags"):
+        return task.with_tags(resolved["tags"])
+    # the FULL training manifest (as the recipe), not a few-shot subset
+    train_csv = (config.get("manifests") or {}).get("train") or config.get("train_csv")
+    if folder is not None:
+        train_csv = run_path(folder, config, train_csv)
+    candidates = [train_csv, os.path.join(folder or "", "manifests", "train.csv")]
+    train_csv = next((c for c in candidates if c and os.path.isfile(c)), None)
+    try:
+        return task.fitted(train_csv)
+    except (ValueError, TypeError, OSError) as exc:
+        raise RunError(f"{folder}: cannot recover the task's labels ({exc}; no results.json and no "
+                       "training manifest?)") from None
 
 
 # ------------------------------------------------------------------------------------ checkpoint
@@ -150,7 +150,8 @@ def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
     ``checkpoint``: a ``CKPT+...`` folder or ``model.ckpt`` file; default the best-validation one.
     ``hparams`` is the resolved configuration plus ``checkpoint`` (the file loaded).
     """
-    from petl_core.recipe import build_model, load_run_hparams
+    from petl_core.build import build_model
+    from petl_core.recipe import load_run_hparams
 
     config = run_config(folder)
     try:  # the run's objects, built as the run built them (its __set_seed first); nothing written

@@ -1,6 +1,5 @@
 """Evaluation metrics, computed with the libraries made for them.
 
-* accuracy (single-label classification);
 * macro mAP and macro ROC-AUC for tagging (``sklearn.metrics``; classes without a positive, or
   without a negative, in the evaluated set are skipped for that metric, as an undefined AP/AUC);
 * key weighted score from ``mir_eval.key.weighted_score``. NOTE: mir_eval credits 0.5 only when the
@@ -28,24 +27,11 @@ import numpy as np
 TEMPO_TOLERANCE = 0.04
 
 
-def accuracy(predictions: Sequence[int], targets: Sequence[int]) -> float:
-    predictions, targets = np.asarray(predictions), np.asarray(targets)
-    if len(targets) == 0:
-        raise ValueError("accuracy of an empty set")
-    return float((predictions == targets).mean())
-
-
 def key_scores(references: Sequence[str], estimates: Sequence[str]) -> np.ndarray:
     """Per-item ``mir_eval.key.weighted_score`` (fifth above 0.5, relative 0.3, parallel 0.2)."""
     import mir_eval
 
     return np.array([mir_eval.key.weighted_score(r, e) for r, e in zip(references, estimates)], dtype=float)
-
-
-def key_metrics(references: Sequence[str], estimates: Sequence[str]) -> dict:
-    scores = key_scores(references, estimates)
-    exact = np.array([r == e for r, e in zip(references, estimates)], dtype=float)
-    return {"weighted_score": float(scores.mean()), "accuracy": float(exact.mean())}
 
 
 def tempo_scores(detections: Sequence[float], annotations: Sequence[float], tolerance: float = TEMPO_TOLERANCE) -> dict:
@@ -60,11 +46,6 @@ def tempo_scores(detections: Sequence[float], annotations: Sequence[float], tole
         acc1.append(float(ev.acc1))
         acc2.append(float(ev.acc2))
     return {"acc1": np.array(acc1), "acc2": np.array(acc2)}
-
-
-def tempo_metrics(detections: Sequence[float], annotations: Sequence[float], tolerance: float = TEMPO_TOLERANCE) -> dict:
-    scores = tempo_scores(detections, annotations, tolerance)
-    return {name: float(values.mean()) for name, values in scores.items()}
 
 
 def tagging_metrics(scores: np.ndarray, targets: np.ndarray) -> dict:

@@ -7,7 +7,10 @@
   resumed or re-evaluated only with the same settings; a rerun with other hyperparameters would
   train nothing (its checkpoints are "done") and write a ``results.json`` claiming the new ones,
   so it is refused with the keys that differ. Settings that change no result
-  (:data:`RUN_ONLY_KEYS`: where results go, loader workers, threads, bootstrap size...) may differ.
+  (:data:`RUN_ONLY_KEYS`: where results go, loader workers, threads, bootstrap size...) may differ;
+* :func:`write_experiment_files`: what SpeechBrain's ``create_experiment_directory`` writes, once
+  (by the main process): the resolved ``hyperparams.yaml`` (it reloads on its own), a copy of the
+  recipe's ``train.py``, ``log.txt`` (the logging set-up) and ``env.log``.
 
 Example:
     >>> import tempfile
@@ -20,8 +23,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 
-from petl_core.config import ConfigError, _untag, _ruamel_load
+from petl_core.config import _ruamel_load, _untag
+from petl_core.errors import ConfigError
 
 SETTINGS_FILE = "hyperparams.yaml"
 #: keys that may differ between a run and its rerun (they change where results go or how fast)
@@ -58,3 +63,20 @@ def check_same_settings(folder: str, resolved_text: str) -> list[str]:
         before = _untag(_ruamel_load(f.read()) or {})
     now = _untag(_ruamel_load(resolved_text) or {})
     return sorted(k for k in set(before) | set(now) if k not in RUN_ONLY_KEYS and before.get(k) != now.get(k))
+
+
+def write_experiment_files(folder: str, hparams_file: str, resolved_text: str, recipe_file: str | None) -> None:
+    """The experiment folder's files (see the module docstring); call on the main process only."""
+    import speechbrain as sb
+    from speechbrain.core import DEFAULT_LOG_CONFIG
+
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, SETTINGS_FILE), "w", encoding="utf-8") as f:
+        f.write(f"# {hparams_file}, resolved (overrides applied, pieces included); reloads on its own\n")
+        f.write(resolved_text)
+    if recipe_file and os.path.isfile(recipe_file):
+        shutil.copy(recipe_file, folder)
+    log_file = os.path.join(folder, "log.txt")
+    sb.utils.logger.setup_logging(DEFAULT_LOG_CONFIG, {"handlers": {"file_handler": {"filename": log_file}}})
+    with open(os.path.join(folder, "env.log"), "w", encoding="utf-8") as f:
+        f.write(sb.utils.logger.get_environment_description())

@@ -1,13 +1,24 @@
-"""Tasks: label encoding, loss, label transforms under augmentation, and metrics.
+"""Tasks: what is true of a task type — label encoding, the targets the loss compares with, the
+label transforms under augmentation, and the metrics.
 
-One class per kind of task; the Brain is task-agnostic and calls these methods:
+One class per kind of task; the Brain is task-agnostic and calls:
 
 * ``encode(label_string) -> tensor``: the raw label carried by batches (class index, multi-hot
-  vector, key index or BPM). Targets are derived from it in :meth:`loss`, *after* augmentation
-  transformed it (pitch shift rotates a key, time stretch scales a BPM).
-* ``loss(logits, labels)``; ``metrics(logits, labels) -> {name: value}``;
-  ``main_metric`` (higher is better; used to pick the best-validation checkpoint).
-* ``item_metrics(logits, labels)``: metric building blocks per item, for bootstraps.
+  vector, key index or BPM);
+* ``transform(labels, pitch_steps=..., stretch_rates=...)``: the labels after augmentation (a pitch
+  shift rotates a key, a time stretch scales a BPM);
+* ``cost_targets(labels)``: what the yaml's ``compute_cost`` (the only loss) compares the logits with,
+  derived from the (transformed) labels: class indices, multi-hot floats, soft BPM-bin
+  distributions, standardised regression targets; ``cost_options``: keyword arguments the task
+  passes to ``compute_cost`` (``label_smoothing``), checked against its signature before training
+  (:func:`check_cost_options`);
+* ``item_metrics(logits, labels)``: metric building blocks per item; ``summarise(items, idx)``:
+  the metrics (of a bootstrap resample ``idx``); ``main_metric`` picks the best-validation
+  checkpoint (``main_metric_direction``: ``"max"``, higher is better).
+
+A task is never changed once built. What a task learns from the training manifest (the class or
+tag list where the yaml gives none, a regression's mean/std) comes back as a new task:
+``task.fitted(train_csv)``.
 
 Tempo (seed 001, ``grid: linear``, the default): 300 one-BPM classes (class k = ``min_bpm + k``
 BPM) with soft targets 1 at the true bin and 0.5 at ±1 and ±2 bins. The soft target is normalised
@@ -22,16 +33,21 @@ Example:
     (24, 'A minor')
     >>> int(task.transform(task.encode("A minor")[None], pitch_steps=torch.tensor([3]))[0]) == int(task.encode("C minor"))
     True
+    >>> KeyTask(label_smoothing=0.1).cost_options
+    {'label_smoothing': 0.1}
 """
 from __future__ import annotations
 
+import copy
 import csv
+import inspect
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from petl_core import metrics as M
+from petl_core.errors import ConfigError
 from petl_core.music import KEYS
 
 KEY_CLASSES = list(KEYS)
@@ -40,6 +56,9 @@ KEY_CLASSES = list(KEYS)
 class Task:
     name = "task"
     main_metric = "accuracy"
+    #: the main metric's better direction (``"max"``: higher is better), as SpeechBrain's
+    #: ``EpochCounterWithStopper(direction=...)`` names it
+    main_metric_direction = "max"
     num_outputs: int
     #: labels are one number per item (batched as ``[B]``); tagging labels are vectors
     scalar = True
@@ -51,8 +70,14 @@ class Task:
         """Labels after pitch shift by ``pitch_steps`` semitones / time stretch by ``stretch_rates``."""
         return labels
 
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def cost_targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """What ``compute_cost`` compares the logits with."""
         raise NotImplementedError
+
+    @property
+    def cost_options(self) -> dict:
+        """Keyword arguments of ``compute_cost`` that the task's options set (none by default)."""
+        return {}
 
     def item_metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict:
         """Arrays aligned with items; :meth:`summarise` turns (a resample of) them into metrics."""
@@ -60,9 +85,6 @@ class Task:
 
     def summarise(self, items: dict, idx: np.ndarray | None = None) -> dict:
         return {k: float(np.mean(v if idx is None else v[idx])) for k, v in items.items()}
-
-    def metrics(self, logits: torch.Tensor, labels: torch.Tensor) -> dict:
-        return self.summarise(self.item_metrics(logits, labels))
 
     def describe(self) -> dict:
         return {"name": self.name, "num_outputs": self.num_outputs, "main_metric": self.main_metric}
@@ -74,9 +96,47 @@ class Task:
         """The class a training item counts for in few-shot sampling (k items per class)."""
         return label
 
-    def fit(self, train_csv: str) -> None:
-        """What the task learns from the training manifest before training (SpeechBrain's
-        ``load_or_create`` of a label encoder): the class or tag list where it was not given."""
+    def fitted(self, train_csv: str) -> "Task":
+        """The task with what it learns from the training manifest (SpeechBrain's
+        ``load_or_create`` of a label encoder): a new task; this one is unchanged."""
+        return self
+
+    def _with(self, **attributes) -> "Task":
+        """A copy of the task with ``attributes`` set (the original is not changed)."""
+        new = copy.copy(self)
+        new.__dict__.update(attributes)
+        return new
+
+
+def check_cost_options(task: Task, compute_cost) -> None:
+    """A task option that goes to ``compute_cost`` must be one it takes, and not set twice.
+
+    >>> import torch.nn.functional as F
+    >>> check_cost_options(ClassificationTask(label_smoothing=0.1), F.cross_entropy)  # taken
+    >>> check_cost_options(ClassificationTask(label_smoothing=0.1), F.binary_cross_entropy_with_logits)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    petl_core.errors.ConfigError: task option label_smoothing=0.1 goes to compute_cost (binary_cross_...) ...
+    """
+    options = task.cost_options
+    if not options:
+        return
+    func = getattr(compute_cost, "func", compute_cost)
+    name = getattr(func, "__name__", repr(func))
+    given = set(getattr(compute_cost, "keywords", None) or {})
+    try:
+        parameters = inspect.signature(compute_cost).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: the call will tell
+        return
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    for key, value in options.items():
+        if key in given:
+            raise ConfigError(f"label option {key} is set twice: in task ({value}) and in compute_cost ({name}); "
+                              f"keep one")
+        if key not in parameters and not takes_any:
+            raise ConfigError(f"task option {key}={value} goes to compute_cost ({name}), which does not take it: "
+                              f"use a compute_cost that takes {key} (e.g. torch.nn.functional.cross_entropy) or "
+                              "remove the option")
 
 
 class ClassificationTask(Task):
@@ -86,21 +146,30 @@ class ClassificationTask(Task):
     main_metric = "accuracy"
 
     def __init__(self, classes: list[str] | None = None, label_smoothing: float = 0.0) -> None:
-        self.label_smoothing = label_smoothing
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+                or not 0.0 <= label_smoothing <= 1.0:
+            raise ConfigError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+        self.label_smoothing = float(label_smoothing)
         if classes is not None:
-            self.set_classes(classes)
+            self.__dict__.update(_class_list(classes))
 
-    def set_classes(self, classes: list[str]) -> None:
-        if len(classes) < 2:
-            raise ValueError(f"classification needs at least 2 classes, got {classes}")
-        self.classes = list(classes)
-        self.index = {c: i for i, c in enumerate(self.classes)}
-        self.num_outputs = len(self.classes)
+    def with_classes(self, classes: list[str]) -> "ClassificationTask":
+        """The task over ``classes`` (a new task)."""
+        return self._with(**_class_list(classes))
 
-    def fit(self, train_csv):
+    def fitted(self, train_csv):
         """The classes (sorted) of the training manifest, unless given."""
-        if not hasattr(self, "classes"):
-            self.set_classes(sorted(set(read_labels(train_csv))))
+        if hasattr(self, "classes"):
+            return self
+        return self.with_classes(sorted(set(read_labels(train_csv))))
+
+    def cost_targets(self, labels):
+        """Class indices (``compute_cost``: cross-entropy)."""
+        return labels
+
+    @property
+    def cost_options(self):
+        return {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
 
     def encode(self, label: str) -> torch.Tensor:
         if label not in self.index:
@@ -110,15 +179,13 @@ class ClassificationTask(Task):
     def decode(self, index: int) -> str:
         return self.classes[index]
 
-    def loss(self, logits, labels):
-        return F.cross_entropy(logits.float(), labels, label_smoothing=self.label_smoothing)
-
     def item_metrics(self, logits, labels):
         pred = logits.argmax(-1).cpu().numpy()
         return {"accuracy": (pred == labels.cpu().numpy()).astype(float)}
 
     def describe(self):
-        return {**super().describe(), "classes": self.classes}
+        out = {**super().describe(), "classes": self.classes}
+        return {**out, "label_smoothing": self.label_smoothing} if self.label_smoothing else out
 
 
 class KeyTask(ClassificationTask):
@@ -272,8 +339,9 @@ class TempoTask(Task):
             weights = torch.where(dist.abs() <= 4 * self.sigma, weights, torch.zeros_like(weights))
         return weights / weights.sum(1, keepdim=True)
 
-    def loss(self, logits, labels):
-        return -(self.soft_targets(labels) * F.log_softmax(logits.float(), -1)).sum(-1).mean()
+    def cost_targets(self, labels):
+        """Each clip's BPM as a distribution over the bins (``compute_cost``: cross-entropy)."""
+        return self.soft_targets(labels)
 
     def predict_bpm(self, logits):
         logits = logits.float()
@@ -311,19 +379,17 @@ class TaggingTask(Task):
 
     def __init__(self, tags: list[str] | None = None) -> None:
         if tags is not None:
-            self.set_tags(tags)
+            self.__dict__.update(_tag_list(tags))
 
-    def set_tags(self, tags: list[str]) -> None:
-        if not tags:
-            raise ValueError("tagging needs at least one tag")
-        self.tags = list(tags)
-        self.index = {t: i for i, t in enumerate(self.tags)}
-        self.num_outputs = len(self.tags)
+    def with_tags(self, tags: list[str]) -> "TaggingTask":
+        """The task over ``tags`` (a new task)."""
+        return self._with(**_tag_list(tags))
 
-    def fit(self, train_csv):
+    def fitted(self, train_csv):
         """Every tag (sorted) of the training manifest, unless given."""
-        if not hasattr(self, "tags"):
-            self.set_tags(sorted({t for label in read_labels(train_csv) for t in split_tags(label)}))
+        if hasattr(self, "tags"):
+            return self
+        return self.with_tags(sorted({t for label in read_labels(train_csv) for t in split_tags(label)}))
 
     def encode(self, label: str) -> torch.Tensor:
         target = torch.zeros(self.num_outputs)
@@ -333,8 +399,9 @@ class TaggingTask(Task):
             target[self.index[tag]] = 1.0
         return target
 
-    def loss(self, logits, labels):
-        return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+    def cost_targets(self, labels):
+        """The clip's tags as a float multi-hot vector (``compute_cost``: binary cross-entropy)."""
+        return labels.float()
 
     def item_metrics(self, logits, labels):
         return {"scores": torch.sigmoid(logits.float()).cpu().numpy(), "targets": labels.cpu().numpy()}
@@ -353,9 +420,9 @@ class RegressionTask(Task):
     """Regression of ``targets`` (names; the label holds one number per target, joined by ``;``).
 
     The model outputs standardised targets ``(y - mean) / std`` (``mean``/``std`` per target;
-    with ``standardize=True`` :meth:`fit` computes them on the training manifest, as MARBLE
-    standardises Emomusic); :meth:`loss` is the MSE on that scale (a recipe's ``compute_cost``
-    may be any other, e.g. ``torch.nn.functional.l1_loss``, on :meth:`standardized`). Metrics (:func:`petl_core.metrics.
+    with ``standardize=True`` :meth:`fitted` computes them on the training manifest, as MARBLE
+    standardises Emomusic); the recipe's ``compute_cost`` compares the outputs with them
+    (:meth:`cost_targets`; MSE, or any other, e.g. ``torch.nn.functional.l1_loss``). Metrics (:func:`petl_core.metrics.
     regression_metrics`) are computed in the original units: R² and Pearson's r per target and
     their means; ``r2`` (the mean R²) picks the best-validation checkpoint.
     """
@@ -390,18 +457,20 @@ class RegressionTask(Task):
                              f"({';'.join(self.targets)})")
         return torch.tensor(values, dtype=torch.float32)
 
-    def fit(self, train_csv):
-        """With ``standardize``: the targets' mean and std on the training manifest."""
-        if self.standardize:
-            mean, std = target_statistics(read_labels(train_csv), self)
-            self.mean, self.std = torch.tensor(mean), torch.tensor(std)
+    def fitted(self, train_csv):
+        """With ``standardize``: the task with the targets' mean and std on the training manifest."""
+        if not self.standardize:
+            return self
+        mean, std = target_statistics(read_labels(train_csv), self)
+        return self._with(mean=torch.tensor(mean), std=torch.tensor(std))
 
     def standardized(self, labels: torch.Tensor) -> torch.Tensor:
         """``(labels - mean) / std``: what the outputs are trained to be."""
         return (labels.float() - self.mean.to(labels.device)) / self.std.to(labels.device)
 
-    def loss(self, logits, labels):
-        return F.mse_loss(logits.float(), self.standardized(labels))
+    def cost_targets(self, labels):
+        """``(y - mean) / std`` per target (``compute_cost``: e.g. MSE)."""
+        return self.standardized(labels)
 
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
         """Outputs in the targets' units."""
@@ -461,22 +530,13 @@ def read_labels(csv_path: str) -> list[str]:
         return [row["label"] for row in csv.DictReader(f)]
 
 
-def build_task(options: dict, train_csv: str) -> Task:
-    """Task from hparams ``task: {name: ..., ...}``; class/tag lists come from the training manifest."""
-    options = dict(options)
-    name = options.pop("name", None)
-    if name == "key":
-        return KeyTask(**options)
-    if name == "tempo":
-        return TempoTask(**options)
-    if name == "classification":
-        classes = options.pop("classes", None) or sorted(set(read_labels(train_csv)))
-        return ClassificationTask(classes, **options)
-    if name == "tagging":
-        tags = options.pop("tags", None) or sorted({t for label in read_labels(train_csv) for t in split_tags(label)})
-        return TaggingTask(tags, **options)
-    if name == "regression":
-        task = RegressionTask(**{"standardize": True, **options})
-        task.fit(train_csv)
-        return task
-    raise ValueError(f"unknown task {name!r}; valid: classification, tagging, key, tempo, regression")
+def _class_list(classes: list[str]) -> dict:
+    if len(classes) < 2:
+        raise ValueError(f"classification needs at least 2 classes, got {classes}")
+    return {"classes": list(classes), "index": {c: i for i, c in enumerate(classes)}, "num_outputs": len(classes)}
+
+
+def _tag_list(tags: list[str]) -> dict:
+    if not tags:
+        raise ValueError("tagging needs at least one tag")
+    return {"tags": list(tags), "index": {t: i for i, t in enumerate(tags)}, "num_outputs": len(tags)}

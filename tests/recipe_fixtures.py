@@ -51,15 +51,17 @@ bootstrap_resamples: 20
 
 
 def run_in_process(brain_class, argv):
-    """``setup`` + ``prepare_datasets`` + ``fit_and_test`` of ``brain_class``, as a train.py does."""
+    """What a clip recipe's train.py does (``recipe_main``: setup, data, Brain, fit and test), in
+    this process: a user's problem is ``SystemExit`` with one ``error:`` line on stderr."""
     import logging
 
-    from petl_core.recipe import prepare_datasets
+    from petl_core.recipe import clip_datasets, fit_and_test, recipe_main, setup
 
     try:
-        hparams, run_opts = brain_class.setup(argv)
-        datasets = prepare_datasets(hparams)
-        return brain_class(hparams, run_opts).fit_and_test(datasets)
+        with recipe_main():
+            hparams, run_opts = setup(argv, brain_class)
+            data = clip_datasets(hparams)
+            return fit_and_test(brain_class.from_hparams(hparams, run_opts, data.task), data)
     finally:
         root = logging.getLogger()
         for handler in list(root.handlers):  # SpeechBrain adds console/file handlers

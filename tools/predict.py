@@ -130,7 +130,7 @@ def predict_frames(model, task, hparams: dict, paths: list[str], out_dir: str, m
     from lobes.frame_head import FrameModel, predict_long
 
     frame = FrameModel(model.backbone, model.head, layer=model.layer, target_rate=hparams.get("frame_rate")).eval()
-    task.timing = frame.timing
+    task = task.with_timing(frame.timing)
     window = float(hparams.get("eval_window_seconds") or hparams["crop_seconds"])
     overlap = hparams.get("eval_overlap_seconds")
     overlap = window / 2 if overlap is None else float(overlap)

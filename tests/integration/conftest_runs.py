@@ -39,7 +39,7 @@ def train_tiny_run(root):
     """Train the tiny run under ``root``; return its output folder."""
     from recipe_fixtures import COMMON, MINIMAL, run_in_process
 
-    from petl_core.task_brains import ClassificationBrain
+    from petl_core.clip_brain import ClipBrain
 
     data = os.path.join(root, "data")
     os.makedirs(data, exist_ok=True)
@@ -58,7 +58,7 @@ def train_tiny_run(root):
     hparams = os.path.join(root, "hparams.yaml")
     with open(hparams, "w") as f:
         f.write(MINIMAL.format(out=out, data=data, common=COMMON))
-    run_in_process(ClassificationBrain, [hparams, "--device=cpu", "--noprogressbar"])
+    run_in_process(ClipBrain, [hparams, "--device=cpu", "--noprogressbar"])
     return out
 
 

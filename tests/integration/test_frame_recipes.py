@@ -63,7 +63,7 @@ def test_every_method_on_a_frame_recipe(method, gtzan, tmp_path, monkeypatch):
     res = _run("GTZAN/beat", gtzan, str(tmp_path / "out"), monkeypatch, "--backbone=tiny_mert", f"--method={method}")
     _check(res, BEAT_METRICS)
     assert res["params"]["trainable"] > 0 or method in ("linear", "mlp")
-    assert res["config"]["task_resolved"]["frame_rate"] == 100.0
+    assert res["config"]["task"]["frame_rate"] == 100.0
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -81,8 +81,8 @@ def test_real_dataset_frame_recipes(recipe, tmp_path, monkeypatch):
     _check(res, CHORD_METRICS if "chord" in recipe else BEAT_METRICS)
     assert res["n_train"] == 2  # few-shot by track
     if "chord" in recipe:
-        assert res["config"]["task_resolved"]["vocabulary"] == "extended"
-        assert len(res["config"]["task_resolved"]["classes"]) == 169
+        assert res["config"]["task"]["vocabulary"] == "extended"
+        assert len(res["config"]["task"]["classes"]) == 169
     # tools/predict.py writes the track's annotation file (.beats / .lab), readable by the parsers
     import runpy
     predict = runpy.run_path(os.path.join(REPO, "tools", "predict.py"))

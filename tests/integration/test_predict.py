@@ -19,14 +19,15 @@ import predict as predict_tool  # noqa: E402
 
 def _evaluation_logits(run_folder, files):
     """Logits of ``files`` as the recipe's test evaluation computes them: an independently rebuilt
-    model, PETLBrain.evaluate(max_key=main metric) with the Checkpointer, batched and windowed."""
+    model, ClipBrain.evaluate(max_key=main metric) with the Checkpointer, batched and windowed."""
     from speechbrain.utils.checkpoints import Checkpointer
 
-    from petl_core.brain import PETLBrain
+    from petl_core.build import build_model
+    from petl_core.clip_brain import ClipBrain
     from petl_core.data import make_dataset
     from petl_core.inference import build_run_task, run_config
     from petl_core.manifest import write_manifest
-    from petl_core.recipe import build_model, load_run_hparams
+    from petl_core.recipe import load_run_hparams
 
     config = run_config(run_folder)
     objects = load_run_hparams(run_folder, {"checkpointer": None, "train_logger": None})  # seeds as the run
@@ -39,8 +40,9 @@ def _evaluation_logits(run_folder, files):
                     for i, f in enumerate(files)], manifest)
     sr = model.backbone.sample_rate
     dataset = make_dataset(manifest, task, sr, train=False, max_eval_seconds=config.get("max_eval_seconds"))
-    brain = PETLBrain(modules={"model": model}, hparams={}, run_opts={"device": "cpu", "noprogressbar": True},
+    brain = ClipBrain(modules={"model": model}, hparams={}, run_opts={"device": "cpu", "noprogressbar": True},
                       checkpointer=Checkpointer(os.path.join(run_folder, "save")), task=task,
+                      compute_cost=objects["compute_cost"],
                       eval_window=int(config["eval_window_seconds"] * sr))
     brain.evaluate(dataset, max_key=task.main_metric, test_loader_kwargs={"batch_size": len(files)})
     assert brain._ids == [f"f{i}" for i in range(len(files))]

@@ -1,5 +1,5 @@
 """A recipe's objects are swapped by editing only its yaml (optimizer, head, loss, augmentation),
-and a new task is a Brain subclass in a train.py of its own."""
+and a Brain whose loss differs is a subclass in a train.py of its own."""
 import json
 import os
 import runpy
@@ -74,31 +74,30 @@ def test_optimizer_head_loss_and_augmentation_swapped_in_the_yaml(tmp_path, synt
 
 
 NEW_TASK = '''
-"""Tone height with a margin: a new task is a Brain subclass in the recipe's own train.py."""
+"""Tone height with a margin: a Brain subclass in the recipe's own train.py (its loss differs)."""
 import sys
 
-import torch
+from petl_core.clip_brain import ClipBrain
+from petl_core.recipe import clip_datasets, fit_and_test, recipe_main, setup
 
-from petl_core.recipe import RecipeBrain, prepare_datasets
 
+class MarginBrain(ClipBrain):
+    """The loss adds ``logit_penalty`` times the mean squared logit."""
 
-class MarginBrain(RecipeBrain):
-    """Class indices as targets; the loss adds ``logit_penalty`` times the mean squared logit."""
-
-    def targets(self, labels):
-        return labels
+    hparams_keys = ("logit_penalty",)  # what this Brain reads besides the run's keys
 
     def compute_objectives(self, predictions, batch, stage):
         logits, labels = predictions
         self.keep(stage, logits, labels, batch)
-        cost = self.hparams.compute_cost(logits.float(), self.targets(labels))
-        return cost + self.hparams.logit_penalty * logits.float().pow(2).mean()
+        return self.cost(logits, labels) + self.hparams.logit_penalty * logits.float().pow(2).mean()
 
 
 if __name__ == "__main__":
-    hparams, run_opts = MarginBrain.setup(sys.argv[1:])
-    datasets = prepare_datasets(hparams)
-    MarginBrain(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], MarginBrain, recipe_file=__file__)
+        data = clip_datasets(hparams)
+        brain = MarginBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)
 '''
 
 
@@ -118,6 +117,7 @@ def test_a_new_task_is_a_brain_subclass_in_a_train_py(tmp_path, tiny_run, monkey
         f"output_folder: {out}", f"output_folder: {out}0"))
     run_train_py(str(script), [str(tmp_path / "hparams.yaml"), "--device=cpu", "--noprogressbar"], monkeypatch)
     assert (tmp_path / "out0" / "train_log.txt").read_text().split("train loss:")[1] != log.split("train loss:")[1]
+    assert (out / "train.py").read_text() == NEW_TASK  # the recipe's own file, copied into its folder
     # a key that neither the yaml nor this train.py reads is refused, named
     (tmp_path / "hparams.yaml").write_text(yaml + "logit_penalti: 0.5\n")
     with pytest.raises(SystemExit):

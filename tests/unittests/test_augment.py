@@ -133,3 +133,16 @@ def test_one_transform_call_per_group_of_equal_draws(monkeypatch):
     out, lens, params = aug(torch.randn(6, 8000), torch.ones(6), aug.generator(0, 0))
     assert calls == [("pitch_shift", 6), ("time_stretch", 6), ("time_stretch", 6)]  # pitch_shift stretches too
     assert params["pitch_steps"].tolist() == [2] * 6 and out.shape == (6, round(8000 / 1.05))
+
+
+def test_augmented_audio_stays_fp32_under_autocast():
+    """A bf16 training step must not quantise the training audio: resampling (a convolution) would
+    run in bf16 under autocast; the augmenter runs outside it and returns what fp32 returns."""
+    aug = Augmenter(16000, pitch_shift={"prob": 1.0, "semitones": [3]}, time_stretch={"prob": 1.0, "rates": [1.05]})
+    wavs = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    reference, _, _ = aug(wavs, torch.ones(2), aug.generator(0, 1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.nn.functional.conv1d(wavs[:, None], torch.ones(1, 1, 3)).dtype == torch.bfloat16
+        out, _, params = aug(wavs, torch.ones(2), aug.generator(0, 1))
+    assert out.dtype == torch.float32 and params["pitch_steps"].tolist() == [3, 3]
+    torch.testing.assert_close(out, reference)

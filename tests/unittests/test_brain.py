@@ -1,5 +1,6 @@
-"""PETLBrain: optimiser over trainable parameters, clipping over all groups, frozen BN in eval
-mode, checkpoints holding only trainable tensors, non-finite losses."""
+"""The training mechanics (PETLBrain) through the clip Brain: optimiser over trainable parameters,
+clipping over all groups, frozen BN in eval mode, checkpoints holding only trainable tensors,
+non-finite losses, one host synchronisation per step, the task's options in the loss."""
 import warnings
 
 import pytest
@@ -9,8 +10,10 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from lobes import build_backbone
 from lobes.heads import AudioClassifier, build_head
-from petl_core.brain import CheckpointMismatchError, NonFiniteLossError, PETLBrain, TrainableState
-from petl_core.tasks import KeyTask
+from petl_core.brain import TrainableState
+from petl_core.clip_brain import ClipBrain
+from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError
+from petl_core.tasks import KeyTask, check_cost_options
 from petl_modules import apply_petl
 
 warnings.simplefilter("ignore")
@@ -38,8 +41,9 @@ def _brain(model, tmp_path=None, **kw):
     ckpt = Checkpointer(str(tmp_path)) if tmp_path is not None else None
     run_opts = {"device": "cpu", "max_grad_norm": kw.pop("max_grad_norm", 1.0), "noprogressbar": True,
                 "nonfinite_patience": kw.pop("nonfinite_patience", 3)}
-    return PETLBrain(modules={"model": model}, opt_class=kw.pop("opt_class", lambda g: RecordingSGD(g, lr=0.0)),
-                     run_opts=run_opts, checkpointer=ckpt, task=KeyTask(), **kw)
+    return ClipBrain(modules={"model": model}, opt_class=kw.pop("opt_class", lambda g: RecordingSGD(g, lr=0.0)),
+                     run_opts=run_opts, checkpointer=ckpt, task=kw.pop("task", KeyTask()),
+                     compute_cost=torch.nn.functional.cross_entropy, **kw)
 
 
 def _batch(n=2, seconds=1.0, sr=24000):
@@ -174,17 +178,17 @@ def test_eval_chunk_size_read_from_hparams_and_checked():
     model = _model()
     assert _brain(model, hparams={"eval_chunk_size": 3}).eval_chunk_size == 3
     assert _brain(model).eval_chunk_size == 16
-    with pytest.raises(ValueError, match="eval_chunk_size"):
+    with pytest.raises(ConfigError, match="eval_chunk_size"):
         _brain(model, hparams={"eval_chunk_size": 0})
 
 
 def test_evaluation_runs_in_the_training_precision_unless_given():
     model = _model()
     run_opts = {"device": "cpu", "noprogressbar": True, "precision": "bf16"}
-    brain = PETLBrain(modules={"model": model}, run_opts=run_opts, task=KeyTask())
+    brain = ClipBrain(modules={"model": model}, run_opts=run_opts, task=KeyTask())
     with brain.evaluation_ctx:
         assert brain.eval_precision == "bf16" and (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
-    brain = PETLBrain(modules={"model": model}, run_opts={**run_opts, "eval_precision": "fp32"}, task=KeyTask())
+    brain = ClipBrain(modules={"model": model}, run_opts={**run_opts, "eval_precision": "fp32"}, task=KeyTask())
     with brain.evaluation_ctx:
         assert brain.eval_precision == "fp32" and (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
 
@@ -212,12 +216,12 @@ def test_final_evaluations_are_labelled_by_their_set_and_the_loss_is_the_item_me
 def test_run_history_is_restored_on_resume_but_not_over_a_running_record(tmp_path):
     from petl_core.checkpointing import AtomicCheckpointer
     model = _model()
-    first = PETLBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
+    first = ClipBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
                       checkpointer=AtomicCheckpointer(str(tmp_path)), task=KeyTask())
     first.valid_history[:] = [{"epoch": 1, "loss": 2.0}]
     first.epoch_seconds[:] = [1.5]
     first.checkpointer.save_checkpoint()
-    resumed = PETLBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
+    resumed = ClipBrain(modules={"model": model}, run_opts={"device": "cpu", "noprogressbar": True},
                         checkpointer=AtomicCheckpointer(str(tmp_path)), task=KeyTask())
     resumed.checkpointer.recover_if_possible()
     assert resumed.valid_history == [{"epoch": 1, "loss": 2.0}] and resumed.epoch_seconds == [1.5]
@@ -235,3 +239,92 @@ def test_trainable_tensors_without_gradient_are_named_after_the_first_step(caplo
         brain.fit_batch(_batch())
     warnings_ = [r.getMessage() for r in caplog.records if "got no gradient" in r.getMessage()]
     assert len(warnings_) == 1 and "backbone.unused_extra.weight" in warnings_[0]
+
+
+def test_label_smoothing_of_the_task_goes_into_the_loss():
+    """``task: !new:petl_core.tasks.KeyTask {label_smoothing: 0.9}`` changes the loss (it was dropped)."""
+    logits, labels = torch.randn(6, 24, generator=torch.Generator().manual_seed(0)), torch.arange(6)
+    model = _model()
+    plain = _brain(model).cost(logits, labels)
+    smoothed = _brain(model, task=KeyTask(label_smoothing=0.9)).cost(logits, labels)
+    torch.testing.assert_close(plain, torch.nn.functional.cross_entropy(logits, labels))
+    torch.testing.assert_close(smoothed, torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.9))
+    assert abs(float(smoothed) - float(plain)) > 0.1
+    with pytest.raises(ConfigError, match="label_smoothing=0.9 goes to compute_cost \\(multi_margin_loss\\)"):
+        check_cost_options(KeyTask(label_smoothing=0.9), torch.nn.functional.multi_margin_loss)
+    with pytest.raises(ConfigError, match="label_smoothing must be a number in"):
+        KeyTask(label_smoothing=2.0)
+
+
+class _LinearOnAudio(torch.nn.Module):
+    """A model without host synchronisations of its own: the Brain's are the only ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(64, 24)
+
+    def forward(self, wavs, lens, cache_keys=None):
+        return self.head(wavs[:, :64])
+
+
+def test_one_host_synchronisation_per_training_step(monkeypatch):
+    brain = _brain(_LinearOnAudio(), opt_class=lambda g: torch.optim.SGD(g, lr=0.1))
+    brain.init_optimizers()
+    brain.fit_batch(_batch())  # the first step also checks for unused parameters
+    calls = []
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    for _ in range(3):
+        loss = brain.fit_batch(_batch())
+    monkeypatch.undo()
+    assert calls == ["tolist"] * 3, calls  # the finiteness flag and the loss value, together
+    assert loss.device.type == "cpu" and loss.dim() == 0
+
+
+def test_early_stopping_counter_gets_the_main_metric_then_resumes_stopped(tmp_path):
+    """SpeechBrain's EpochCounterWithStopper is told the task's main metric after each validation,
+    before the checkpoint is saved: the loop stops where the counter says, and a resumed counter
+    stays stopped with its best epoch and score (SpeechBrain's checkpoint keeps only the epoch)."""
+    import speechbrain as sb
+    from speechbrain.utils.epoch_loop import EpochCounterWithStopper
+
+    from petl_core.checkpointing import AtomicCheckpointer
+    from petl_core.tasks import ClassificationTask
+
+    def stopper():
+        return EpochCounterWithStopper(10, limit_to_stop=2, limit_warmup=0, direction="max")
+
+    counter = stopper()
+    brain = ClipBrain(modules={"model": _LinearOnAudio()}, run_opts={"device": "cpu", "noprogressbar": True},
+                      checkpointer=AtomicCheckpointer(str(tmp_path), recoverables={"counter": counter}),
+                      task=ClassificationTask(list("abcd")), compute_cost=torch.nn.functional.cross_entropy)
+    with pytest.raises(ConfigError, match="direction 'min', but the task's main metric accuracy"):
+        brain.fit(EpochCounterWithStopper(10, 2, 0, "min"), [], [])
+    brain.watch_epoch_counter(counter)  # what fit() does first
+    accuracies = [0.25, 0.5, 0.25, 0.25, 0.5, 0.75]
+    labels = torch.arange(4)
+    batch = PaddedBatch([{"id": str(i), "label_enc": labels[i:i + 1]} for i in range(4)])
+    for epoch in counter:
+        right = int(accuracies[epoch - 1] * 4)
+        predicted = torch.cat([labels[:right], (labels[right:] + 1) % 4])
+        brain.on_stage_start(sb.Stage.VALID, epoch)
+        brain.compute_objectives((torch.nn.functional.one_hot(predicted, 4).float(), labels), batch, sb.Stage.VALID)
+        brain.on_stage_end(sb.Stage.VALID, 0.0, epoch)
+    expected = stopper()
+    for epoch in expected:  # SpeechBrain's decision on the same values
+        expected.update_metric(accuracies[epoch - 1])
+    assert counter.current == expected.current == 4 and [h["accuracy"] for h in brain.valid_history] == accuracies[:4]
+    resumed = stopper()
+    again = ClipBrain(modules={"model": _LinearOnAudio()}, run_opts={"device": "cpu", "noprogressbar": True},
+                      checkpointer=AtomicCheckpointer(str(tmp_path), recoverables={"counter": resumed}),
+                      task=ClassificationTask(list("abcd")), compute_cost=torch.nn.functional.cross_entropy)
+    again.watch_epoch_counter(resumed)
+    again.checkpointer.recover_if_possible()  # what fit() does at its start
+    assert resumed.current == 4 and resumed.should_stop and list(resumed) == []
+    assert (resumed.best_limit, resumed.best_score) == (2, 0.5)

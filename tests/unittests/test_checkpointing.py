@@ -45,6 +45,33 @@ def test_random_state_round_trip(tmp_path):
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
 
 
+def test_random_state_round_trip_of_the_cuda_generator(tmp_path, monkeypatch):
+    """The current CUDA device's generator is saved and restored with the others (a resumed GPU
+    run draws the same dropout masks). On a machine with a GPU: the real generator; without one:
+    torch.cuda's state functions stand in for a device (the same calls RandomState makes)."""
+    if torch.cuda.is_available():
+        torch.cuda.init()
+        draw = lambda: torch.rand(3, device="cuda").tolist()  # noqa: E731
+    else:
+        device_state = {"state": torch.tensor([1, 2, 3], dtype=torch.uint8)}
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+        monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device="cuda": device_state["state"].clone())
+        monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": device_state.update(state=state))
+
+        def draw():
+            device_state["state"] = device_state["state"] + 1  # a draw moves the generator
+            return device_state["state"].tolist()
+    ckpt = AtomicCheckpointer(tmp_path, recoverables={"rng": RandomState()})
+    ckpt.save_checkpoint()
+    expected = draw()
+    draw(), draw()
+    ckpt.recover_if_possible()
+    assert draw() == expected
+    saved = torch.load(next(tmp_path.glob("CKPT*/rng.ckpt")), weights_only=True)
+    assert saved["cuda"] is not None
+
+
 def _ddp_keep_and_recover(rank, folder, port, out):
     """One gloo rank: 3 epochs of save + keep-best + an intra-epoch checkpoint, then recovery."""
     import datetime

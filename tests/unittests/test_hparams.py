@@ -7,10 +7,15 @@ import os
 import pytest
 import torch
 
+import ruamel.yaml
+
 from petl_core.augment import Augmenter
-from petl_core.config import (ConfigError, check_command_line, load_hparams, resolve, resolved_node, resolved_tag,
-                              unread_keys)
-from petl_core.recipe import RecipeBrain, lr_for_method
+from petl_core.brain import PETLBrain
+from petl_core.clip_brain import ClipBrain
+from petl_core.config import ConfigError, check_command_line, load_hparams, lr_for_method, resolve, resolved_node
+from petl_core.config import unread_keys
+from petl_core.frame_brain import FrameBrain
+from petl_core.recipe import RUN_KEYS, declared_keys
 from petl_core.tasks import Task
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -37,13 +42,18 @@ def _tiny(path, method=None):
     return {"data_folder": "/nonexistent/data", "backbone": "tiny_musicfm"}
 
 
-def _brain_source(path):
-    """What the recipe's train.py and its Brain read."""
-    import importlib
+def resolved_tag(text, key):
+    """The tag of top-level ``key`` in a resolved yaml, e.g. ``!name:torch.optim.AdamW``."""
+    return ruamel.yaml.YAML().load(text)[key].tag.value
+
+
+def _recipe_brain(path):
+    """The Brain class the recipe's train.py runs (its module's most derived PETLBrain)."""
+    import runpy
 
     train_py = os.path.join(os.path.dirname(os.path.dirname(path)), "train.py")
-    name = open(train_py).read().split("from petl_core.task_brains import ")[1].split()[0]
-    return getattr(importlib.import_module("petl_core.task_brains"), name).source(train_py)
+    brains = [v for v in runpy.run_path(train_py).values() if isinstance(v, type) and issubclass(v, PETLBrain)]
+    return max(brains, key=lambda cls: len(cls.__mro__))
 
 
 @pytest.mark.parametrize("path", HPARAMS, ids=lambda p: os.path.relpath(p, os.path.join(REPO, "recipes")))
@@ -59,7 +69,7 @@ def test_every_object_builds_and_every_key_is_read(path):
     assert h["epoch_counter"].limit == h["number_of_epochs"] >= 1 and h["batch_size"] >= 1
     assert h["checkpointer"].checkpoints_dir.as_posix() == h["save_folder"]
     assert "<" not in h["output_folder"]
-    assert unread_keys(h, _brain_source(path)) == []
+    assert unread_keys(h, declared_keys(_recipe_brain(path))) == []
 
 
 @pytest.mark.parametrize("recipe", AST_RECIPES)
@@ -135,11 +145,21 @@ def test_unknown_piece_override_and_placeholder_are_clear_errors():
 
 def test_a_key_nobody_reads_is_named(tmp_path):
     path = tmp_path / "h.yaml"
-    path.write_text("batch_size: 8\nbatch_sise: 8\nopts: {batch_size: !ref <batch_size>}\nmax_grad_norm: 1.0\n")
+    path.write_text("batch_size: 8\nbatch_sise: 8\nopts: {batch_size: !ref <batch_size>}\nmax_grad_norm: 1.0\n"
+                    "n: 2\nlist: [!ref <n>]\nm: 3\nprod: !ref <m> * 2\n")
     h = load_hparams(str(path))
-    assert unread_keys(h, 'x = hparams["opts"]') == ["batch_sise"]  # run options are SpeechBrain's
-    assert unread_keys(h, "self.hparams.batch_sise; hparams.get(\"opts\")") == []
-    assert unread_keys(h, "getattr(hparams, 'batch_sise', 1); hparams['opts']") == []
+    assert unread_keys(h, declared={"opts", "list", "prod"}) == ["batch_sise"]  # run options are SpeechBrain's
+    assert unread_keys(h, declared={"opts", "list", "prod", "batch_sise"}) == []
+    assert unread_keys(h, declared=set()) == ["batch_sise", "opts", "list", "prod"]  # refs in lists and arithmetic
+
+
+def test_declared_keys_follow_the_brain_class():
+    class PenaltyBrain(ClipBrain):
+        hparams_keys = ("logit_penalty",)
+
+    assert declared_keys(ClipBrain) == set(RUN_KEYS) | {"eval_chunk_size"}
+    assert declared_keys(FrameBrain) - declared_keys(ClipBrain) == {"frame_rate", "eval_overlap_seconds"}
+    assert declared_keys(PenaltyBrain) == declared_keys(ClipBrain) | {"logit_penalty"}
 
 
 def test_ambiguous_command_line_prefix_is_refused():
@@ -155,9 +175,9 @@ def test_lr_tables():
         lr_for_method({"ft": 0.1}, "lora")
 
 
-def test_the_base_brain_reads_what_it_documents():
+def test_the_run_reads_what_the_recipes_document():
     import petl_core.recipe as recipe
 
-    source = RecipeBrain.source()
     for key in ("crop_seconds", "few_shot_k", "train_dataloader_opts", "bootstrap_seed", "feature_cache"):
-        assert key in source and key in recipe.__doc__
+        assert key in RUN_KEYS
+    assert "recipe_main" in recipe.__doc__ and "setup" in recipe.__doc__

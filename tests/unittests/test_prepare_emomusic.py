@@ -9,7 +9,7 @@ from dataset_fixtures import EMOMUSIC_SONGS, make_emomusic  # noqa: E402
 
 from petl_core.datasets import emomusic  # noqa: E402
 from petl_core.manifest import DatasetError, read_manifest  # noqa: E402
-from petl_core.tasks import build_task  # noqa: E402
+from petl_core.tasks import RegressionTask  # noqa: E402
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_splits_labels_and_regression_task(root, tmp_path):
     first = rows["train"][0]
     assert (first["ID"], first["label"], first["arousal"], first["valence"]) == ("2", "3.0;6.0", "3.0", "6.0")
     assert first["wav"] == os.path.join(root, "clips_45seconds", "2.wav")  # .mp3 converted to .wav is found
-    task = build_task({"name": "regression", "targets": emomusic.TARGETS}, paths["train"])
+    task = RegressionTask(emomusic.TARGETS, standardize=True).fitted(paths["train"])
     train = [r["label"].split(";") for r in rows["train"]]
     means = [sum(float(a) for a, _ in train) / 5, sum(float(v) for _, v in train) / 5]
     assert task.mean.tolist() == pytest.approx(means)

@@ -4,12 +4,11 @@ import csv
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy.stats import pearsonr
 from sklearn.metrics import r2_score
 
 from petl_core.metrics import bootstrap_ci, regression_metrics
-from petl_core.tasks import RegressionTask, build_task
+from petl_core.tasks import RegressionTask
 
 RNG = np.random.default_rng(0)
 REF = RNG.normal(5, 2, size=(40, 2))
@@ -40,9 +39,9 @@ def test_task_standardises_targets_and_reports_original_units():
     labels = torch.stack([task.encode(f"{a};{v}") for a, v in REF])
     outputs = torch.randn(40, 2)
     scaled = (labels - torch.tensor([5.0, 4.0])) / torch.tensor([2.0, 0.5])
-    torch.testing.assert_close(task.loss(outputs, labels), F.mse_loss(outputs, scaled))
+    torch.testing.assert_close(task.cost_targets(labels), scaled)  # what compute_cost (e.g. MSE) compares with
     pred = outputs * torch.tensor([2.0, 0.5]) + torch.tensor([5.0, 4.0])
-    metrics = task.metrics(outputs, labels)
+    metrics = task.summarise(task.item_metrics(outputs, labels))
     assert metrics["r2_valence"] == pytest.approx(r2_score(labels[:, 1].numpy(), pred[:, 1].numpy()), abs=1e-6)
     assert task.main_metric == "r2" and not task.scalar and task.num_outputs == 2
     ci = bootstrap_ci(lambda idx: task.summarise(task.item_metrics(outputs, labels), idx), 40, 50, 0)
@@ -60,27 +59,27 @@ def test_labels_and_options_are_checked():
         RegressionTask(["a"], std=[0.0])
 
 
-def test_build_task_standardises_from_the_training_manifest(tmp_path):
+def test_fitted_task_standardises_from_the_training_manifest(tmp_path):
     path = tmp_path / "train.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["ID", "wav", "duration", "label"])
         for i, (a, v) in enumerate(REF):
             w.writerow([i, f"/x/{i}.wav", 1.0, f"{a};{v}"])
-    task = build_task({"name": "regression", "targets": ["arousal", "valence"]}, str(path))
+    spec = RegressionTask(["arousal", "valence"], standardize=True)  # the recipe form: !new:, then fitted
+    task = spec.fitted(str(path))
     np.testing.assert_allclose(task.mean.numpy(), REF.mean(0), rtol=1e-6)
     np.testing.assert_allclose(task.std.numpy(), REF.std(0), rtol=1e-6)
-    fitted = RegressionTask(["arousal", "valence"], standardize=True)  # the recipe form: !new: + fit
-    fitted.fit(str(path))
-    assert fitted.mean.tolist() == task.mean.tolist() and fitted.describe()["standardize"]
+    assert spec.mean.tolist() == [0.0, 0.0] and task is not spec  # the built task is never changed
+    assert task.describe()["standardize"]
     expected = (REF[:3] - REF.mean(0)) / REF.std(0)
-    torch.testing.assert_close(fitted.standardized(torch.tensor(REF[:3], dtype=torch.float32)),
+    torch.testing.assert_close(task.cost_targets(torch.tensor(REF[:3], dtype=torch.float32)),
                                torch.tensor(expected, dtype=torch.float32))
-    raw = build_task({"name": "regression", "targets": ["arousal", "valence"], "standardize": False}, str(path))
+    raw = RegressionTask(["arousal", "valence"]).fitted(str(path))
     assert raw.mean.tolist() == [0.0, 0.0] and raw.std.tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="standardize: false"):
-        build_task({"name": "regression", "targets": ["a", "b"], "mean": [0, 0]}, str(path))
+        RegressionTask(["a", "b"], mean=[0, 0], standardize=True)
     one = tmp_path / "one.csv"
     one.write_text("ID,wav,duration,label\n0,/x/0.wav,1.0,1;2\n")
     with pytest.raises(ValueError, match="two distinct values per target"):
-        build_task({"name": "regression", "targets": ["a", "b"]}, str(one))
+        RegressionTask(["a", "b"], standardize=True).fitted(str(one))

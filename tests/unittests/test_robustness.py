@@ -9,7 +9,8 @@ import soundfile as sf
 
 from lobes.audio import AudioError, load_audio
 from petl_core.manifest import ManifestError, check_manifest
-from petl_core.task_brains import ClassificationBrain
+from petl_core.clip_brain import ClipBrain
+from speechbrain.utils.epoch_loop import EpochCounterWithStopper
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # tests/: recipe_fixtures
 from recipe_fixtures import COMMON, MINIMAL, run_in_process  # noqa: E402
@@ -109,7 +110,7 @@ def user_recipe(tmp_path):
 
 def _run_error(argv, capsys):
     with pytest.raises(SystemExit) as info:
-        run_in_process(ClassificationBrain, argv)
+        run_in_process(ClipBrain, argv)
     assert info.value.code != 0
     err = capsys.readouterr().err
     assert "error: " in err and "Traceback" not in err
@@ -155,7 +156,7 @@ def test_configuration_errors(user_recipe, capsys, override, message):
 
 def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
     hparams, _, _ = user_recipe
-    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
     line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2",
                        f"--output_folder={tmp_path / 'other'}",
@@ -177,12 +178,12 @@ def test_a_bad_yaml_line_is_refused(user_recipe, capsys, line, message):
 
 def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys):
     hparams, _, _ = user_recipe
-    assert run_in_process(ClassificationBrain, [hparams, "--device=cpu"])["status"] == "ok"
+    assert run_in_process(ClipBrain, [hparams, "--device=cpu"])["status"] == "ok"
     before = open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read()
     line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--few_shot_seed=4"], capsys)
     assert "holds a run with other settings (few_shot_seed, method, petl, petl_state differ)" in line
     assert open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read() == before  # not rewritten
-    again = run_in_process(ClassificationBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
+    again = run_in_process(ClipBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
     assert again["status"] == "ok" and again["bootstrap"]["resamples"] == 30  # same settings: re-evaluated
 
 
@@ -231,7 +232,7 @@ def test_nan_samples_in_the_test_set_after_training_then_rerun_evaluates(user_re
     out = os.path.join(os.path.dirname(hparams), "out")
     assert not os.path.exists(os.path.join(out, "results.json"))
     sf.write(bad, np.zeros(12000, dtype=np.float32), 24000, subtype="FLOAT")  # the user fixes the file
-    results = run_in_process(ClassificationBrain, [hparams, "--device=cpu"])
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok" and results["n_items"]["test"] == len(rows) + 1
     assert results["epochs"] == 1 and len(results["valid_history"]) == 1  # the first run's epoch, not a new one
 
@@ -247,7 +248,7 @@ def test_feature_cache_keeps_valid_and_test_clips_apart_and_refuses_another_back
     out = os.path.join(os.path.dirname(hparams), "out")
     results = {}
     for cache in ("null", str(tmp_path / "cache")):
-        results[cache] = run_in_process(ClassificationBrain, [hparams, "--device=cpu", f"--feature_cache={cache}",
+        results[cache] = run_in_process(ClipBrain, [hparams, "--device=cpu", f"--feature_cache={cache}",
                                                               f"--output_folder={out}-{len(results)}"])
     plain, cached = results["null"], results[str(tmp_path / "cache")]
     for split in ("valid", "test"):
@@ -268,3 +269,51 @@ def test_a_device_this_machine_lacks_and_an_output_folder_that_is_a_file(user_re
     a_file.write_text("a user's file")
     line = _run_error([hparams, "--device=cpu", f"--output_folder={a_file}"], capsys)
     assert f"output_folder {a_file} is a file, not a folder" in line and a_file.read_text() == "a user's file"
+
+
+# ------------------------------------------------------------- the task's options, early stopping
+def test_label_smoothing_changes_the_run_or_is_refused(user_recipe, capsys):
+    """``task: ... {label_smoothing: 0.9}`` reaches compute_cost: another loss (it used to be dropped);
+    with a compute_cost that has no such option: one clear error before training."""
+    hparams, _, _ = user_recipe
+    text = open(hparams).read()
+    plain = run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    smoothed_yaml = hparams.replace(".yaml", "_smoothed.yaml")
+    open(smoothed_yaml, "w").write(text.replace(
+        "task: !new:petl_core.tasks.ClassificationTask", "task: !new:petl_core.tasks.ClassificationTask "
+        "{label_smoothing: 0.9}").replace("out\n", "out_smoothed\n"))
+    smoothed = run_in_process(ClipBrain, [smoothed_yaml, "--device=cpu"])
+    assert smoothed["config"]["task"]["label_smoothing"] == 0.9
+    assert abs(smoothed["valid_history"][0]["loss"] - plain["valid_history"][0]["loss"]) > 0.05
+    refused = hparams.replace(".yaml", "_refused.yaml")
+    open(refused, "w").write(open(smoothed_yaml).read().replace(
+        "compute_cost: !name:torch.nn.functional.cross_entropy",
+        "compute_cost: !name:torch.nn.functional.multi_margin_loss").replace("out_smoothed\n", "out_refused\n"))
+    line = _run_error([refused, "--device=cpu"], capsys)
+    assert "task option label_smoothing=0.9 goes to compute_cost (multi_margin_loss), which does not take it" in line
+
+
+def test_early_stopping_with_speechbrains_counter(user_recipe, capsys):
+    """The yaml swap to ``EpochCounterWithStopper`` works: the run trains the epochs SpeechBrain's
+    counter decides from the validation accuracies the run reported (an unchanged accuracy counts
+    as an improvement for SpeechBrain's counter: see test_brain for a stop); a rerun resumes the
+    counter (no more epochs); a counter whose direction is not the metric's is refused."""
+    hparams, _, _ = user_recipe
+    text = open(hparams).read()
+    old = "epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter {limit: !ref <number_of_epochs>}"
+    assert old in text
+    stopper = ("epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounterWithStopper\n"
+               "    {limit: !ref <number_of_epochs>, limit_to_stop: 1, limit_warmup: 0, direction: max}")
+    open(hparams, "w").write(text.replace(old, stopper).replace("number_of_epochs: 1", "number_of_epochs: 5")
+                             .replace("{lr: 0.003}", "{lr: 0.05, maximize: true}"))  # the metric gets worse
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    accuracies = [h["accuracy"] for h in results["valid_history"]]
+    counter = EpochCounterWithStopper(5, limit_to_stop=1, limit_warmup=0, direction="max")
+    for epoch in counter:  # SpeechBrain's own decision on the accuracies the run reported
+        counter.update_metric(accuracies[epoch - 1])
+    assert results["status"] == "ok" and results["epochs"] == len(accuracies) == counter.current
+    again = run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    assert again["epochs"] == results["epochs"] and again["valid_history"] == results["valid_history"]
+    line = _run_error([hparams, "--device=cpu", "--epoch_counter={direction: min}",
+                       f"--output_folder={os.path.dirname(hparams)}/other"], capsys)
+    assert "epoch_counter: direction 'min', but the task's main metric accuracy is better when higher" in line

@@ -4,12 +4,14 @@
     python recipes/Beatles/chord/train.py recipes/Beatles/chord/hparams/default.yaml --data_folder=/data/... [--overrides]
 
 hparams/*.yaml hold every object (backbone, PETL method, per-frame head, optimiser, loss, task);
-the Brain is the task's (ChordBrain, shared by the frame-level recipes: petl_core/frame_brain.py).
+the Brain is the frame Brain (petl_core/frame_brain.py); the yaml's ``task`` makes the frame
+targets, decodes and scores tracks.
 """
 import sys
 
 from petl_core.datasets.chords_lab import prepare
-from petl_core.frame_brain import ChordBrain, frame_datasets
+from petl_core.frame_brain import FrameBrain, frame_datasets
+from petl_core.recipe import fit_and_test, recipe_main, setup
 
 
 def dataio_prep(hparams):
@@ -18,6 +20,8 @@ def dataio_prep(hparams):
 
 
 if __name__ == "__main__":
-    hparams, run_opts = ChordBrain.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    ChordBrain(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], FrameBrain, recipe_file=__file__)
+        data = dataio_prep(hparams)
+        brain = FrameBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)

@@ -6,30 +6,25 @@
 See recipes/Emomusic/README.md (layout, split, metrics).
 
 hparams/*.yaml hold every object (backbone, PETL method, head, optimiser, loss, augmentation...);
-the Brain is this task's own (the only regression recipe): ``compute_cost`` (MSE by default)
-compares the outputs with the standardised targets; the task reports R² and Pearson's r in the
-annotation's units.
+the Brain is the clip Brain (petl_core/clip_brain.py): ``compute_cost`` (MSE by default) compares
+the outputs with the task's targets, standardised with the training set (RegressionTask); the task
+reports R² and Pearson's r in the annotation's units.
 """
 import sys
 
+from petl_core.clip_brain import ClipBrain
 from petl_core.datasets.emomusic import prepare
-from petl_core.recipe import RecipeBrain, prepare_datasets
-
-
-class RegressionBrain(RecipeBrain):
-    """Regression: one output per target, trained on targets standardised with the training set."""
-
-    def targets(self, labels):
-        """``(y - mean) / std`` per target (the task's statistics, fitted on the training manifest)."""
-        return self.task.standardized(labels)
+from petl_core.recipe import clip_datasets, fit_and_test, recipe_main, setup
 
 
 def dataio_prep(hparams):
     """Emomusic clips as manifests (labels ``arousal;valence``); datasets of (audio, [arousal, valence])."""
-    return prepare_datasets(hparams, prepare)
+    return clip_datasets(hparams, prepare)
 
 
 if __name__ == "__main__":
-    hparams, run_opts = RegressionBrain.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    RegressionBrain(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], ClipBrain, recipe_file=__file__)
+        data = dataio_prep(hparams)
+        brain = ClipBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)

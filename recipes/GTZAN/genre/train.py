@@ -7,22 +7,24 @@
 See recipes/GTZAN/README.md (Training).
 
 hparams/*.yaml hold every object (backbone, PETL method, head, optimiser, loss, augmentation...);
-the Brain is the task's (ClassificationBrain: cross-entropy on class indices), shared by the recipes
-of this task (petl_core/task_brains.py).
+the Brain is the clip Brain (petl_core/clip_brain.py); the yaml's ``task`` says what the loss
+compares the logits with and how labels follow the augmentation (petl_core/tasks.py).
 """
 import sys
 
+from petl_core.clip_brain import ClipBrain
 from petl_core.datasets.gtzan import prepare_genre as prepare
-from petl_core.recipe import prepare_datasets
-from petl_core.task_brains import ClassificationBrain
+from petl_core.recipe import clip_datasets, fit_and_test, recipe_main, setup
 
 
 def dataio_prep(hparams):
     """GTZAN genres (fault-filtered split) as manifests; datasets of (audio, genre index)."""
-    return prepare_datasets(hparams, prepare)
+    return clip_datasets(hparams, prepare)
 
 
 if __name__ == "__main__":
-    hparams, run_opts = ClassificationBrain.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    ClassificationBrain(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], ClipBrain, recipe_file=__file__)
+        data = dataio_prep(hparams)
+        brain = ClipBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)

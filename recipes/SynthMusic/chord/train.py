@@ -4,13 +4,14 @@
     python recipes/SynthMusic/chord/train.py recipes/SynthMusic/chord/hparams/default.yaml [--overrides]
 
 The yaml holds every object (backbone, PETL method, per-frame head, optimiser, loss, task); this file
-holds the data flow; the Brain is the task's (petl_core.frame_brain, shared by the frame recipes: crops with frame targets in
+holds the data flow; the Brain is the frame Brain (petl_core/frame_brain.py: crops with frame targets in
 training, whole tracks in overlapping windows turned into chord segments in evaluation).
 """
 import sys
 
 from petl_core.datasets.synthmusic_frames import prepare_chord
-from petl_core.frame_brain import ChordBrain, frame_datasets
+from petl_core.frame_brain import FrameBrain, frame_datasets
+from petl_core.recipe import fit_and_test, recipe_main, setup
 
 
 def dataio_prep(hparams):
@@ -19,6 +20,8 @@ def dataio_prep(hparams):
 
 
 if __name__ == "__main__":
-    hparams, run_opts = ChordBrain.setup(sys.argv[1:])
-    datasets = dataio_prep(hparams)
-    ChordBrain(hparams, run_opts).fit_and_test(datasets)
+    with recipe_main():
+        hparams, run_opts = setup(sys.argv[1:], FrameBrain, recipe_file=__file__)
+        data = dataio_prep(hparams)
+        brain = FrameBrain.from_hparams(hparams, run_opts, data.task)
+        fit_and_test(brain, data)
