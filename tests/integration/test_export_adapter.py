@@ -29,13 +29,13 @@ def ast_lora_run(tiny_run, tmp_path_factory):  # noqa: F811
     if "ast" not in _RUNS:
         from recipe_fixtures import COMMON, MINIMAL, run_in_process
 
-        from petl_core.task_brains import ClassificationBrain
+        from petl_core.clip_brain import ClipBrain
 
         root = tmp_path_factory.mktemp("ast_lora_run")
         out = str(root / "run")
         (root / "hparams.yaml").write_text(MINIMAL.format(out=out, data=os.path.join(os.path.dirname(tiny_run), "data"),
                                                           common=COMMON))
-        run_in_process(ClassificationBrain, [str(root / "hparams.yaml"), "--backbone=tiny_ast", "--device=cpu",
+        run_in_process(ClipBrain, [str(root / "hparams.yaml"), "--backbone=tiny_ast", "--device=cpu",
                                              "--noprogressbar"])
         _RUNS["ast"] = out
     return _RUNS["ast"]

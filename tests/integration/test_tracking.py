@@ -30,8 +30,8 @@ WANDB = """train_logger: !new:speechbrain.utils.train_logger.WandBLogger
         dir: !ref <output_folder>"""
 TRAIN_PY = """import sys
 from recipe_fixtures import run_in_process
-from petl_core.task_brains import ClassificationBrain
-run_in_process(ClassificationBrain, sys.argv[1:])
+from petl_core.clip_brain import ClipBrain
+run_in_process(ClipBrain, sys.argv[1:])
 """
 
 

@@ -9,7 +9,7 @@ training, whole tracks in overlapping windows decoded by madmom's DBN trackers i
 """
 import sys
 
-from petl_core.datasets.synthmusic_frames import prepare_beat
+from petl_core.datasets.synthmusic import prepare_beat
 from petl_core.frame_brain import FrameBrain, frame_datasets
 from petl_core.recipe import fit_and_test, recipe_main, setup
 
