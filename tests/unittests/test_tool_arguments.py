@@ -1,7 +1,7 @@
 """Arguments of the tools (tsne, few_shot, run_grid, layer_sweep, extract_features, predict, collect_results,
-count_params, new_recipe, export_adapter, check_install): every value out of its range is refused before anything is built or run, with argparse's one ``error:``
-line (exit status 2); old ``--dash-style`` spellings still work with a deprecation line
-(:mod:`petl_core.cli_args`)."""
+count_params, new_recipe, export_adapter, check_install): every value out of its range is refused before
+anything is built, run or written, with argparse's one ``error:`` line (exit status 2); old ``--dash-style``
+spellings still work with a deprecation line (:mod:`petl_core.cli_args`)."""
 from __future__ import annotations
 
 import argparse
@@ -129,7 +129,8 @@ REFUSED = [
     (predict, [*PREDICT, "--max_seconds", "0"], "--max_seconds: must be a number > 0, got '0'"),
     (predict, [*PREDICT, "--max_seconds", "inf"], "--max_seconds: must be a number > 0 (finite), got 'inf'"),
     (predict, [*PREDICT, "--max-seconds", "abc"], "--max-seconds: must be a number > 0, got 'abc'"),
-    (predict, [*PREDICT, "--max_seconds", "3", "--whole_file"], "--whole_file: not allowed with argument --max_seconds"),
+    (predict, [*PREDICT, "--max_seconds", "3", "--whole_file"],
+     "--whole_file: not allowed with argument --max_seconds"),
     (predict, [*PREDICT, "--device", "gpu"], "--device: must be cpu, cuda or cuda:N, got 'gpu'"),
     (collect_results, ["{tmp}", "--out", "{tmp}/tables", "--digits", "11"],
      "--digits: must be an integer >= 0 and <= 10, got '11'"),
