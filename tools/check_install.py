@@ -8,10 +8,11 @@ compiled part once and prints one line per problem, naming the package pair and 
     $ python tools/check_install.py
     ok: torch 2.11.0 + torchaudio 2.11.0, speechbrain 1.1.2, transformers 5.24.0, madmom 0.17.dev0
 
-Exit status 0 when everything loads, 1 otherwise.
+Exit status 0 when everything loads, 1 otherwise; 2 for any argument (it takes none but ``--help``).
 """
 from __future__ import annotations
 
+import argparse
 import importlib.metadata as md
 import sys
 
@@ -53,7 +54,8 @@ def _checks():
     ]
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)  # --help; refuses any other
     try:
         checks = _checks()
     except Exception as exc:  # torch itself does not import

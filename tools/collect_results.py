@@ -31,7 +31,8 @@ else mAP and ROC-AUC (two columns), else accuracy, else the first metric; frame-
 their main metric with its companions (beat: Beat F, Downbeat F, CMLt, AMLt; chord: MajMin, Root,
 MIREX, duration-weighted); ``--metric
 TASK=name[,name]`` picks others (an unknown task or metric is an error naming the valid ones).
-Values in [0, 1] are shown in percent (``--no-percent``: as is).
+Values in [0, 1] are shown in percent (``--no_percent``: as is; the old spelling ``--no-percent`` still
+works, with a deprecation line). ``--digits`` is 0 to 10; a value outside is refused before anything is read.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from petl_core.cli_args import add_option, int_range
 from petl_core.results import RUN_COLUMNS, read_runs
 
 logger = logging.getLogger("collect_results")
@@ -438,11 +440,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("roots", nargs="+", help="folders searched recursively for results.json (or files)")
     p.add_argument("--out", required=True, help="output folder (created; not an existing file)")
     p.add_argument("--metric", action="append", default=[], help="TASK=metric[,metric]: metric(s) of a task")
-    p.add_argument("--no-percent", action="store_true", help="show metrics in [0, 1] as they are")
-    p.add_argument("--digits", type=int, default=None, help="decimals, 0 to 10 (default 1 in percent, 3 otherwise)")
+    add_option(p, "--no_percent", old="--no-percent", action="store_true", help="show metrics in [0, 1] as they are")
+    p.add_argument("--digits", type=int_range(0, 10), default=None,
+                   help="decimals, 0 to 10 (default 1 in percent, 3 otherwise)")
     args = p.parse_args(argv)
-    if args.digits is not None and not 0 <= args.digits <= 10:
-        p.error(f"--digits must be 0 to 10, got {args.digits}")
     args.metrics = {}
     for item in args.metric:
         task, sep, names = item.partition("=")

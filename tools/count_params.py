@@ -6,9 +6,9 @@ Usage:
         [--backbone musicfm_msd] [--key=value ...]       # exactly what that recipe trains
     python tools/count_params.py --table ding2024          # seed 001, Table 3 (MusicFM, MERT; 6 layers)
     python tools/count_params.py --table cappellazzo2024   # seed 002, Tables I, III-VII (AST; 12 layers)
-    python tools/count_params.py --backbone ast --method lora --options '{"rank": 6}' [--num-layers N]
+    python tools/count_params.py --backbone ast --method lora --options '{"rank": 6}' [--num_layers N]
         [--classes C] [--head linear|mlp] [--config real|tiny]
-    python tools/count_params.py --backbone mert --num-layers 6 --preset seed001/adapter [--options '{...}']
+    python tools/count_params.py --backbone mert --num_layers 6 --preset seed001/adapter [--options '{...}']
 
 ``--recipe`` resolves the recipe's yaml as training would (its ``backbone`` and ``method`` pieces,
 ``--key=value`` overrides, e.g. ``--petl="{options: {rank: 4}}"``), builds the backbone it names
@@ -24,7 +24,8 @@ count: seed 001's exact, seed 002's as printed (in K or M). ``match``: ``trainab
 for the linear probe, whose published count includes it; for FT plus ``unused``, the parameters
 the published model builds but never runs) equals an exact count, or is within one unit of the
 last printed digit of a rounded one (``249K``: 248,001 ... 249,999). Exits 2 with a one-line
-message on bad names or options.
+message on bad names or options (``--num_layers`` >= 1, ``--classes`` >= 0, checked before anything is
+built; the old spelling ``--num-layers`` still works, with a deprecation line).
 """
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ import warnings
 import torch
 import yaml
 from torch import nn
+
+from petl_core.cli_args import add_option, int_range
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHOD_PIECES = os.path.join(ROOT, "recipes", "hparams_common", "methods")
@@ -256,7 +259,8 @@ def parse_overrides(extra: list[str]) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    """``(options, the --key=value recipe overrides)``; numbers out of range exit 2 (argparse)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", help="ding2024 or cappellazzo2024")
     parser.add_argument("--recipe", help="a recipe's hparams yaml: count what it trains")
@@ -264,11 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", help="a method name (with --recipe: a method piece of the recipe)")
     parser.add_argument("--preset", help="a method piece of recipes/hparams_common/methods, e.g. seed002/lora")
     parser.add_argument("--options", default=None, help="JSON options of the method")
-    parser.add_argument("--num-layers", type=int, default=None)
-    parser.add_argument("--classes", type=int, default=None, help="classes of the (separately counted) head")
-    parser.add_argument("--head", default="linear", help="linear or mlp")
-    parser.add_argument("--config", default="real", help="real or tiny")
-    args, extra = parser.parse_known_args(argv)
+    add_option(parser, "--num_layers", old="--num-layers", type=int_range(1), default=None,
+               help="backbone layers kept (>= 1; default: the configuration's)")
+    parser.add_argument("--classes", type=int_range(0), default=None,
+                        help="classes of the (separately counted) head (>= 0; default 0: no head)")
+    parser.add_argument("--head", choices=HEADS, default=None, help="the head's kind (default: linear)")
+    parser.add_argument("--config", choices=("real", "tiny"), default=None,
+                        help="the backbone's sizes (default: real; with --recipe: the recipe's)")
+    return parser.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, extra = parse_args(argv)
     from petl_modules.common import PetlError
     try:
         from petl_core.config import ConfigError
@@ -276,32 +287,31 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError = ValueError
     try:
         if args.table:
+            others = [f"--{key}" for key, value in vars(args).items() if key != "table" and value is not None]
+            if others or extra:
+                raise ValueError(f"--table counts the paper's rows as published; it takes no other option "
+                                 f"(got {' '.join(others + extra)})")
             writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
             writer.writeheader()
             for row in compute_table(args.table):
                 writer.writerow(row)
             return 0
-        if args.head not in HEADS:
-            raise ValueError(f"unknown head {args.head!r}; valid: {', '.join(HEADS)}")
+        head = args.head or "linear"
         classes = args.classes if args.classes is not None else 0
-        if classes < 0:
-            raise ValueError("--classes must be positive")
         from petl_modules import format_counts
 
         if args.recipe:
-            if args.preset or args.options is not None or args.num_layers is not None:
+            if args.preset or args.options is not None or args.num_layers is not None or args.config:
                 raise ValueError("with --recipe, change the configuration as the recipe does: --method=PIECE, "
                                  "--backbone=PIECE, --petl=\"{options: {...}}\", --encoder=\"{num_layers: 4}\"")
             overrides = parse_overrides(extra)
             overrides.update({k: v for k, v in (("method", args.method), ("backbone", args.backbone)) if v})
-            c = count_recipe(args.recipe, overrides, max(classes, 1), args.head)
+            c = count_recipe(args.recipe, overrides, max(classes, 1), head)
         else:
             if extra:
                 raise ValueError(f"unknown argument(s) {' '.join(extra)} (--key=value overrides need --recipe)")
             if not args.backbone or bool(args.method) == bool(args.preset):
                 raise ValueError("give --table NAME, --recipe HPARAMS, or --backbone and one of --method / --preset")
-            if args.config not in ("real", "tiny"):
-                raise ValueError(f"unknown config {args.config!r}; valid: real, tiny")
             try:
                 options = json.loads(args.options or "{}")
             except json.JSONDecodeError as exc:
@@ -310,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.preset:
                 piece = method_preset(args.preset)
                 method, options = piece["name"], {**piece["options"], **options}
-            c = count(args.backbone, method, options, args.num_layers, max(classes, 1), args.head, args.config)
+            c = count(args.backbone, method, options, args.num_layers, max(classes, 1), head, args.config or "real")
         if not classes:
             c["head"] = 0
         print(format_counts(c))

@@ -7,17 +7,19 @@ writes the adapter folder with :func:`petl_modules.save_adapter`: this toolkit's
 method), or ``--format peft`` (LoRA on AST / MERT / HuBERT / wav2vec2 / data2vec, loadable with
 ``peft.PeftModel.from_pretrained`` on the plain transformers model). The folder's ``README.md`` is
 a Hub model card with the run's dataset, task, valid/test metrics (``results.json``) and the
-command that re-trains it. ``--push-to-hub OWNER/NAME`` uploads the folder with
+command that re-trains it. ``--push_to_hub OWNER/NAME`` uploads the folder with
 ``huggingface_hub.upload_folder`` (a logged-in token, ``hf auth login``); offline
 (``HF_HUB_OFFLINE=1``) or on an upload failure the folder is still written and the error says so.
 
     python tools/export_adapter.py results/SynthMusic/key/1234 --out exports/key_lora
     python tools/export_adapter.py results/GTZAN/genre/1234 --out exports/gtzan_peft --format peft \\
-        --push-to-hub me/ast-lora-gtzan
+        --push_to_hub me/ast-lora-gtzan
 
 Exit status: 0 on success; 1 with a one-line message naming the path (an unusable run or
 checkpoint, an ``--out`` that already holds an adapter without ``--overwrite``, a method the
-peft format cannot express, a failed push); 2 on bad arguments.
+peft format cannot express, a failed push); 2 on bad arguments (a repository id that is not
+OWNER/NAME, ``--private`` without ``--push_to_hub``). The old spelling ``--push-to-hub`` still works,
+with a deprecation line.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ import json
 import logging
 import os
 import sys
+
+from petl_core.cli_args import add_option
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -42,12 +46,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--checkpoint", default=None,
                         help="a CKPT+... folder or its model.ckpt (default: the best-validation checkpoint)")
     parser.add_argument("--overwrite", action="store_true", help="replace an adapter already in --out")
-    parser.add_argument("--push-to-hub", default=None, metavar="OWNER/NAME",
-                        help="upload the folder to this Hub model repository (created if missing)")
-    parser.add_argument("--private", action="store_true", help="with --push-to-hub: create the repository private")
+    add_option(parser, "--push_to_hub", old="--push-to-hub", default=None, metavar="OWNER/NAME",
+               help="upload the folder to this Hub model repository (created if missing)")
+    parser.add_argument("--private", action="store_true", help="with --push_to_hub: create the repository private")
     args = parser.parse_args(argv)
     if args.push_to_hub is not None and args.push_to_hub.count("/") != 1:
-        parser.error(f"--push-to-hub {args.push_to_hub!r}: give a repository id OWNER/NAME")
+        parser.error(f"--push_to_hub {args.push_to_hub!r}: give a repository id OWNER/NAME")
+    if args.private and args.push_to_hub is None:
+        parser.error("--private applies to the repository --push_to_hub creates: give --push_to_hub OWNER/NAME too")
     return args
 
 
@@ -136,7 +142,7 @@ def main(argv=None) -> int:
             url = push(args.out, args.push_to_hub, args.private)
         except Exception as exc:  # offline, no token, no permission, network: the folder stays
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return _fail(f"--push-to-hub {args.push_to_hub}: upload failed ({reason}); "
+            return _fail(f"--push_to_hub {args.push_to_hub}: upload failed ({reason}); "
                          f"the adapter folder {args.out} is written: push it later with "
                          f"`hf upload {args.push_to_hub} {args.out}`")
         print(f"pushed to {url}")

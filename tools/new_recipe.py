@@ -260,7 +260,7 @@ def scaffold(name: str, task: str, dest: str = ".", backbone: str | None = None,
     return folder
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="example: python tools/new_recipe.py MyDrums --task classification",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,6 +275,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", args.name):
         parser.error(f"invalid name {args.name!r}: use letters, digits, '_' and '-'")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     try:
         folder = scaffold(args.name, args.task, args.dest, args.backbone, args.method, args.head)
     except ScaffoldError as exc:

@@ -4,12 +4,12 @@
 Rebuilds the run's model from its resolved configuration (backbone + PETL method + head;
 pretrained weights as configured), loads the best-validation checkpoint (the one the run's test
 evaluation used; ``--checkpoint`` picks another) and predicts each file as evaluation does: the
-whole clip (capped at the run's ``max_eval_seconds``; ``--max-seconds`` sets another cap,
-``--whole-file`` none), logits averaged over ``eval_window_seconds`` windows. A run's relative
+whole clip (capped at the run's ``max_eval_seconds``; ``--max_seconds`` sets another cap,
+``--whole_file`` none), logits averaged over ``eval_window_seconds`` windows. A run's relative
 ``save_folder`` is found from the run folder, not from the current folder.
 
     python tools/predict.py --run results/SynthMusic/key/1234 song1.wav song2.flac
-    python tools/predict.py --run results/GTZAN/genre/1234 --top-k 3 --format csv --out preds.csv *.wav
+    python tools/predict.py --run results/GTZAN/genre/1234 --top_k 3 --format csv --out preds.csv *.wav
 
 Output per file (JSON: a list of objects; CSV: one row per file):
 
@@ -18,15 +18,18 @@ Output per file (JSON: a list of objects; CSV: one row per file):
 * key: ``key`` (e.g. ``F# minor``), ``confidence``, ``top_k``;
 * tempo: ``bpm``;
 * beat / chord (frame-level runs): the track's predicted annotation is written to
-  ``--annotations-dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's joint DBN
-  beat/downbeat tracker: the same events as the listed ``beats``/``downbeats`` and as the metrics) or ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
+  ``--annotations_dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's joint DBN
+  beat/downbeat tracker: the same events as the listed ``beats``/``downbeats`` and as the metrics) or
+  ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
   ``beats`` + ``downbeats`` or ``segments`` and the written ``annotation`` file. The whole file is
   evaluated in the run's overlapping windows, stitched (:func:`lobes.frame_head.predict_long`).
 
 Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
 path for an unusable run/checkpoint, an ``--out`` that is one of the inputs or a folder, or an
-``--annotations-dir`` that is a file (nothing is written then); 2 on bad arguments (e.g. a
-``--threshold`` outside [0, 1]).
+``--annotations_dir`` that is a file (nothing is written then); 2 on bad arguments (e.g. a
+``--threshold`` outside [0, 1], a ``--top_k`` below 0, a ``--max_seconds`` of 0 or below; refused
+before anything is built). The old spellings ``--top-k``, ``--max-seconds``, ``--whole-file`` and
+``--annotations-dir`` still work, with a deprecation line.
 """
 from __future__ import annotations
 
@@ -35,50 +38,39 @@ import csv
 import io
 import json
 import logging
-import math
 import os
 import sys
 import tempfile
 
 from lobes.audio import AudioError, audio_info
+from petl_core.cli_args import add_option, device, float_range, int_range
 from petl_core.inference import RunError, check_not_input, clip_logits, decode, load_clip, load_run
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="example: python tools/predict.py --run results/SynthMusic/key/1234 a.wav b.wav",
+                                     epilog="example: python tools/predict.py --run results/SynthMusic/key/1234 "
+                                            "a.wav b.wav",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a training run's output folder (holds results.json, save/)")
     parser.add_argument("--checkpoint", default=None,
                         help="a CKPT+... folder or its model.ckpt (default: the best-validation checkpoint)")
     parser.add_argument("--format", choices=["json", "csv"], default="json")
     parser.add_argument("--out", default=None, help="output file (default: stdout)")
-    parser.add_argument("--top-k", type=int, default=5, help="classes listed per file (classification, key; 0 = all)")
-    parser.add_argument("--threshold", type=probability, default=0.5,
+    add_option(parser, "--top_k", old="--top-k", type=int_range(0), default=5,
+               help="classes listed per file (classification, key; 0 = all; default %(default)s)")
+    parser.add_argument("--threshold", type=float_range(0, 1), default=0.5,
                         help="tagging: tags with probability >= this (0 to 1; default %(default)s)")
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--max-seconds", type=positive_seconds, default=None, metavar="SECONDS",
-                        help="read at most this many seconds per file (> 0; default: the run's max_eval_seconds)")
-    length.add_argument("--whole-file", action="store_true", help="read every file whole (no cap)")
-    parser.add_argument("--annotations-dir", default="predictions",
-                        help="beat / chord runs: folder for the predicted .beats / .lab files (default: %(default)s)")
-    parser.add_argument("--device", default="cpu")
+    add_option(length, "--max_seconds", old="--max-seconds", type=float_range(0, low_open=True), default=None,
+               metavar="SECONDS", help="read at most this many seconds per file (> 0; default: the run's "
+                                       "max_eval_seconds; --whole_file: no cap)")
+    add_option(length, "--whole_file", old="--whole-file", action="store_true", help="read every file whole (no cap)")
+    add_option(parser, "--annotations_dir", old="--annotations-dir", default="predictions",
+               help="beat / chord runs: folder for the predicted .beats / .lab files (default: %(default)s)")
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     parser.add_argument("audio", nargs="+", help="audio files (any format soundfile reads, any rate/channels)")
-    args = parser.parse_args(argv)
-    if args.top_k < 0:
-        parser.error("--top-k must be >= 0")
-    return args
-
-
-def probability(text: str) -> float:
-    """argparse type: a probability, a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a probability (a number from 0 to 1)")
-    return value
+    return parser.parse_args(argv)
 
 
 def check_out(out: str | None) -> None:
@@ -99,17 +91,6 @@ def write_text_atomic(text: str, path: str) -> None:
     except BaseException:
         os.remove(tmp)
         raise
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0 (use --whole-file for no cap)")
-    return value
 
 
 def predict(model, task, hparams: dict, paths: list[str], top_k: int = 5, threshold: float = 0.5,
@@ -135,7 +116,7 @@ def predict_frames(model, task, hparams: dict, paths: list[str], out_dir: str, m
     overlap = hparams.get("eval_overlap_seconds")
     overlap = window / 2 if overlap is None else float(overlap)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise RunError(f"--annotations-dir {out_dir}: is a file, not a folder; give a folder")
+        raise RunError(f"--annotations_dir {out_dir}: is a file, not a folder; give a folder")
     outs = [os.path.join(out_dir, os.path.splitext(os.path.basename(p))[0] + task.extension) for p in paths]
     check_not_input(outs, paths)
     if len(set(outs)) != len(outs):

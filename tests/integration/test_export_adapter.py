@@ -114,7 +114,7 @@ def test_refusals(tiny_run, tmp_path, capsys):  # noqa: F811
 def test_push_offline_is_a_clear_error_and_the_folder_is_written(tiny_run, tmp_path):  # noqa: F811
     out = tmp_path / "pushed"
     proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", "export_adapter.py"), tiny_run,
-                           "--out", str(out), "--push-to-hub", "someone/tiny-lora"], cwd=REPO, capture_output=True,
+                           "--out", str(out), "--push_to_hub", "someone/tiny-lora"], cwd=REPO, capture_output=True,
                           text=True, timeout=300,
                           env=dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
     assert proc.returncode == 1

@@ -88,7 +88,7 @@ def test_real_dataset_frame_recipes(recipe, tmp_path, monkeypatch):
     predict = runpy.run_path(os.path.join(REPO, "tools", "predict.py"))
     audio = json.load(open(os.path.join(tmp_path, "out", "results.json")))["config"]["manifests"]["test"]
     wav = open(audio).read().splitlines()[1].split(",")[1]
-    assert predict["main"](["--run", str(tmp_path / "out"), "--annotations-dir", str(tmp_path / "pred"),
+    assert predict["main"](["--run", str(tmp_path / "out"), "--annotations_dir", str(tmp_path / "pred"),
                             "--out", str(tmp_path / "pred.json"), wav]) == 0
     row = json.load(open(tmp_path / "pred.json"))[0]
     if "chord" in recipe:

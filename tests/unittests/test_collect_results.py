@@ -111,7 +111,7 @@ def test_metric_override_and_raw_values(tmp_path):
     write(root, "a", dataset="T", backbone="ast", method="lora", seed=1, test={"mAP": 0.3, "roc_auc": 0.8})
     write(root, "b", dataset="T", backbone="ast", method="ft", seed=1, test={"mAP": 0.4, "roc_auc": 0.7})
     out = tmp_path / "out"
-    assert collect_results.main([str(root), "--out", str(out), "--metric", "T=roc_auc", "--no-percent"]) == 0
+    assert collect_results.main([str(root), "--out", str(out), "--metric", "T=roc_auc", "--no_percent"]) == 0
     main = (out / "table_main.md").read_text()
     assert "T (ROC-AUC)" in main and "mAP" not in main
     assert "| lora | ast | **0.800** |" in main and "| ft | ast | 0.700 |" in main

@@ -138,7 +138,7 @@ def test_single_count_line(capsys):
     line = capsys.readouterr().out.strip()
     assert re.fullmatch(r"trainable params: 221,184 \|\| all params: [\d,]+ \|\| trainable%: [\d.]+ \|\| "
                         r"head params: 7,690", line), line
-    assert tool.main(["--backbone", "musicfm", "--num-layers", "6", "--preset", "seed001/adapter"]) == 0
+    assert tool.main(["--backbone", "musicfm", "--num_layers", "6", "--preset", "seed001/adapter"]) == 0
     assert capsys.readouterr().out.startswith("trainable params: 657,696 || ")
     assert tool.main(["--backbone", "ast", "--preset", "seed002/adapter_pf_seq", "--options",
                       '{"train_norms": "none"}']) == 0

@@ -1,7 +1,7 @@
-"""Arguments of tools/tsne.py, few_shot.py, run_grid.py, layer_sweep.py, extract_features.py: every
-value out of its range is refused before anything is built or run, with argparse's one ``error:``
-line (exit status 2); old ``--dash-style`` spellings still work with a deprecation line
-(:mod:`petl_core.cli_args`)."""
+"""Arguments of the tools (tsne, few_shot, run_grid, layer_sweep, extract_features, predict, collect_results,
+count_params, new_recipe, export_adapter, check_install): every value out of its range is refused before
+anything is built, run or written, with argparse's one ``error:`` line (exit status 2); old ``--dash-style``
+spellings still work with a deprecation line (:mod:`petl_core.cli_args`)."""
 from __future__ import annotations
 
 import argparse
@@ -14,9 +14,15 @@ import pytest
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
+import check_install  # noqa: E402
+import collect_results  # noqa: E402
+import count_params  # noqa: E402
+import export_adapter  # noqa: E402
 import extract_features  # noqa: E402
 import few_shot  # noqa: E402
 import layer_sweep  # noqa: E402
+import new_recipe  # noqa: E402
+import predict  # noqa: E402
 import run_grid  # noqa: E402
 import tsne  # noqa: E402
 
@@ -26,6 +32,9 @@ RECIPE = os.path.join(REPO, "recipes", "SynthMusic", "key")
 TRAIN_PY = os.path.join(RECIPE, "train.py")
 HPARAMS = os.path.join(RECIPE, "hparams", "default.yaml")
 FEW_SHOT = [TRAIN_PY, HPARAMS, "--k", "2", "--out", "{tmp}/few"]
+PREDICT = ["--run", "{tmp}/run", "{tmp}/a.wav"]
+COUNT = ["--backbone", "ast", "--method", "lora"]
+EXPORT = ["{tmp}/run", "--out", "{tmp}/adapter"]
 
 
 def _forbidden(*args, **kwargs):
@@ -34,8 +43,16 @@ def _forbidden(*args, **kwargs):
 
 @pytest.fixture
 def nothing_runs(monkeypatch):
-    """Model building, training subprocesses and grid runs fail the test if they are reached."""
+    """Model building, training subprocesses, grid runs, reading results and writing a scaffold fail the
+    test if they are reached."""
     monkeypatch.setattr(tsne, "load_run", _forbidden)
+    monkeypatch.setattr(predict, "load_run", _forbidden)
+    monkeypatch.setattr("petl_core.inference.load_run", _forbidden)  # export_adapter imports it when it runs
+    monkeypatch.setattr(collect_results, "read_runs", _forbidden)
+    for built in ("count", "count_recipe", "compute_table"):
+        monkeypatch.setattr(count_params, built, _forbidden)
+    monkeypatch.setattr(new_recipe, "scaffold", _forbidden)
+    monkeypatch.setattr(check_install, "_checks", _forbidden)
     monkeypatch.setattr(extract_features, "build_backbone", _forbidden)
     monkeypatch.setattr(few_shot.subprocess, "run", _forbidden)
     monkeypatch.setattr(run_grid, "execute", _forbidden)
@@ -102,6 +119,36 @@ REFUSED = [
     (layer_sweep, [RECIPE, "--hparams", "hparams/missing.yaml"], "hparams file"),
     (layer_sweep, ["--plot_weights", "{tmp}"], "no results.json there"),
     (layer_sweep, [RECIPE, "--python", "{tmp}/no_python"], "no such interpreter"),
+    (predict, [*PREDICT, "--top_k", "-1"], "--top_k: must be an integer >= 0, got '-1'"),
+    (predict, [*PREDICT, "--top-k", "2.5"], "--top-k: must be an integer >= 0, got '2.5'"),
+    (predict, [*PREDICT, "--threshold", "1.5"], "--threshold: must be a number >= 0 and <= 1, got '1.5'"),
+    (predict, [*PREDICT, "--threshold", "-0.1"], "--threshold: must be a number >= 0 and <= 1"),
+    (predict, [*PREDICT, "--threshold", "nan"], "--threshold: must be a number >= 0 and <= 1 (finite)"),
+    (predict, [*PREDICT, "--threshold", "x"], "--threshold: must be a number >= 0 and <= 1, got 'x'"),
+    (predict, [*PREDICT, "--max_seconds", "-5"], "--max_seconds: must be a number > 0, got '-5'"),
+    (predict, [*PREDICT, "--max_seconds", "0"], "--max_seconds: must be a number > 0, got '0'"),
+    (predict, [*PREDICT, "--max_seconds", "inf"], "--max_seconds: must be a number > 0 (finite), got 'inf'"),
+    (predict, [*PREDICT, "--max-seconds", "abc"], "--max-seconds: must be a number > 0, got 'abc'"),
+    (predict, [*PREDICT, "--max_seconds", "3", "--whole_file"],
+     "--whole_file: not allowed with argument --max_seconds"),
+    (predict, [*PREDICT, "--device", "gpu"], "--device: must be cpu, cuda or cuda:N, got 'gpu'"),
+    (collect_results, ["{tmp}", "--out", "{tmp}/tables", "--digits", "11"],
+     "--digits: must be an integer >= 0 and <= 10, got '11'"),
+    (collect_results, ["{tmp}", "--out", "{tmp}/tables", "--digits", "-1"], "--digits: must be an integer >= 0"),
+    (collect_results, ["{tmp}", "--out", "{tmp}/tables", "--metric", "T"], "--metric must look like TASK=metric"),
+    (count_params, [*COUNT, "--num_layers", "0"], "--num_layers: must be an integer >= 1, got '0'"),
+    (count_params, [*COUNT, "--num-layers", "-2"], "--num-layers: must be an integer >= 1, got '-2'"),
+    (count_params, [*COUNT, "--classes", "-1"], "--classes: must be an integer >= 0, got '-1'"),
+    (count_params, [*COUNT, "--head", "cnn"], "--head: invalid choice: 'cnn'"),
+    (count_params, [*COUNT, "--config", "huge"], "--config: invalid choice: 'huge'"),
+    (count_params, ["--table", "ding2024", "--classes", "10"], "it takes no other option (got --classes)"),
+    (count_params, ["--table", "ding2024", "--rank=2"], "it takes no other option (got --rank=2)"),
+    (count_params, ["--recipe", "{tmp}/h.yaml", "--config", "tiny"], "with --recipe, change the configuration as"),
+    (export_adapter, [*EXPORT, "--push_to_hub", "nobody"], "--push_to_hub 'nobody': give a repository id OWNER/NAME"),
+    (export_adapter, [*EXPORT, "--private"], "--private applies to the repository --push_to_hub creates"),
+    (new_recipe, ["bad/name", "--task", "key", "--dest", "{tmp}"], "invalid name 'bad/name'"),
+    (new_recipe, ["Keys", "--task", "chords", "--dest", "{tmp}"], "--task: invalid choice: 'chords'"),
+    (check_install, ["--verbose"], "unrecognized arguments: --verbose"),
 ]
 
 
@@ -114,6 +161,7 @@ def test_out_of_range_is_one_error_line_before_anything_runs(tool, argv, message
         argv[0] = _grid_file(tmp_path, argv[0][len("grid:"):])
     if "--root" in argv:
         _grid_file(tmp_path, "")  # the --root given is this file
+    before = sorted(os.listdir(tmp))
     try:
         code = tool.main(argv)
     except SystemExit as exc:  # argparse
@@ -123,20 +171,33 @@ def test_out_of_range_is_one_error_line_before_anything_runs(tool, argv, message
     errors = [line for line in err.splitlines() if "error:" in line]
     assert len(errors) == 1 and message.replace("{tmp}", tmp) in errors[0], err
     assert "Traceback" not in err
-    assert not os.path.exists(os.path.join(tmp, "few")) and not os.path.exists(os.path.join(tmp, "sweep"))
+    assert sorted(os.listdir(tmp)) == before  # nothing written
 
 
-# (parse function, the other arguments, old spelling, new spelling, its value tokens)
+PARSERS = {"tsne": tsne.parse_args, "extract_features": extract_features.parse_args, "run_grid": run_grid.parse_args,
+           "layer_sweep": layer_sweep.parse_args, "few_shot": lambda argv: few_shot.parse_args(argv, []),
+           "predict": predict.parse_args, "collect_results": collect_results.parse_args,
+           "count_params": lambda argv: count_params.parse_args(argv)[0], "new_recipe": new_recipe.parse_args,
+           "export_adapter": export_adapter.parse_args, "check_install": check_install.main}
+
+# (tool, the other arguments, old spelling, new spelling, its value tokens)
 ALIASES = [
-    (tsne.parse_args, ["--run", "r"], "--max-items", "--max_items", ["4"]),
-    (extract_features.parse_args, ["--backbone", "ast", "--out", "f.pt", "a.wav"], "--num-layers", "--num_layers",
-     ["2"]),
-    (run_grid.parse_args, ["--recipe", RECIPE], "--dry-run", "--dry_run", []),
+    ("tsne", ["--run", "r"], "--max-items", "--max_items", ["4"]),
+    ("extract_features", ["--backbone", "ast", "--out", "f.pt", "a.wav"], "--num-layers", "--num_layers", ["2"]),
+    ("run_grid", ["--recipe", RECIPE], "--dry-run", "--dry_run", []),
+    ("predict", ["--run", "r", "a.wav"], "--top-k", "--top_k", ["3"]),
+    ("predict", ["--run", "r", "a.wav"], "--max-seconds", "--max_seconds", ["2.5"]),
+    ("predict", ["--run", "r", "a.wav"], "--whole-file", "--whole_file", []),
+    ("predict", ["--run", "r", "a.wav"], "--annotations-dir", "--annotations_dir", ["beats"]),
+    ("collect_results", ["results", "--out", "tables"], "--no-percent", "--no_percent", []),
+    ("count_params", ["--backbone", "ast", "--method", "lora"], "--num-layers", "--num_layers", ["6"]),
+    ("export_adapter", ["run", "--out", "adapter"], "--push-to-hub", "--push_to_hub", ["me/adapter"]),
 ]
 
 
-@pytest.mark.parametrize("parse, base, old, new, value", ALIASES, ids=[a[3] for a in ALIASES])
-def test_old_spelling_works_with_a_deprecation_line(parse, base, old, new, value, capsys):
+@pytest.mark.parametrize("tool, base, old, new, value", ALIASES, ids=[f"{a[0]}:{a[3]}" for a in ALIASES])
+def test_old_spelling_works_with_a_deprecation_line(tool, base, old, new, value, capsys):
+    parse = PARSERS[tool]
     attribute = new[2:]
     default = getattr(parse(base), attribute)
     assert getattr(parse([*base, new, *value]), attribute) != default
@@ -151,10 +212,6 @@ def _help(parse, capsys) -> str:
     with pytest.raises(SystemExit):
         parse(["--help"])
     return capsys.readouterr().out
-
-
-PARSERS = {"tsne": tsne.parse_args, "extract_features": extract_features.parse_args, "run_grid": run_grid.parse_args,
-           "layer_sweep": layer_sweep.parse_args, "few_shot": lambda argv: few_shot.parse_args(argv, [])}
 
 
 @pytest.mark.parametrize("tool", sorted(PARSERS))
