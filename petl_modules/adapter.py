@@ -248,6 +248,7 @@ class BranchAdapterMethod(Method):
     """Shared logic of adapters living on residual branches (bottleneck, convpass, conformer, moa)."""
 
     defaults = BRANCH_DEFAULTS
+    initialisation_options = ("init",)
     #: values of option ``init``: ``default`` (documented per adapter) and the reference codes' ones
     inits: tuple[str, ...] = ("default",)
 

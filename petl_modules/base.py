@@ -43,6 +43,12 @@ class Method:
     combinable: bool = True
     #: methods that add tokens to the sequence the layers see (prompts)
     changes_sequence: bool = False
+    #: options that only choose the initial values: trained tensors loaded later make them moot
+    initialisation_options: tuple = ()
+
+    def trained_options(self, options: dict) -> dict:
+        """``options`` without :attr:`initialisation_options`: what must agree to load trained tensors."""
+        return {k: v for k, v in options.items() if k not in self.initialisation_options}
 
     def validate(self, backbone, options: dict) -> dict:
         """Plain, complete options (defaults filled); raise :class:`PetlError` on bad ones."""

@@ -36,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from petl_modules.base import METHODS
 from petl_modules.common import PetlError, find_backbone
 from petl_modules.merge import is_merged
 from petl_modules.registry import apply_petl, get_state
@@ -257,7 +258,7 @@ def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict:
         state.active = name
     elif is_merged(backbone):
         raise PetlError("load_adapter: the backbone is merged; unmerge it before loading an adapter")
-    elif state.method != method or state.options != options:
+    elif state.method != method or not _same_trained_options(method, state.options, options, backbone):
         raise PetlError(
             f"{path_dir}: adapter uses method {method!r} with options {options}; this "
             f"backbone carries {state.method!r} with options {state.options}"
@@ -274,6 +275,19 @@ def load_adapter(path_dir: str, model: nn.Module, name: str = "default", strict:
             bank[key] = value.to(device=live[key].device, dtype=live[key].dtype)
         state.adapters[name] = bank
     return state
+
+
+def _same_trained_options(method: str, live: dict, saved: dict, backbone) -> bool:
+    """Whether tensors trained with ``saved`` options fit a backbone carrying ``live`` ones: equal once
+    completed by the method's defaults, initialisation choices aside (a peft folder names none)."""
+    if method not in METHODS:  # a combination: its options were written by this toolkit, compare as they are
+        return live == saved
+    spec = METHODS[method]
+    try:
+        saved = spec.validate(backbone, saved)
+    except PetlError:
+        return False
+    return spec.trained_options(live) == spec.trained_options(saved)
 
 
 def list_adapters(model: nn.Module) -> list[str]:

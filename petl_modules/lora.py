@@ -74,6 +74,7 @@ class LoRA(MergeableWrapper):
 class LoRAMethod(Method):
     name = "lora"
     mergeable = True
+    initialisation_options = ("init",)
     defaults = {"rank": None, "reduction_rate": None, "targets": ["q", "v"], "scale": None, "alpha": None,
                 "dropout": 0.0, "init": "peft", "layers_to_transform": None}
 

@@ -144,6 +144,7 @@ def _configs(backbone) -> list:
 @register_method
 class PrefixTuning(Method):
     name = "prefix"
+    initialisation_options = ("init_std", "init_range")
     defaults = {"num_prefixes": 16, "reparam": "none", "mlp_hidden": None, "init_std": None, "init_range": None,
                 "layers_to_transform": None}
 

@@ -64,6 +64,7 @@ class PromptEdit(nn.Module):
 class PromptTuning(Method):
     name = "prompt"
     changes_sequence = True
+    initialisation_options = ("init_std", "init_range")
     defaults = {"num_prompts": 64, "deep": False, "init_std": None, "init_range": None, "layers_to_transform": None}
 
     def validate(self, backbone, options: dict) -> dict:

@@ -75,6 +75,7 @@ class SSF(MergeableWrapper):
 class SSFMethod(Method):
     name = "ssf"
     mergeable = True
+    initialisation_options = ("init_std",)
     defaults = {"targets": ["q", "k", "v", "o", "ffn"], "conv_scale": False, "init_std": 0.0,
                 "layers_to_transform": None}
 

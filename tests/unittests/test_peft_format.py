@@ -149,6 +149,30 @@ def test_round_trip_with_head(tmp_path):
         load_adapter(str(tmp_path), tiny("hubert"))
 
 
+@pytest.mark.parametrize("live_options,loads", [
+    ({"rank": 2, "alpha": 4.0, "init": "petl_ast"}, True),  # another initialisation: the trained tensors replace it
+    ({"reduction_rate": 16, "alpha": 4.0}, True),   # the same LoRA spelled another way (rank 32/16 = 2, scale 2)
+    ({"rank": 4, "alpha": 8.0}, False),             # another rank
+    ({"rank": 2, "targets": ["q", "k", "v"]}, False),
+])
+def test_peft_folder_onto_a_backbone_carrying_lora(tmp_path, live_options, loads):
+    """A peft folder loads onto a backbone that already carries a LoRA with the same trained options."""
+    source = tiny("hubert")
+    apply_petl(source, "lora", {"rank": 2, "alpha": 4.0})
+    randomize_lora(source)
+    save_adapter(str(tmp_path), source, format="peft")
+    target = tiny("hubert", seed=0)
+    apply_petl(target, "lora", live_options)
+    if not loads:
+        with pytest.raises(PetlError, match="adapter uses method 'lora'"):
+            load_adapter(str(tmp_path), target)
+        return
+    load_adapter(str(tmp_path), target)
+    wav, _ = model_inputs(source)
+    with torch.no_grad():
+        torch.testing.assert_close(target(wav).hidden_states[-1], source(wav).hidden_states[-1])
+
+
 @pytest.mark.parametrize("method,options", [
     ("adapter", {"bottleneck": 4}), ("prompt", {"num_prompts": 2}), ("prefix", {"num_prefixes": 2}), ("ssf", {}),
     ("convpass", {}), ("lora+bitfit", {}),
