@@ -130,7 +130,9 @@ class BeatTask(FrameTask):
         self.transition_lambda = float(transition_lambda)
         self.fmeasure_window = float(fmeasure_window)
 
-    def parse(self, path):
+    def parse(self, path, duration=None):
+        """``(times, positions)`` of a ``.beats`` file. ``duration`` is not checked: a beat after the
+        audio's end gets no frame target (and counts as missed in the scores)."""
         times, positions = read_beats(path)
         if self.downbeats and positions is None:
             raise ValueError(f"{path}: no bar positions (second column) for downbeat tracking; "

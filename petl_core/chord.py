@@ -141,8 +141,10 @@ class ChordTask(FrameTask):
         self._class_cache[label] = index
         return index
 
-    def parse(self, path):
-        intervals, labels = read_lab(path)
+    def parse(self, path, duration=None):
+        """``(intervals, labels, classes)`` of a ``.lab`` file (:func:`read_lab`: with the audio's
+        ``duration``, a segment ending after the audio is an error)."""
+        intervals, labels = read_lab(path, duration)
         return intervals, labels, np.array([self.class_of(lab) for lab in labels])
 
     def frame_targets(self, annotation, times):
