@@ -269,11 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head", default="linear", help="linear or mlp")
     parser.add_argument("--config", default="real", help="real or tiny")
     args, extra = parser.parse_known_args(argv)
+    from petl_core.entry import fail
+    from petl_core.errors import ConfigError
     from petl_modules.common import PetlError
-    try:
-        from petl_core.config import ConfigError
-    except ImportError:  # pragma: no cover - petl_core is part of the package
-        ConfigError = ValueError
+
     try:
         if args.table:
             writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
@@ -316,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_counts(c))
         return 0
     except (PetlError, ConfigError, ValueError, TypeError) as exc:
-        print(f"count_params: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return fail(exc, 2, first_line=True)
 
 
 if __name__ == "__main__":

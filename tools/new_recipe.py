@@ -32,6 +32,8 @@ import sys
 import numpy as np
 import soundfile as sf
 
+from petl_core.entry import fail
+
 TOOLKIT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = os.path.join(TOOLKIT, "recipes")
 COMMON = os.path.join(RECIPES, "hparams_common")
@@ -279,8 +281,7 @@ def main(argv=None) -> int:
     try:
         folder = scaffold(args.name, args.task, args.dest, args.backbone, args.method, args.head)
     except ScaffoldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
     print(f"created {folder}/{{prepare.py,train.py,hparams/default.yaml,README.md,fixture/}}")
     print(f"next: python {os.path.join(folder, 'train.py')} {os.path.join(folder, 'hparams', 'default.yaml')}"
           "   (the fixture; --data_folder=<your data>)")
