@@ -19,8 +19,9 @@ Output per file (JSON: a list of objects; CSV: one row per file):
 * tempo: ``bpm``;
 * beat / chord (frame-level runs): the track's predicted annotation is written to
   ``--annotations-dir`` as ``<audio stem>.beats`` (``time<TAB>position in bar``, madmom's joint DBN
-  beat/downbeat tracker: the same events as the listed ``beats``/``downbeats`` and as the metrics) or ``<audio stem>.lab`` (chord segments, Harte labels); the output lists
-  ``beats`` + ``downbeats`` or ``segments`` and the written ``annotation`` file. The whole file is
+  beat/downbeat tracker: the same events as the listed ``beats``/``downbeats`` and as the metrics) or
+  ``<audio stem>.lab`` (chord segments, Harte labels); the output lists ``beats`` + ``downbeats`` or
+  ``segments`` and the written ``annotation`` file. The whole file is
   evaluated in the run's overlapping windows, stitched (:func:`lobes.frame_head.predict_long`).
 
 Exit status: 0 on success; 1 with a one-line message naming the file for unreadable audio, or the
@@ -46,9 +47,9 @@ from petl_core.inference import RunError, check_not_input, clip_logits, decode, 
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog="example: python tools/predict.py --run results/SynthMusic/key/1234 a.wav b.wav",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python tools/predict.py --run results/SynthMusic/key/1234 a.wav b.wav")
     parser.add_argument("--run", required=True, help="a training run's output folder (holds results.json, save/)")
     parser.add_argument("--checkpoint", default=None,
                         help="a CKPT+... folder or its model.ckpt (default: the best-validation checkpoint)")

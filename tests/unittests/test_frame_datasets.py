@@ -69,7 +69,8 @@ def test_synthmusic_beat_annotations_match_the_audio(tmp_path):
     frame = 512
     energy = np.array([np.sum(wav[i:i + frame] ** 2) for i in range(0, len(wav) - frame, frame // 4)])
     onset = np.maximum(np.diff(energy), 0)
-    at_beats = [onset[max(0, int(t * sr / (frame // 4)) - 3): int(t * sr / (frame // 4)) + 2].max() for t in times[1:-1]]
+    at_beats = [onset[max(0, int(t * sr / (frame // 4)) - 3): int(t * sr / (frame // 4)) + 2].max()
+                for t in times[1:-1]]
     off_beats = [onset[int((t + 0.5 * np.diff(times)[0]) * sr / (frame // 4)) - 1] for t in times[1:-1]]
     assert np.median(at_beats) > 2 * np.median(off_beats)  # drum onsets sit on the annotated beats
     mtime = os.path.getmtime(row["wav"])
