@@ -6,8 +6,8 @@
 * Targets (:meth:`BeatTask.frame_targets`): per output frame, column 0 = beat (every beat, the
   downbeats included), column 1 = downbeat. The frame nearest to each annotated time is 1 and its
   ``widen_frames`` neighbours get ``widen`` (0.5), as in the tempo-beat-downbeat tutorial
-  (Davies, Böck & Fuentes, ISMIR 2021: ``max(y, maximum_filter1d(y, 3) * 0.5)``). Loss: BCE with
-  logits over valid frames.
+  (Davies, Böck & Fuentes, ISMIR 2021: ``max(y, maximum_filter1d(y, 3) * 0.5)``). Loss (the recipes'
+  ``compute_cost``): :func:`petl_core.frame_tasks.masked_bce`, BCE with logits over valid frames.
 * Decoding (:meth:`BeatTask.bar_positions`, one decoding for the metrics, the ``.beats`` file and
   the JSON of ``tools/predict.py``): with downbeats, madmom's joint ``DBNDownBeatTrackingProcessor``
   (``beats_per_bar``, default 3 and 4) on two columns, beat that is not a downbeat and downbeat:
@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 import torch
 
-from petl_core.frame_tasks import FrameTask, masked_bce
+from petl_core.frame_tasks import FrameTask
 
 
 def read_beats(path: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -112,7 +112,6 @@ class BeatTask(FrameTask):
     name = "beat"
     extension = ".beats"
     main_metric = "beat_f"
-    cost = staticmethod(masked_bce)
 
     def __init__(self, downbeats: bool = True, widen: float = 0.5, widen_frames: int = 1,
                  min_bpm: float = 55.0, max_bpm: float = 215.0, beats_per_bar=(3, 4),
@@ -131,7 +130,9 @@ class BeatTask(FrameTask):
         self.transition_lambda = float(transition_lambda)
         self.fmeasure_window = float(fmeasure_window)
 
-    def parse(self, path):
+    def parse(self, path, duration=None):
+        """``(times, positions)`` of a ``.beats`` file. ``duration`` is not checked: a beat after the
+        audio's end gets no frame target (and counts as missed in the scores)."""
         times, positions = read_beats(path)
         if self.downbeats and positions is None:
             raise ValueError(f"{path}: no bar positions (second column) for downbeat tracking; "

@@ -13,7 +13,8 @@
   quality above): ``C:9`` -> ``C:7`` (extended) / ``C:maj`` (majmin), ``C:maj7/3`` -> ``C:maj7`` /
   ``C:maj``. Chords that contain no vocabulary quality (majmin: ``dim``, ``aug``, ``sus``, ``5``,
   ``1``) and ``X`` are ignored in the loss (target -100), as the ``majmin`` metric excludes them.
-* Loss: cross-entropy over valid frames. Decoding: arg-max per frame, runs of equal classes
+* Loss (the recipes' ``compute_cost``): :func:`petl_core.frame_tasks.masked_cross_entropy`
+  over valid frames. Decoding: arg-max per frame, runs of equal classes
   become segments whose boundaries lie midway between frame centres (:meth:`ChordTask.decode`).
 * Metrics: ``mir_eval.chord`` comparisons root, majmin, mirex, thirds, triads, sevenths, tetrads
   on the reference / estimate merged exactly as ``mir_eval.chord.evaluate`` does; per track they
@@ -35,7 +36,7 @@ import mir_eval
 import numpy as np
 import torch
 
-from petl_core.frame_tasks import FrameTask, masked_cross_entropy
+from petl_core.frame_tasks import FrameTask
 from petl_core.music import PITCH_CLASSES
 
 VOCABULARIES = {
@@ -108,7 +109,6 @@ class ChordTask(FrameTask):
     name = "chord"
     extension = ".lab"
     main_metric = "majmin"
-    cost = staticmethod(masked_cross_entropy)
 
     def __init__(self, vocabulary: str = "majmin") -> None:
         super().__init__()
@@ -141,8 +141,10 @@ class ChordTask(FrameTask):
         self._class_cache[label] = index
         return index
 
-    def parse(self, path):
-        intervals, labels = read_lab(path)
+    def parse(self, path, duration=None):
+        """``(intervals, labels, classes)`` of a ``.lab`` file (:func:`read_lab`: with the audio's
+        ``duration``, a segment ending after the audio is an error)."""
+        intervals, labels = read_lab(path, duration)
         return intervals, labels, np.array([self.class_of(lab) for lab in labels])
 
     def frame_targets(self, annotation, times):

@@ -5,7 +5,9 @@ A frame task's manifest ``label`` is the path of the track's annotation file (``
 
 * parses it once (:meth:`FrameTask.annotation`, cached; a bad file raises one ``ValueError``
   naming it), so :func:`petl_core.manifest.check_manifest` validates every annotation before
-  training through :meth:`FrameTask.encode`;
+  training through :meth:`FrameTask.encode`, and :func:`frame_dataset` checks each one against its
+  audio's ``duration`` (:meth:`FrameTask.check_annotations`: a chord segment ending after the audio
+  is one :class:`~petl_core.manifest.ManifestError` for the whole manifest);
 * turns it into frame targets for any excerpt ``[start, start + seconds)`` at the model's output
   frames (:attr:`FrameTask.timing`, a :class:`lobes.frame_head.FrameTiming`: the task bound to a
   model's output frames is a new task, ``task.with_timing(timing)``);
@@ -38,6 +40,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 
 from lobes.audio import load_audio
 from lobes.frame_head import FrameTiming
+from petl_core.manifest import ManifestError, read_manifest
 from petl_core.tasks import Task
 
 
@@ -90,7 +93,8 @@ class FrameTask(Task):
         return self._with(timing=timing)
 
     # ------------------------------------------------------------------ annotations
-    def parse(self, path: str):
+    def parse(self, path: str, duration: float | None = None):
+        """The annotation of ``path``; given the audio's ``duration`` (seconds), checked against it."""
         raise NotImplementedError
 
     def annotation(self, path: str):
@@ -98,6 +102,21 @@ class FrameTask(Task):
         if path not in self._cache:
             self._cache[path] = self.parse(path)
         return self._cache[path]
+
+    def check_annotations(self, csv_path: str, max_listed: int = 10) -> None:
+        """Parse every annotation of a manifest against its row's audio ``duration`` (and cache it).
+        Raises one :class:`~petl_core.manifest.ManifestError` naming the manifest and listing each
+        problem (up to ``max_listed``): a file that does not parse, or one that does not fit its audio."""
+        problems = []
+        for line, row in enumerate(read_manifest(csv_path), start=2):  # line numbers, after the header
+            try:
+                self._cache[row["label"]] = self.parse(row["label"], float(row["duration"]))
+            except ValueError as exc:
+                problems.append(f"line {line} (ID={row['ID']!r}): {exc}")
+        if problems:
+            more = f"\n  ... and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+            raise ManifestError(f"{csv_path}: {len(problems)} annotation(s) do not fit their audio:\n  "
+                                + "\n  ".join(problems[:max_listed]) + more)
 
     def encode(self, label: str):
         """Validate one manifest label (the annotation path); returns the parsed annotation."""
@@ -174,12 +193,14 @@ class FrameTask(Task):
 
 def frame_dataset(csv_path: str, task: FrameTask, sample_rate: int, train: bool,
                   crop_seconds: float | None = None) -> DynamicItemDataset:
-    """SpeechBrain dataset with ``sig`` and ``targets`` (the targets of the crop, or whole track).
+    """SpeechBrain dataset with ``sig`` and ``targets`` (the targets of the crop, or whole track), from
+    a manifest whose annotations fit their audio (:meth:`FrameTask.check_annotations`, else one error).
 
     Training items are random crops of ``crop_seconds`` (start from the global ``random``
     module, seeded by the recipe); evaluation items are whole tracks (``seconds`` = their length)
     and keep the annotation path in ``label`` for :meth:`FrameTask.track_metrics`.
     """
+    task.check_annotations(csv_path)
     dataset = DynamicItemDataset.from_csv(csv_path)
 
     @sb.utils.data_pipeline.takes("wav", "duration", "label")

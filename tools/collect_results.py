@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from petl_core.cli_args import add_option, int_range
+from petl_core.entry import fail
 from petl_core.results import RUN_COLUMNS, read_runs
 
 logger = logging.getLogger("collect_results")
@@ -484,8 +485,7 @@ def main(argv=None) -> int:
     try:
         summary = collect(args.roots, args.out, args.metrics, not args.no_percent, args.digits)
     except CollectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     if summary["runs"] == 0:
         print("no results.json with test metrics found under " + ", ".join(args.roots), file=sys.stderr)
         return 1

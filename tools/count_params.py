@@ -59,14 +59,16 @@ DING2024 = [
      "whole truncated backbone incl. front end; match adds the published but never-run positional conv"),
     ("FT", "mert", "ft", 51_843_712, "whole truncated backbone incl. conv front end"),
     ("Adapter", "musicfm", "adapter", 657_696, "h + A(h) after the ffn1, mhsa and ffn2 residual adds + 4 block norms"),
-    ("Adapter", "mert", "adapter", 322_752, "h + A(h) after the mhsa and ffn residual adds (before each post-LN) + 2 norms"),
+    ("Adapter", "mert", "adapter", 322_752,
+     "h + A(h) after the mhsa and ffn residual adds (before each post-LN) + 2 norms"),
     ("Prompt", "musicfm", "prompt", 65_536, "64 shallow prompts"),
     ("Prompt", "mert", "prompt", 49_152, "64 shallow prompts"),
     ("Prefix", "musicfm", "prefix", 9_649_152, "Li & Liang MLP reparameterisation, 32 prefixes"),
     ("Prefix", "mert", "prefix", 7_385_088, "MLP reparameterisation; the published MERT number needs num_prefixes: 64"),
     ("BitFit", "musicfm", "bitfit", 116_736, "by_backbone musicfm: conv_batchnorm_bias (conv-module BatchNorm bias)"),
     ("BitFit", "mert", "bitfit", 50_688, ""),
-    ("SSF", "musicfm", "ssf", 190_464, "by_backbone musicfm: conv_scale (scale-only on both pointwise convs: 3d per layer)"),
+    ("SSF", "musicfm", "ssf", 190_464,
+     "by_backbone musicfm: conv_scale (scale-only on both pointwise convs: 3d per layer)"),
     ("SSF", "mert", "ssf", 82_944, ""),
     ("LoRA", "musicfm", "lora", 405_504, "rank 2: q,k,v,o, both macaron FFNs and both pointwise convs"),
     ("LoRA", "mert", "lora", 165_888, "rank 2: q,k,v,o and both FFN linears"),
@@ -83,11 +85,14 @@ CAPPELLAZZO2024 = [
     ("I", "SPT-300", "prompt_shallow", "230K", "shallow"),
     ("I", "DPT-25", "prompt", "230K", "deep"),
     ("I", "Pref-T 24", "prefix", "221K", "12 key + 12 value prefixes per layer, no MLP"),
-    ("I", "Bottleneck PF par", "adapter_pf_par", "249K", "MHSA Par-Before x + f(LN x) + A(LN x); b = 12; + layernorm_before"),
-    ("I", "Bottleneck PF seq", "adapter_pf_seq", "249K", "FFN Seq-After x + f(LN x) + A(f(LN x)); b = 12; + layernorm_after"),
+    ("I", "Bottleneck PF par", "adapter_pf_par", "249K",
+     "MHSA Par-Before x + f(LN x) + A(LN x); b = 12; + layernorm_before"),
+    ("I", "Bottleneck PF seq", "adapter_pf_seq", "249K",
+     "FFN Seq-After x + f(LN x) + A(f(LN x)); b = 12; + layernorm_after"),
     ("I", "Bottleneck HOU par", "adapter_hou_par", "498K", "Par-Before at MHSA and FFN + both block norms"),
     ("I", "Bottleneck HOU seq", "adapter_hou_seq", "498K", "Seq-After at MHSA and FFN + both block norms"),
-    ("I", "Convpass PF par", "convpass_pf_par", "254K", "as Bottleneck PF par; conv: 1d (kernel 3 over tokens, PETL_AST's)"),
+    ("I", "Convpass PF par", "convpass_pf_par", "254K",
+     "as Bottleneck PF par; conv: 1d (kernel 3 over tokens, PETL_AST's)"),
     ("I", "Convpass PF seq", "convpass_pf_seq", "254K", "as Bottleneck PF seq; conv: 1d"),
     ("I", "Convpass HOU par", "convpass_hou_par", "508K", "as Bottleneck HOU par; conv: 1d"),
     ("I", "Convpass HOU seq", "convpass_hou_seq", "508K", "as Bottleneck HOU seq; conv: 1d"),
@@ -114,7 +119,8 @@ CAPPELLAZZO2024 = [
     ("VI", "PF MHSA-Par-Before x2", "adapter_pf_par_x2", "470K", ""),
     ("VI", "HOU par", "adapter_hou_par", "498K", ""),
     ("VI", "LoRA", "lora_rr64", "442k", "W_q, W_v, RR 64 (r = 12)"),
-    ("VI", "Adapter + LoRA", "adapter_lora", "470K", "adapter parallel before the FFN (RR 64) + LoRA W_q, W_v (RR 128)"),
+    ("VI", "Adapter + LoRA", "adapter_lora", "470K",
+     "adapter parallel before the FFN (RR 64) + LoRA W_q, W_v (RR 128)"),
     ("VI", "Adapter + DPT-25", "adapter_prompt", "479K", "adapter parallel before the FFN + 25 deep prompts"),
     ("VI", "Adapter + DPT-14 + LoRA", "adapter_prompt_lora", "488K", "adapter + 14 deep prompts + LoRA RR 256"),
     ("VII", "Seq, residual", "adapter_pf_seq", "249K", "no count printed; x + f + A(f)"),
@@ -280,11 +286,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
+    from petl_core.entry import fail
+    from petl_core.errors import ConfigError
     from petl_modules.common import PetlError
-    try:
-        from petl_core.config import ConfigError
-    except ImportError:  # pragma: no cover - petl_core is part of the package
-        ConfigError = ValueError
+
     try:
         if args.table:
             others = [f"--{key}" for key, value in vars(args).items() if key != "table" and value is not None]
@@ -326,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_counts(c))
         return 0
     except (PetlError, ConfigError, ValueError, TypeError) as exc:
-        print(f"count_params: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return fail(exc, 2, first_line=True)
 
 
 if __name__ == "__main__":

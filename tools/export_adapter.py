@@ -30,6 +30,7 @@ import os
 import sys
 
 from petl_core.cli_args import add_option
+from petl_core.entry import error_message, fail
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,11 +116,6 @@ def push(folder: str, repo_id: str, private: bool) -> str:
     return f"https://huggingface.co/{repo_id}"
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -135,16 +131,15 @@ def main(argv=None) -> int:
         save_adapter(args.out, model, format=args.format, overwrite=args.overwrite, card=card,
                      extra_config={"run": os.path.abspath(args.run), "checkpoint": hparams["checkpoint"]})
     except (RunError, PetlError, OSError) as exc:
-        return _fail(str(exc).splitlines()[0])
+        return fail(exc, first_line=True)
     print(f"adapter written to {args.out} ({args.format} format, from {hparams['checkpoint']})")
     if args.push_to_hub:
         try:
             url = push(args.out, args.push_to_hub, args.private)
         except Exception as exc:  # offline, no token, no permission, network: the folder stays
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return _fail(f"--push_to_hub {args.push_to_hub}: upload failed ({reason}); "
-                         f"the adapter folder {args.out} is written: push it later with "
-                         f"`hf upload {args.push_to_hub} {args.out}`")
+            return fail(f"--push_to_hub {args.push_to_hub}: upload failed ({error_message(exc, first_line=True)}); "
+                        f"the adapter folder {args.out} is written: push it later with "
+                        f"`hf upload {args.push_to_hub} {args.out}`")
         print(f"pushed to {url}")
     return 0
 

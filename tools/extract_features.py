@@ -34,6 +34,7 @@ import torch
 from lobes import BACKBONES, build_backbone
 from lobes.audio import AudioError, load_audio
 from petl_core.cli_args import add_option, device, int_range, progress
+from petl_core.entry import fail
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -113,8 +114,7 @@ def main(argv=None) -> int:
             raise ValueError(f"--layer must be between 0 and {backbone.num_layers}, got {args.layer}")
         features = extract(backbone, args.audio, args.layer, args.device)
     except (AudioError, ValueError, OSError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
     save_atomically(features, args.out)
     print(f"wrote {len(features)} feature matrices to {args.out}")
     return 0

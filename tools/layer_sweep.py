@@ -38,8 +38,13 @@ import time
 
 import run_grid  # the sibling tool (this script's folder is on sys.path)
 from petl_core.cli_args import int_range, interpreter
+from petl_core.entry import fail
 
 WEIGHTED = "weighted"
+
+
+class SweepError(RuntimeError):
+    """A run of the sweep failed, or the weighted run gave no layers to sweep (exit status 1)."""
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -128,7 +133,7 @@ def run_all(runs, verbose: bool) -> list[dict]:
         ok, message = run_grid.execute(run, verbose)
         print(f"[{'ok' if ok else 'FAILED'}] {run.name}: {message}", flush=True)
         if not ok:
-            raise SystemExit(f"error: run {run.name} failed ({message})")
+            raise SweepError(f"run {run.name} failed ({message})")
         records.append({"run": run, "seconds": time.time() - start})
     return records
 
@@ -218,7 +223,7 @@ def sweep_layers(args) -> tuple[list[dict], str]:
                   "random): every layer's run will run the backbone again", file=sys.stderr)
     layers = args.layers or list(range(len(weighted[0]["layer_weights"] or [])))
     if not layers:
-        raise SystemExit("error: the weighted run wrote no layer_weights; give --layers")
+        raise SweepError("the weighted run wrote no layer_weights; give --layers")
     records = run_all(run_grid.build_plan(grid_args(args, "layer", layers, sets)), args.verbose)
     return [row_of(rec, "layer", k) for rec, k in zip(records, layers)] + weighted, "layer"
 
@@ -237,9 +242,7 @@ def main(argv=None) -> int:
         with open(os.path.join(args.plot_weights, run_grid.RESULTS_FILE), encoding="utf-8") as f:
             weights = json.load(f).get("layer_weights")
         if not weights:
-            print(f"error: {args.plot_weights}/results.json has no layer_weights (not a --layer=weighted run)",
-                  file=sys.stderr)
-            return 2
+            return fail(f"{args.plot_weights}/results.json has no layer_weights (not a --layer=weighted run)", 2)
         print(plot_weights(weights, os.path.join(args.plot_weights, "layer_weights.png")))
         return 0
     os.makedirs(args.root, exist_ok=True)
@@ -247,8 +250,9 @@ def main(argv=None) -> int:
     try:
         rows, key = sweep_depths(args) if args.num_layers else sweep_layers(args)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
+    except SweepError as exc:
+        return fail(exc)
     wall = time.time() - start
     csv_path, md_path = write_table(rows, key, args.root)
     outputs = [csv_path, md_path, plot_sweep(rows, key, os.path.join(args.root, "layer_sweep.png"))]

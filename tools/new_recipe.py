@@ -32,6 +32,8 @@ import sys
 import numpy as np
 import soundfile as sf
 
+from petl_core.entry import fail
+
 TOOLKIT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPES = os.path.join(TOOLKIT, "recipes")
 COMMON = os.path.join(RECIPES, "hparams_common")
@@ -115,8 +117,9 @@ def derive_hparams(task: str, name: str, folder: str, fixture: str, backbone: st
     if top_level_value(body, "task").split()[0] != facts["node"]:  # the template is another task's
         body = set_top_level(body, "task", facts["node"], facts["what"])
         body = set_top_level(body, "augmentation", "null", "e.g. !new:petl_core.augment.Augmenter")
-    header = (f"# {name} '{task}': {facts['what']} -- scaffolded by tools/new_recipe.py from\n"
-              f"# recipes/{TEMPLATES[task][0]} (see there and recipes/hparams_common for every option).\n"
+    header = (f"# {name} '{task}': {facts['what']}.\n"
+              f"# Scaffolded by tools/new_recipe.py from recipes/{TEMPLATES[task][0]}\n"
+              "# (see there and recipes/hparams_common for every option).\n"
               f"# Default: a small RANDOMLY INITIALISED {backbone} trained with {method} on the generated fixture;\n"
               "# for transfer learning give a pretrained backbone and a PETL method, and your data:\n#\n"
               f"#   python {{train}} {{hparams}} --data_folder=/data/{name} --backbone=mert_95m --method=lora\n\n")
@@ -239,7 +242,7 @@ def scaffold(name: str, task: str, dest: str = ".", backbone: str | None = None,
     facts = task_facts(task)
     header, body, backbone, method = derive_hparams(task, name, folder, fixture, backbone, method, head)
     paths = {"train": os.path.join(rel, "train.py"), "hparams": os.path.join(rel, "hparams", "default.yaml")}
-    values = dict(name=name, task=task, what=facts["what"], what_cap=facts["what"][:1].upper() + facts["what"][1:],
+    values = dict(name=name, task=task, what_cap=facts["what"][:1].upper() + facts["what"][1:],
                   label=LABEL_FORMATS[task], layout=layout(task),
                   fixture=fixture, prepare_py=os.path.join(rel, "prepare.py"), yaml=TEMPLATES[task][0],
                   train_template=TEMPLATES[task][1], metric=facts["metric"], backbone=backbone, method=method,
@@ -283,8 +286,7 @@ def main(argv=None) -> int:
     try:
         folder = scaffold(args.name, args.task, args.dest, args.backbone, args.method, args.head)
     except ScaffoldError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(exc)
     print(f"created {folder}/{{prepare.py,train.py,hparams/default.yaml,README.md,fixture/}}")
     print(f"next: python {os.path.join(folder, 'train.py')} {os.path.join(folder, 'hparams', 'default.yaml')}"
           "   (the fixture; --data_folder=<your data>)")

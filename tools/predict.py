@@ -44,6 +44,7 @@ import tempfile
 
 from lobes.audio import AudioError, audio_info
 from petl_core.cli_args import add_option, device, float_range, int_range
+from petl_core.entry import fail
 from petl_core.inference import RunError, check_not_input, clip_logits, decode, load_clip, load_run
 
 
@@ -152,11 +153,6 @@ def to_csv(task_name: str, rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -173,7 +169,7 @@ def main(argv=None) -> int:
         else:
             rows = predict(model, task, hparams, args.audio, args.top_k, args.threshold, cap)
     except (AudioError, RunError) as exc:
-        return _fail(str(exc).splitlines()[0])
+        return fail(exc, first_line=True)
     text = json.dumps(rows, indent=2) + "\n" if args.format == "json" else to_csv(task.name, rows)
     if args.out:
         write_text_atomic(text, args.out)

@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass, field
 
 from petl_core.cli_args import add_option, int_range, interpreter
+from petl_core.entry import fail
 
 RESULTS_FILE = "results.json"
 LOG_FILE = "run_grid.log"
@@ -320,8 +321,7 @@ def main(argv=None) -> int:
     try:
         runs = build_plan(args)
     except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     print_plan(runs, args.dry_run)
     if args.dry_run:
         return 0

@@ -35,6 +35,7 @@ import numpy as np
 
 from lobes.audio import AudioError
 from petl_core.cli_args import add_option, device, float_range, int_range, progress
+from petl_core.entry import fail
 from petl_core.inference import RunError, check_not_input, clip_embedding, load_clip, load_run, run_path
 from petl_core.manifest import read_manifest
 from petl_core.tasks import split_tags
@@ -156,8 +157,7 @@ def main(argv=None) -> int:
     try:
         png, csv_path = output_paths(args.out, folder, name)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, 2)
     try:
         model, task, hparams = load_run(folder, args.checkpoint, args.device)
         manifest = args.manifest or split_manifest(folder, hparams, args.split)
@@ -173,8 +173,7 @@ def main(argv=None) -> int:
         points = tsne_points(embeddings, args.perplexity, args.seed)
         colours = [colour_key(task.name, r.get("label") or "") for r in rows]
     except (AudioError, RunError, ValueError, KeyError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return fail(exc, first_line=True)
     os.makedirs(os.path.dirname(png), exist_ok=True)
     title = (f"{os.path.basename(folder)}: {hparams['backbone'].get('name')} + {hparams['method'].get('name')}, "
              f"{task.name}, {name} ({len(rows)} items)")

@@ -3,49 +3,25 @@ deleted by ranks that agree, disjoint training data, files written once, sharded
 a single-process evaluation of the same checkpoint, a kill -9 of the whole job resumed under
 torchrun with the results of the uninterrupted run, and full fine-tuning of the MusicFM
 architecture (every trainable tensor used: DDP with ``find_unused_parameters=False``)."""
-import glob
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import REPO, run_recipe
-from test_resume import (assert_resumed_after_the_checkpoint, intra_epoch_after_an_epoch,
-                         items_consumed_by_newest_checkpoint, logged_epochs, recorded_items)
+from conftest import run_recipe
+from launch import (TINY, assert_resumed_after_the_checkpoint, children, ddp, intra_epoch_after_an_epoch,
+                    items_consumed_by_newest_checkpoint, kill_9, logged_epochs, recorded_items, start_recipe,
+                    torchrun, wait_gone, wait_until)
 
-#: 7 validation and 5 test items: shards of unequal size (DistributedSampler would pad them)
-PREPARE = "--prepare={task: key, n_train: 16, n_valid: 7, n_test: 5, seed: 9, sample_rate: 24000, duration: 2.0}"
-TINY = [PREPARE, "--backbone=tiny_musicfm", "--batch_size=4", "--crop_seconds=1.5", "--eval_window_seconds=1.5",
-        "--bootstrap_resamples=100"]
 LORA = [*TINY, "--method=lora", "--petl={options: {rank: 2}}", "--number_of_epochs=3", "--ckpt_interval_steps=1",
         "--augmentation={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _torchrun():
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}"]
-
-
-def _ddp(out, data, *args, timeout=300):
-    proc = run_recipe("key", out, data, *args, "--distributed_backend=gloo", launcher=_torchrun(), timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.load(open(os.path.join(out, "results.json")))
 
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory, synth_data):
     out = str(tmp_path_factory.mktemp("ddp") / "lora")
-    return out, _ddp(out, synth_data, *LORA, "--record_train_ids=true")
+    return out, ddp(out, synth_data, *LORA, "--record_train_ids=true")
 
 
 def test_three_epochs_with_checkpoint_deletion(lora_run):
@@ -92,49 +68,27 @@ def test_sharded_evaluation_equals_a_single_process(lora_run, synth_data):
         assert abs(lo - res1["test_ci95"][name][0]) < 1e-5 and abs(hi - res1["test_ci95"][name][1]) < 1e-5
 
 
-def _children(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (torchrun starts each rank in a session of its own)."""
-    kids = []
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            fields = open(stat).read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(stat.split("/")[2]))
-    return kids
-
-
 def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_data, tmp_path):
     reference_out, reference = lora_run
     out = str(tmp_path / "killed")
-    script = os.path.join(REPO, "recipes", "SynthMusic", "key", "train.py")
-    hparams = os.path.join(REPO, "recipes", "SynthMusic", "key", "hparams", "default.yaml")
-    cmd = _torchrun() + [script, hparams, f"--output_folder={out}", f"--data_folder={synth_data}", "--device=cpu",
-                         "--noprogressbar", *LORA, "--record_train_ids=true", "--distributed_backend=gloo"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore"))
-    deadline = time.time() + 240
+    proc = start_recipe("key", out, synth_data, *LORA, "--record_train_ids=true", "--distributed_backend=gloo",
+                        launcher=torchrun())
     save = os.path.join(out, "save")
-    while not intra_epoch_after_an_epoch(save) and proc.poll() is None:
-        assert time.time() < deadline, "no intra-epoch checkpoint after the first epoch appeared"
-        time.sleep(0.02)
-    ranks = _children(proc.pid)
+    wait_until(lambda: intra_epoch_after_an_epoch(save), lambda: proc.poll() is None, 240,
+               "no intra-epoch checkpoint after the first epoch appeared")
+    ranks = children(proc.pid)
     assert len(ranks) == 2, ranks
-    for pid in [*ranks, proc.pid]:  # both ranks and the launcher, as a lost node
-        os.kill(pid, signal.SIGKILL)
+    kill_9([*ranks, proc.pid])  # both ranks and the launcher, as a lost node
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    for pid in ranks:
-        while os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1][:3]:
-            time.sleep(0.05)  # gone (or a zombie of the killed launcher)
+    wait_gone(ranks)
     assert not os.path.exists(os.path.join(out, "results.json"))
     # per rank: 8 of the 16 training items an epoch, batches of 4
     consumed = items_consumed_by_newest_checkpoint(save, items_per_epoch=8, batch_size=4)
     items_at_kill = [recorded_items(out, rank) for rank in (0, 1)]
     assert logged_epochs(out)  # killed after at least one whole epoch
 
-    resumed = _ddp(out, synth_data, *LORA, "--record_train_ids=true")
+    resumed = ddp(out, synth_data, *LORA, "--record_train_ids=true")
     # a resume, not a restart: each rank trains on exactly the items its uninterrupted run trained on
     # after the checkpoint's position, and the epochs finished before the kill are not logged again
     for rank in (0, 1):
@@ -150,7 +104,7 @@ def test_kill_9_under_torchrun_resumes_with_identical_results(lora_run, synth_da
 def test_full_fine_tuning_of_musicfm(tmp_path, synth_data):
     """The offline default's method (ft) on the MusicFM architecture; DDP checks every trainable
     tensor gets a gradient (``find_unused_parameters`` stays False)."""
-    res = _ddp(str(tmp_path / "ft"), synth_data, *TINY, "--method=ft", "--number_of_epochs=2")
+    res = ddp(str(tmp_path / "ft"), synth_data, *TINY, "--method=ft", "--number_of_epochs=2")
     assert res["status"] == "ok" and res["world_size"] == 2 and res["epochs"] == 2
     assert res["config"]["run_options"]["distributed_backend"] == "gloo"
 
@@ -159,7 +113,7 @@ def test_unused_trainable_tensors_are_named_not_a_ddp_index_error(tmp_path, synt
     """FT pooling layer 1 of 2: the layers above get no gradient; the run stops after the first
     step naming them and the remedies (DDP alone would fail at step 2 with parameter indices)."""
     proc = run_recipe("key", str(tmp_path / "unused"), synth_data, *TINY, "--method=ft", "--layer=1",
-                      "--number_of_epochs=1", "--distributed_backend=gloo", launcher=_torchrun(), timeout=300)
+                      "--number_of_epochs=1", "--distributed_backend=gloo", launcher=torchrun(), timeout=300)
     assert proc.returncode != 0
     assert "got no gradient in the first training step: backbone.model.conformer" in proc.stderr
     assert "--find_unused_parameters" in proc.stderr

@@ -11,13 +11,12 @@ import json
 import os
 import signal
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from conftest import run_recipe
-from test_ddp import TINY, _children, _ddp, _free_port
+from launch import TINY, children, ddp, free_port, kill_9, logged_epochs, wait_until
 
 RUN = [*TINY, "--method=lora", "--petl={options: {rank: 2}}", "--number_of_epochs=2", "--ckpt_interval_steps=1",
        "--augmentation={pitch_shift: {prob: 0.5, semitones: [-2, -1, 1, 2]}}", "--record_train_ids=true"]
@@ -27,7 +26,7 @@ SAME = ("test", "valid", "test_ci95", "n_items", "n_train", "world_size", "best_
 
 def _two_nodes(out, data, *args, timeout=240):
     """Both launchers at once (as on two machines); their CompletedProcesses, node 0 first."""
-    port = _free_port()
+    port = free_port()
     launchers = [[sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
                   f"--node_rank={node}", "--master_addr=127.0.0.1", f"--master_port={port}"] for node in (0, 1)]
     with ThreadPoolExecutor(2) as pool:
@@ -41,11 +40,6 @@ def _results(out):
         return json.load(f)
 
 
-def _epoch_1_logged(out) -> bool:
-    path = os.path.join(out, "train_log.txt")
-    return os.path.exists(path) and "epoch: 1" in open(path, encoding="utf-8").read()
-
-
 @pytest.fixture(scope="module")
 def resumed_two_nodes(tmp_path_factory, synth_data):
     """Two nodes killed with kill -9 (each its launcher and its rank) in epoch 2, then started again with
@@ -53,14 +47,10 @@ def resumed_two_nodes(tmp_path_factory, synth_data):
     out = str(tmp_path_factory.mktemp("multinode") / "two_nodes")
     with ThreadPoolExecutor(1) as pool:
         job = pool.submit(_two_nodes, out, synth_data, *RUN)
-        deadline = time.time() + 180
-        while not _epoch_1_logged(out):
-            assert time.time() < deadline and not job.done(), "the first epoch did not end"
-            time.sleep(0.02)
-        launchers = [pid for pid in _children(os.getpid()) if out in open(f"/proc/{pid}/cmdline").read()]
+        wait_until(lambda: "epoch: 1" in logged_epochs(out), lambda: not job.done(), 180, "the first epoch did not end")
+        launchers = [pid for pid in children(os.getpid()) if out in open(f"/proc/{pid}/cmdline").read()]
         assert len(launchers) == 2, launchers
-        for pid in [rank for launcher in launchers for rank in _children(launcher)] + launchers:
-            os.kill(pid, signal.SIGKILL)
+        kill_9([rank for launcher in launchers for rank in children(launcher)] + launchers)
         assert [p.returncode for p in job.result()] == [-signal.SIGKILL] * 2
     assert not os.path.exists(os.path.join(out, "results.json"))
     procs = _two_nodes(out, synth_data, *RUN)
@@ -73,7 +63,7 @@ def test_two_nodes_killed_and_resumed_equal_one_node_with_the_same_processes(res
     out, two_nodes = resumed_two_nodes
     assert "Loading a checkpoint from" in open(os.path.join(out, "log.txt"), encoding="utf-8").read()
     assert two_nodes["status"] == "ok" and two_nodes["world_size"] == 2 and two_nodes["epochs"] == 2
-    one_node = _ddp(str(tmp_path / "one_node"), synth_data, *RUN)  # --nproc_per_node=2, uninterrupted
+    one_node = ddp(str(tmp_path / "one_node"), synth_data, *RUN)  # --nproc_per_node=2, uninterrupted
     assert {k: two_nodes[k] for k in SAME} == {k: one_node[k] for k in SAME}
     assert [h["loss"] for h in two_nodes["valid_history"]] == [h["loss"] for h in one_node["valid_history"]]
 

@@ -69,7 +69,8 @@ def test_synthmusic_beat_annotations_match_the_audio(tmp_path):
     frame = 512
     energy = np.array([np.sum(wav[i:i + frame] ** 2) for i in range(0, len(wav) - frame, frame // 4)])
     onset = np.maximum(np.diff(energy), 0)
-    at_beats = [onset[max(0, int(t * sr / (frame // 4)) - 3): int(t * sr / (frame // 4)) + 2].max() for t in times[1:-1]]
+    at_beats = [onset[max(0, int(t * sr / (frame // 4)) - 3): int(t * sr / (frame // 4)) + 2].max()
+                for t in times[1:-1]]
     off_beats = [onset[int((t + 0.5 * np.diff(times)[0]) * sr / (frame // 4)) - 1] for t in times[1:-1]]
     assert np.median(at_beats) > 2 * np.median(off_beats)  # drum onsets sit on the annotated beats
     mtime = os.path.getmtime(row["wav"])
@@ -104,3 +105,35 @@ def test_isophonics_lab_past_the_end_of_its_audio_is_refused(tmp_path):
     with pytest.raises(DatasetError, match=r"I_Saw_Her_Standing_There\.lab:4: segment 2-3 s ends after the audio"):
         get_prepare("chords_lab")(root, str(tmp_path / "m"))
     assert not (tmp_path / "m").exists()
+
+
+def test_any_chord_manifest_with_a_lab_past_its_audio_is_one_error(tmp_path, capsys):
+    """Not only the Isophonics prepare: a user's chord manifest whose .lab ends after its audio stops
+    the recipe before training with one error line naming the manifest line and the .lab line."""
+    import soundfile as sf
+
+    from petl_core.manifest import ManifestError
+    from petl_core.recipe import recipe_main
+
+    rows = ["ID,wav,duration,label"]
+    for name, last_end in (("fits", 1.0), ("longer", 2.5)):
+        sf.write(tmp_path / f"{name}.wav", np.zeros(16000, dtype=np.float32), 16000)
+        (tmp_path / f"{name}.lab").write_text(f"0.0 0.5 C:maj\n0.5 {last_end} G:maj\n")
+        rows.append(f"{name},{tmp_path / name}.wav,1.0,{tmp_path / name}.lab")
+    manifest = tmp_path / "valid.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    task = ChordTask().with_timing(FrameTiming(25.0))
+    check_manifest(str(manifest), task.encode)  # each .lab alone is valid
+    expected = (r"valid\.csv: 1 annotation\(s\) do not fit their audio:\n  line 3 \(ID='longer'\): "
+                r".*longer\.lab:2: segment 0\.5-2\.5 s ends after the audio \(1 s\)")
+    with pytest.raises(ManifestError, match=expected):
+        frame_dataset(str(manifest), task, 16000, train=False)
+    with pytest.raises(SystemExit) as exit_info, recipe_main():
+        frame_dataset(str(manifest), task, 16000, train=True, crop_seconds=0.5)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "longer.lab:2" in err and "Traceback" not in err
+    sf.write(tmp_path / "longer.wav", np.zeros(40000, dtype=np.float32), 16000)  # the audio it was made for
+    rows[2] = rows[2].replace("longer.wav,1.0", "longer.wav,2.5")
+    manifest.write_text("\n".join(rows) + "\n")
+    assert len(frame_dataset(str(manifest), task, 16000, train=False)) == 2

@@ -269,3 +269,14 @@ def test_range_types_accept_their_bounds():
                         (cli_args.float_range(0), "inf"), (cli_args.int_range(), "x")):
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
+
+
+def test_no_tool_writes_its_own_error_line():
+    """A tool's problem ends through petl_core.entry.fail (one ``error:`` line, the status returned), not a
+    copy of it. check_install reports on stdout, one line per broken package pair; benchmark* and
+    gpu_check are another owner's."""
+    own = ("check_install.py", "gpu_check.py")
+    copies = [name for name in sorted(os.listdir(os.path.join(REPO, "tools")))
+              if name.endswith(".py") and name not in own and not name.startswith("benchmark")
+              and re.search(r"""["']error: |def _fail\(""", open(os.path.join(REPO, "tools", name)).read())]
+    assert copies == []
