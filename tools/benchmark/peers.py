@@ -186,20 +186,29 @@ def add_memory(args, rows: dict) -> None:
 
 def run(args) -> dict:
     start = time.perf_counter()
-    rows = {}
-    for backbone in args.backbones:
-        logger.info("%s: timing %s", backbone, ", ".join(sides(backbone)))
-        rows[backbone] = measure_backbone(args, backbone)
-    if not args.no_memory:
-        add_memory(args, rows)
     report = {"what": "toolkit vs transformers + peft, LoRA r=8 on q,v, training step", "config": args.config,
               "device": args.device, "precision": args.precision, "threads": torch.get_num_threads(),
               "batch": args.batch, "seconds": args.seconds, "repeats": args.repeats, "warmup": args.warmup,
-              "torch": torch.__version__, "results": rows, "wall_s": time.perf_counter() - start}
+              "torch": torch.__version__, "results": {}, "complete": False}
+    for backbone in args.backbones:
+        logger.info("%s: timing %s", backbone, ", ".join(sides(backbone)))
+        report["results"][backbone] = measure_backbone(args, backbone)
+        write(args, report)  # what is measured so far survives an interrupted run
+    if not args.no_memory:
+        add_memory(args, report["results"])
+    report.update(complete=True, wall_s=time.perf_counter() - start)
     if args.compare:
         with open(args.compare) as fh:
             report["compare"] = compare(json.load(fh), report)
     return report
+
+
+def write(args, report: dict) -> str:
+    path = os.path.join(args.out, "peers.json")
+    with open(path + ".tmp", "w") as fh:
+        json.dump(report, fh, indent=2)
+    os.replace(path + ".tmp", path)
+    return path
 
 
 def verdicts(report: dict) -> dict[str, str]:
@@ -246,9 +255,7 @@ def main(args) -> int:
     check_arguments(args)
     os.makedirs(args.out, exist_ok=True)
     report = run(args)
-    path = os.path.join(args.out, "peers.json")
-    with open(path, "w") as fh:
-        json.dump(report, fh, indent=2)
+    path = write(args, report)
     print_report(report)
     print(f"wrote {path}")
     return 0
