@@ -117,6 +117,16 @@ def test_paired_ratio_cancels_drift_and_its_interval_covers_the_median():
     assert common.paired_ratio(ours, peer, seed=0) == common.paired_ratio(ours, peer, seed=0)  # reproducible
 
 
+def test_cpu_clock_counts_work_not_waiting():
+    """``--clock cpu``: a step descheduled by other jobs (here: sleeping) costs no CPU time."""
+    import time
+
+    assert common.timed(lambda: time.sleep(0.2), "cpu", "wall") >= 0.2
+    assert common.timed(lambda: time.sleep(0.2), "cpu", "cpu") < 0.05
+    busy = common.timed(lambda: sum(i * i for i in range(300_000)), "cpu", "cpu")
+    assert busy > 0
+
+
 def test_bad_options_are_one_error_line(tmp_path):
     out = str(tmp_path / "o")
     cases = [

@@ -133,12 +133,12 @@ def run(args) -> dict:
     start = time.perf_counter()
     steps = {setting: build_step(args, on, args.batch) for setting, on in SETTINGS.items()}
     losses = {s: float(step()) for s, step in steps.items()}
-    times = round_robin(steps, args.repeats, args.warmup, args.device, alternate=True)
+    times = round_robin(steps, args.repeats, args.warmup, args.device, alternate=True, clock=args.clock)
     summary = paired_ratio(times["with"], times["without"])
     del steps
     report = {"backbone": args.backbone, "method": args.method, "config": args.config,
               "num_layers": args.num_layers, "device": args.device, "precision": args.precision,
-              "threads": torch.get_num_threads(), "batch": args.batch, "seconds": args.seconds,
+              "threads": torch.get_num_threads(), "clock": args.clock, "batch": args.batch, "seconds": args.seconds,
               "first_loss": losses, "raw_step_s": times,
               "time": {"ratio": summary, "target": TIME_TARGET, "verdict": verdict(summary, TIME_TARGET)},
               "memory": None if args.no_memory else measure_memory(args),

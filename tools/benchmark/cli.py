@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (1 on a shared CPU)")
+    p.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                   help="timings in elapsed time, or in CPU time of the process (CPU only: on a shared machine "
+                        "with --threads 1, not inflated by the other jobs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--_worker", dest="worker", default=None, help=argparse.SUPPRESS)
     module.add_arguments(p)
@@ -50,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         raise BenchmarkError("--device cuda: CUDA is not available on this machine (use --device cpu)")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise BenchmarkError(f"--out {args.out} is a file: give a folder (it is created if missing)")
+    if args.clock == "cpu" and args.device == "cuda":
+        raise BenchmarkError("--clock cpu measures CPU work: use the wall clock with --device cuda")
     if args.threads is not None and args.threads < 1:
         raise BenchmarkError("--threads must be >= 1")
     return args

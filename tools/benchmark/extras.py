@@ -71,7 +71,7 @@ def measure_extras(args, base) -> dict:
                 steps[f"layers{n}"] = Forward(model, wav, args)
                 steps[f"layers_only{n}"] = LayersOnly(model.backbone, wav, args)
         extras["truncation"] = {"layers": [kept, full], "target": TRUNCATION_TARGET}
-    times = round_robin(steps, args.repeats, args.warmup, args.device)
+    times = round_robin(steps, args.repeats, args.warmup, args.device, clock=args.clock)
     recompute, cached_s = statistics.median(times["recompute"]), statistics.median(times["cached"])
     extras["probe_cache"] = {"recompute_s": recompute, "cached_s": cached_s, "speedup": recompute / cached_s,
                              "target": PROBE_CACHE_TARGET, "what": "frozen backbone + head on one batch: "

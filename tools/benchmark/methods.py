@@ -321,12 +321,13 @@ def run(args) -> dict:
     del base
     trainable = {n: r.train_step for n, r in runners.items() if r.train_step.optimizer is not None}
     logger.info("timing training steps: %s", ", ".join(trainable))
-    train_times = round_robin(trainable, args.repeats, args.warmup, args.device)
+    train_times = round_robin(trainable, args.repeats, args.warmup, args.device, clock=args.clock)
     for runner in runners.values():
         runner.prepare_inference()
     merged = {n: r.merged for n, r in runners.items()}
     logger.info("timing inference: %s", ", ".join(runners))
-    infer_times = round_robin({n: r.infer for n, r in runners.items()}, args.repeats, args.warmup, args.device)
+    infer_times = round_robin({n: r.infer for n, r in runners.items()}, args.repeats, args.warmup, args.device,
+                              clock=args.clock)
     num_layers = runners["plain"].model.backbone.num_layers
     sample_rate = runners["plain"].model.backbone.sample_rate
     runners.clear()
@@ -342,7 +343,7 @@ def run(args) -> dict:
         "config": {
             "config": args.config, "num_layers": num_layers, "batch": args.batch, "seconds": args.seconds,
             "repeats": args.repeats, "warmup": args.warmup, "threads": torch.get_num_threads(),
-            "precision": args.precision, "quick": args.quick, "seed": args.seed,
+            "precision": args.precision, "quick": args.quick, "seed": args.seed, "clock": args.clock,
             "optimizer": "AdamW(lr=1e-5) over trainable tensors", "head": "Linear on masked mean of last layer",
             "method_options": args.options, "memory_method": memory_methods,
             "eval_window": args.eval_window, "eval_chunk_size": args.eval_chunk_size,

@@ -158,7 +158,7 @@ def measure_backbone(args, backbone: str) -> dict:
     names = sides(backbone)
     steps = {side: build_step(backbone, side, args) for side in names}
     losses = {side: float(step()) for side, step in steps.items()}
-    times = round_robin(steps, args.repeats, args.warmup, args.device, alternate=True)
+    times = round_robin(steps, args.repeats, args.warmup, args.device, alternate=True, clock=args.clock)
     row = {"sides": {side: {"step_s": statistics.median(times[side]), "trainable_params": trainable(steps[side]),
                             "first_loss": losses[side]} for side in names},
            "raw_step_s": times, "targets": TARGETS[backbone], "ratios": {}}
@@ -189,7 +189,7 @@ def run(args) -> dict:
     report = {"what": "toolkit vs transformers + peft, LoRA r=8 on q,v, training step", "config": args.config,
               "device": args.device, "precision": args.precision, "threads": torch.get_num_threads(),
               "batch": args.batch, "seconds": args.seconds, "repeats": args.repeats, "warmup": args.warmup,
-              "torch": torch.__version__, "results": {}, "complete": False}
+              "clock": args.clock, "torch": torch.__version__, "results": {}, "complete": False}
     for backbone in args.backbones:
         logger.info("%s: timing %s", backbone, ", ".join(sides(backbone)))
         report["results"][backbone] = measure_backbone(args, backbone)
@@ -230,7 +230,8 @@ def compare(before: dict, now: dict) -> dict:
 
 def print_report(report: dict) -> None:
     print(f"\ntoolkit ÷ transformers + peft, LoRA training step (batch {report['batch']} x {report['seconds']} s, "
-          f"{report['repeats']} rounds, {report['threads']} thread(s), {report['device']}, {report['precision']})")
+          f"{report['repeats']} rounds, {report['threads']} thread(s), {report['device']}, {report['precision']}, "
+          f"{report['clock']} clock)")
     head = f"{'backbone':<10}{'peer':<16}{'time x':>8}  {'95% CI':<14}{'target':>7}  {'verdict':<14}{'memory x':>9}"
     print(head)
     print("-" * len(head))
