@@ -47,7 +47,8 @@ def test_every_backbone_trains_in_bf16_and_matches_fp32(cpu_run):
 
 
 def test_gpu_hazards_are_checked(cpu_run):
-    """Issue 25's cases: those a CPU can run pass; the CUDA-only ones say so."""
+    """Issue 25's cases: those a CPU can run pass; the CUDA-only ones say so. (The feature cache
+    across precisions and MusicFM's rotary cache dtype failed before the lobes fixes of issue 25.)"""
     _, report, stdout = cpu_run
     hazards = report["hazards"]
     assert set(hazards) == {fn.__name__ for fn in gpu_check.HAZARDS}
