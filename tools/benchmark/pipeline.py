@@ -1,0 +1,95 @@
+"""The input pipeline alone (``methods --pipeline-workers``): items/s of ``--seconds`` s random crops
+(``petl_core.data.make_dataset``: decode, resample to the backbone's rate, batch) from long 44.1 kHz
+stereo FLAC and WAV files, by DataLoader ``num_workers``, printed next to each method's training
+items/s, so one sees which of the two bounds an epoch.
+
+Example:
+    python -m tools.benchmark methods --backbone mert --methods ft --quick --pipeline-workers 0,2 --out /tmp/b
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+
+from tools.benchmark.common import BenchmarkError
+
+logger = logging.getLogger("benchmark")
+
+#: the source files: rate, channels, count, length (s); fewer, shorter with --config tiny
+SOURCE = dict(sample_rate=44100, channels=2, files=6, seconds=60.0)
+TINY_SOURCE = dict(SOURCE, files=2, seconds=8.0)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--pipeline-workers", default="", help="comma-separated DataLoader num_workers: input pipeline")
+    p.add_argument("--pipeline-items", type=int, default=48, help="crops timed per pipeline setting")
+
+
+def check_arguments(args) -> None:
+    try:
+        args.pipeline_workers = [int(x) for x in str(args.pipeline_workers).split(",") if x.strip()]
+    except ValueError as exc:
+        raise BenchmarkError(f"--pipeline-workers: comma-separated integers ({exc})") from None
+    if any(w < 0 for w in args.pipeline_workers) or args.pipeline_items < 1:
+        raise BenchmarkError("--pipeline-workers must be >= 0 and --pipeline-items >= 1")
+
+
+def _write_source_files(folder: str, fmt: str, src: dict) -> str:
+    """``src``-sized noise files of format ``fmt`` and their manifest; returns its path."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    lines = ["ID,wav,duration,label"]
+    for i in range(src["files"]):
+        path = os.path.join(folder, f"track{i}.{fmt}")
+        data = (0.1 * rng.standard_normal((int(src["seconds"] * src["sample_rate"]), src["channels"])))
+        sf.write(path, data.astype("float32"), src["sample_rate"], subtype="PCM_16")
+        lines.append(f"{fmt}{i},{path},{src['seconds']},C major")
+    manifest = os.path.join(folder, f"{fmt}.csv")
+    with open(manifest, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return manifest
+
+
+def measure(args, sample_rate: int) -> dict:
+    """Items/s of random ``--seconds`` crops (decode + resample + batch) by ``num_workers``."""
+    from speechbrain.dataio.dataloader import make_dataloader
+
+    from petl_core.data import make_dataset
+    from petl_core.tasks import KeyTask
+
+    rows, src = [], TINY_SOURCE if args.config == "tiny" else SOURCE
+    with tempfile.TemporaryDirectory(dir=args.out) as folder:
+        for fmt in ("flac", "wav"):
+            manifest = _write_source_files(folder, fmt, src)
+            for workers in args.pipeline_workers:
+                dataset = make_dataset(manifest, KeyTask(), sample_rate, train=True, crop_seconds=args.seconds)
+                loader = make_dataloader(dataset, batch_size=args.batch, shuffle=True, num_workers=workers,
+                                         persistent_workers=workers > 0)
+                items, start = 0, None
+                while items < args.pipeline_items:
+                    for batch in loader:
+                        if start is None:  # the first batch pays for starting the workers
+                            start = time.perf_counter()
+                            continue
+                        items += len(batch.id)
+                        if items >= args.pipeline_items:
+                            break
+                rows.append({"format": fmt, "num_workers": workers, "items": items,
+                             "items_per_s": items / (time.perf_counter() - start)})
+                logger.info("input pipeline %s, %d workers: %.1f items/s", fmt, workers, rows[-1]["items_per_s"])
+    return {"crop_seconds": args.seconds, "target_rate": sample_rate, "source": src, "results": rows}
+
+
+def print_pipeline(pipeline: dict | None, results: dict) -> None:
+    if not pipeline:
+        return
+    src = pipeline["source"]
+    print(f"input pipeline ({pipeline['crop_seconds']} s crops from {src['seconds']:.0f} s "
+          f"{src['sample_rate']} Hz files -> {pipeline['target_rate']} Hz): " + ", ".join(
+              f"{r['format']} {r['num_workers']} workers {r['items_per_s']:.1f}/s" for r in pipeline["results"]))
+    print("model training step: " + ", ".join(f"{n} {r['train_items_per_s']:.3g} items/s"
+                                             for n, r in results.items() if r.get("train_items_per_s")))
