@@ -1,5 +1,5 @@
 """Peak memory of evaluating ONE long track through the Brain's evaluation path
-(``PETLBrain.compute_forward``: ``--eval-window`` s windows), ``--eval-chunk-size`` windows per
+(``ClipBrain.compute_forward``: ``--eval-window`` s windows), ``--eval-chunk-size`` windows per
 forward vs all windows in one forward, each in a fresh subprocess (``methods --eval-seconds``).
 
 Example:
@@ -45,14 +45,15 @@ def worker(args, spec: str) -> dict:
     import speechbrain as sb
     from speechbrain.dataio.batch import PaddedBatch
 
-    from petl_core.brain import PETLBrain
+    from petl_core.clip_brain import ClipBrain
     from petl_core.tasks import KeyTask
 
     seconds, chunk = spec.split(":")
     backbone = build_base(args.backbone, args.config, args.num_layers, args.eval_window, args.seed)
     model = classifier(backbone.requires_grad_(False), trains=False).to(args.device)
     sr = backbone.sample_rate
-    brain = PETLBrain(modules={"model": model}, task=KeyTask(), eval_window=int(args.eval_window * sr),
+    brain = ClipBrain(modules={"model": model}, task=KeyTask(), compute_cost=torch.nn.functional.cross_entropy,
+                      eval_window=int(args.eval_window * sr),
                       eval_chunk_size=int(chunk), run_opts={"device": args.device, "noprogressbar": True,
                                                             "precision": args.precision})
     brain.modules.eval()

@@ -39,7 +39,8 @@ class LayersOnly:
         self.backbone, self.args = backbone.eval(), args
         with torch.no_grad():
             w, n = backbone.prepare_waveform(wav)
-            self.x, self.mask = backbone.embed(*backbone.frontend(w, n))
+            self.x, mask = backbone.embed(*backbone.frontend(w, n))
+            self.mask = None if bool(mask.all()) else mask  # unpadded: no attention mask, as a real forward
 
     @torch.no_grad()
     def __call__(self) -> None:
