@@ -166,6 +166,51 @@ class StopperState:
         self.counter.should_stop = saved["should_stop"]
 
 
+#: SpeechBrain run options with a range: (kind, smallest value); outside it a run is refused before training
+RUN_OPTION_RANGES = {"grad_accumulation_factor": (int, 1), "nonfinite_patience": (int, 0),
+                     "max_grad_norm": (float, 0.0), "ckpt_interval_steps": (int, 0),
+                     "ckpt_interval_minutes": (float, 0.0), "debug_batches": (int, 1), "debug_epochs": (int, 1)}
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def run_options(run_opts, hparams) -> dict:
+    """The run options a Brain will use, by SpeechBrain's priority: command line > hparams > default."""
+    from speechbrain.utils.run_opts import RunOptions
+
+    opts = RunOptions.from_dictionary(run_opts) if isinstance(run_opts, dict) else (run_opts or RunOptions())
+    given = set(getattr(opts, "overridden_args", ()) or ())
+    return {key: opts[key] if key in given or key not in hparams else hparams[key]
+            for key in RunOptions().as_dict()}
+
+
+def check_run_options(options: dict) -> None:
+    """Run options in their range (``--grad_accumulation_factor=0``, ``--max_grad_norm=-1``, ...),
+    a known precision and no fp16 on CPU: one :class:`ConfigError` before anything trains.
+
+    >>> check_run_options({"precision": "fp16", "eval_precision": None, "device": "cpu"})
+    Traceback (most recent call last):
+    petl_core.errors.ConfigError: --precision=fp16: fp16 needs a CUDA device (this run is on cpu); use --precision=bf16 \
+or fp32 on CPU
+    """
+    for key, (kind, low) in RUN_OPTION_RANGES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value < low or (kind is int and not float(value).is_integer()):
+            raise ConfigError(f"--{key}={value}: must be {'an integer' if kind is int else 'a number'} >= {low}")
+    device = str(options.get("device") or "cpu")
+    for key in ("precision", "eval_precision"):
+        value = options.get(key)
+        if value is None:
+            continue
+        if value not in PRECISIONS:
+            raise ConfigError(f"--{key}={value}: must be one of {', '.join(PRECISIONS)}")
+        if value == "fp16" and not device.startswith("cuda"):
+            raise ConfigError(f"--{key}=fp16: fp16 needs a CUDA device (this run is on {device}); use "
+                              f"--{key}=bf16 or fp32 on CPU")
+
+
 class PETLBrain(sb.Brain):
     """The training mechanics (see the module docstring); ``modules`` must hold ``model``.
 
@@ -234,6 +279,7 @@ class PETLBrain(sb.Brain):
         """The Brain of a recipe: its model built from ``hparams`` for ``task`` (the fitted task,
         :func:`petl_core.recipe.prepare_manifests`), the yaml's objects (see :mod:`petl_core.build`)."""
         arguments, counts = brain_arguments(hparams, task, cls.build_model)
+        check_run_options(run_options(run_opts, hparams))
         brain = cls(**arguments, run_opts=run_opts)
         brain.recipe_hparams, brain.counts = hparams, counts  # the run flow reads them (results.json)
         if hparams.get("record_train_ids"):

@@ -77,6 +77,10 @@ RUN_KEYS = ("seed", "output_folder", "save_folder", "data_folder", "prepare", "m
 RESERVED_KEYS = ("task", "main_metric", "status", "valid", "test", "test_ci95", "bootstrap", "n_items", "params",
                  "epochs", "best_epoch", "seconds_per_epoch", "epoch_seconds", "train_seconds", "valid_history",
                  "n_train", "world_size", "config")
+#: the keys every recipe's yaml sets (the run reads them without a default)
+REQUIRED_KEYS = ("seed", "output_folder", "encoder", "head", "layer", "petl_state", "task", "compute_cost",
+                 "opt_class", "epoch_counter", "checkpointer", "train_logger", "number_of_epochs",
+                 "train_dataloader_opts", "valid_dataloader_opts")
 RUN_OPTIONS = ("device", "precision", "eval_precision", "max_grad_norm", "nonfinite_patience",
                "grad_accumulation_factor", "ckpt_interval_steps", "ckpt_interval_minutes", "distributed_backend")
 #: errors raised below the core that are the user's to fix (one line, exit 2)
@@ -130,7 +134,12 @@ def setup(argv, brain_class, recipe_file: str | None = None):
     check_device(run_opts["device"])
     sb.utils.distributed.ddp_init_group(run_opts)
     text = resolve(hparams_file, overrides)
-    check_values(resolved_tree(text))  # before any object is built
+    tree = resolved_tree(text)
+    missing = [key for key in REQUIRED_KEYS if key not in tree]
+    if missing:  # before the unread-key check: a deleted checkpointer leaves save_folder unread
+        raise ConfigError(f"{hparams_file}: no key(s) {', '.join(missing)}: every recipe's yaml sets them (the run "
+                          "reads them); add them back (see a recipe's hparams/default.yaml)")
+    check_values(tree)  # before any object is built
     out = resolved_node(text, "output_folder")
     if os.path.exists(out) and not os.path.isdir(out):  # the checkpointer would fail deep inside
         raise ConfigError(f"output_folder {out} is a file, not a folder: give another --output_folder")
@@ -138,6 +147,9 @@ def setup(argv, brain_class, recipe_file: str | None = None):
         hparams = build(hparams_file, text)
     except ConfigError:
         raise
+    except ImportError as exc:  # hyperpyyaml: "There is no such entity as torch.optim.Adamm"
+        raise ConfigError(f"{hparams_file}: a !new:/!name:/!apply: target does not exist ({exc}): check its "
+                          "spelling and that its package is installed") from None
     except (ValueError, OSError, TypeError) as exc:  # e.g. unknown backbone/method, no weights
         raise ConfigError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
     unread = unread_keys(hparams, declared_keys(brain_class))
