@@ -189,8 +189,8 @@ def check_run_options(options: dict) -> None:
 
     >>> check_run_options({"precision": "fp16", "eval_precision": None, "device": "cpu"})
     Traceback (most recent call last):
-    petl_core.errors.ConfigError: --precision=fp16: fp16 needs a CUDA device (this run is on cpu); use --precision=bf16 \
-or fp32 on CPU
+    petl_core.errors.ConfigError: --precision=fp16: fp16 needs a CUDA device (this run is on cpu); \
+use --precision=bf16 or fp32 on CPU
     """
     for key, (kind, low) in RUN_OPTION_RANGES.items():
         value = options.get(key)

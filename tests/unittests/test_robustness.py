@@ -148,6 +148,16 @@ def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, cap
     ("--lr_annealing=cosine", "lr_annealing must be a !name: of a torch LR scheduler"),
     ("--method=adapter --petl={options: {bottleneck: 4096}}", "larger than"),
     ("--max_valid_seconds=-1", "max_valid_seconds must be a positive number of seconds or null, got -1"),
+    ("--task={name: key}", "--task: the yaml's task is !new:petl_core.tasks.ClassificationTask (an object without a "
+     "mapping of arguments), an override gives a mapping only to a mapping"),
+    ("--train_dataloader_opts={num_workers: -1}", "train_dataloader_opts[num_workers] must be an integer >= 0"),
+    ("--crop_seconds=-1", "crop_seconds (seconds, or null for whole clips) must be a positive number, got -1"),
+    ("--precision=fp16", "--precision=fp16: fp16 needs a CUDA device (this run is on cpu)"),
+    ("--nonfinite_patience=-1", "--nonfinite_patience=-1: must be an integer >= 0"),
+    ("--grad_accumulation_factor=0", "--grad_accumulation_factor=0: must be an integer >= 1"),
+    ("--max_grad_norm=-1", "--max_grad_norm=-1.0: must be a number >= 0.0"),
+    ("--ckpt_interval_steps=-3", "--ckpt_interval_steps=-3: must be an integer >= 0"),
+    ("--seed=[1,2", "the command-line overrides:1: not valid YAML"),
 ])
 def test_configuration_errors(user_recipe, capsys, override, message):
     hparams, _, _ = user_recipe
@@ -164,16 +174,53 @@ def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
     assert "checkpoint does not match the trainable parameters" in line
 
 
-@pytest.mark.parametrize("line, message", [
-    ("bootstrap_seed: 0501", "bootstrap_seed: 0501 has a leading zero"),  # YAML 1.1 octal trap
-    ("batch_sise: 8", "key(s) batch_sise are read by nothing"),  # a key nobody reads
+CHECKPOINTER = """checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
+    checkpoints_dir: !ref <output_folder>/save
+    recoverables: {counter: !ref <epoch_counter>}
+"""
+
+
+def _append(line):
+    return lambda text: text + line + "\n"
+
+
+def _replace(old, new):
+    def edit(text):
+        assert old in text
+        return text.replace(old, new)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_append("bootstrap_seed: 0501"), "{yaml}:39: bootstrap_seed: 0501 has a leading zero"),  # YAML 1.1 octal
+    (_append("batch_sise: 8"), "{yaml}: key(s) batch_sise are read by nothing"),  # a key nobody reads
+    (_append("foo: [1, 2"), "{yaml}:40: not valid YAML: expected ',' or ']', but got '<stream end>' (while parsing "
+     "a flow sequence that starts on line 39)"),
+    (_append("bar:\n\tbaz: 1"), "{yaml}:40: a tab character: YAML indents with spaces only"),
+    (_append("seed: 4"), '{yaml}:39: a key is given twice: found duplicate key "seed" with value "4" (original '
+     'value: "3"); keep one'),
+    (lambda text: "\n# nothing yet\n", "{yaml}: empty hparams file (no keys)"),
+    (_replace("task: !new:petl_core.tasks.ClassificationTask\n", ""), "{yaml}: no key(s) task: every recipe's yaml"),
+    (_replace(CHECKPOINTER, "save_folder: !ref <output_folder>/save\n"), "{yaml}: no key(s) checkpointer"),
+    (_replace("torch.optim.AdamW", "torch.optim.Adamm"), "{yaml}: a !new:/!name:/!apply: target does not exist "
+     "(There is no such entity as torch.optim.Adamm)"),
+    (_replace("lr_annealing: null", "lr_annealing: !name:torch.optim.lr_scheduler.StepLR"),
+     "lr_annealing: StepLR missing a required argument: 'step_size'; give it in the yaml"),
+    (_replace("{lr: 0.003}", '{lr: 0.003, weight_decay: "lots"}'), "opt_class: AdamW refuses its options "
+     "(lr=0.003, weight_decay='lots'): weight_decay must be a number like its default 0.01, got 'lots'"),
+    (_replace("{lr: 0.003}", "{lr: 0.003, betas: [0.9, 2.0]}"), "opt_class: AdamW refuses its options "
+     "(lr=0.003, betas=[0.9, 2.0]): Invalid beta parameter at index 1: 2.0"),
+    (_replace("head: !name:lobes.heads.LinearHead", "head: !new:torch.nn.Linear [7, 2]"),
+     "head Linear does not take the backbone's 32-wide features"),
+    (_replace("head: !name:lobes.heads.LinearHead", "head: !new:torch.nn.Linear [32, 5]"),
+     "head Linear gives outputs of shape (2, 5) for input (2, 32), but the task has 2 output(s)"),
 ])
-def test_a_bad_yaml_line_is_refused(user_recipe, capsys, line, message):
+def test_a_bad_yaml_is_refused(user_recipe, capsys, edit, message):
     hparams, _, _ = user_recipe
-    with open(hparams, "a") as f:
-        f.write(line + "\n")
+    text = open(hparams).read()
+    open(hparams, "w").write(edit(text))
     error = _run_error([hparams, "--device=cpu"], capsys)
-    assert message in error and hparams in error
+    assert message.format(yaml=hparams) in error
 
 
 def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys):
