@@ -94,10 +94,20 @@ def recipe_main():
     try:
         yield
     except USER_ERRORS as exc:
-        message = str(exc) or repr(exc)
-        logger.error(message)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
+        _exit(str(exc) or repr(exc), getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        _exit("interrupted (Ctrl-C): rerun the same command to resume from the last complete checkpoint", 130)
+
+
+def _exit(message: str, code: int):
+    """``error: <message>`` once on stderr (and in the run's ``log.txt``: the file handlers only, so
+    that the console does not show it twice), then exit with ``code``."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 # ------------------------------------------------------------------------------------ setup

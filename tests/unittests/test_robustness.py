@@ -1,5 +1,6 @@
 """Bad input gets one clear message naming the file or key (docs/robustness.md lists every case)."""
 import csv
+import errno
 import os
 import sys
 
@@ -232,6 +233,30 @@ def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys
     assert open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read() == before  # not rewritten
     again = run_in_process(ClipBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
     assert again["status"] == "ok" and again["bootstrap"]["resamples"] == 30  # same settings: re-evaluated
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "error: interrupted (Ctrl-C): rerun the same command to resume"),
+    (OSError(errno.ENOSPC, "No space left on device"), 2, "error: cannot write a checkpoint in {save} (No space "
+     "left on device): free space (or give another --output_folder), then rerun the same command"),
+])
+def test_a_checkpoint_save_stopped_by_ctrl_c_or_a_full_disk(user_recipe, capsys, monkeypatch, error, code, message):
+    import torch
+
+    def save(*args, **kwargs):
+        raise error
+
+    hparams, _, _ = user_recipe
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(SystemExit) as info:
+        run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    save_folder = os.path.join(os.path.dirname(hparams), "out", "save")
+    captured = capsys.readouterr()
+    assert info.value.code == code and "Traceback" not in captured.err
+    assert message.format(save=save_folder) in captured.err and os.listdir(save_folder) == []  # nothing half-written
+    shown = (captured.out + captured.err).count(message.format(save=save_folder).removeprefix("error: "))
+    log = open(os.path.join(os.path.dirname(save_folder), "log.txt")).read()
+    assert shown == 1 and message.format(save=save_folder).removeprefix("error: ") in log  # once, and in log.txt
 
 
 def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
