@@ -35,7 +35,8 @@ SpeechBrain's ``Brain`` (see DESIGN.md §3):
   (``evaluate(..., max_key=task.main_metric)``); evaluation runs in the training precision
   (``--precision``) unless ``--eval_precision`` is given.
 
-Precision (``--precision=fp32|bf16|fp16``), tqdm progress bars, intra-epoch checkpoints
+Progress bars are SpeechBrain's, shown only when stderr is a terminal (:meth:`PETLBrain.show_progress`).
+Precision (``--precision=fp32|bf16|fp16``), intra-epoch checkpoints
 (``--ckpt_interval_steps`` / ``--ckpt_interval_minutes``) are SpeechBrain's own.
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 
 import speechbrain as sb
@@ -284,9 +286,14 @@ class PETLBrain(sb.Brain):
         brain.recipe_hparams, brain.counts = hparams, counts  # the run flow reads them (results.json)
         if hparams.get("record_train_ids"):
             brain.record_ids_file = os.path.join(hparams["output_folder"], f"train_ids_rank{brain.rank}.txt")
-        logger.info("parameters: trainable %s / total %s (+ head %s)", f"{counts['trainable']:,}",
-                    f"{counts['total']:,}", f"{counts['head']:,}")
+        logger.info("parameters: %s trainable (%s of the backbone and method + %s of the head) of %s in all",
+                    f"{counts['trainable'] + counts['head']:,}", f"{counts['trainable']:,}", f"{counts['head']:,}",
+                    f"{counts['total'] + counts['head']:,}")
         return brain
+
+    def print_trainable_parameters(self):
+        """Nothing: :meth:`from_hparams` logs the parameter counts once (those of results.json);
+        SpeechBrain's own statistics rounded them and counted the head differently."""
 
     #: ``(hparams, task) -> model`` (:func:`petl_core.build.build_model`; the frame Brain builds a FrameModel)
     build_model = None
@@ -333,10 +340,22 @@ class PETLBrain(sb.Brain):
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
     # ------------------------------------------------------------------------------ stages
-    def fit(self, epoch_counter, *args, **kwargs):
-        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter`."""
+    def fit(self, epoch_counter, *args, progressbar=None, **kwargs):
+        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter` and :meth:`show_progress`."""
         self.watch_epoch_counter(epoch_counter)
-        return super().fit(epoch_counter, *args, **kwargs)
+        return super().fit(epoch_counter, *args, progressbar=self.show_progress(progressbar), **kwargs)
+
+    def evaluate(self, *args, progressbar=None, **kwargs):
+        """SpeechBrain's ``evaluate`` with :meth:`show_progress`."""
+        return super().evaluate(*args, progressbar=self.show_progress(progressbar), **kwargs)
+
+    def show_progress(self, progressbar=None) -> bool:
+        """SpeechBrain's tqdm bars only on a terminal: redirected to a file, each redraw is a ``\\r``
+        line, thousands per epoch. ``progressbar=True`` (a caller's choice) shows them anyway;
+        ``--noprogressbar`` hides them everywhere."""
+        if progressbar is not None:
+            return bool(progressbar)
+        return not self.noprogressbar and sys.stderr.isatty()
 
     def watch_epoch_counter(self, epoch_counter) -> None:
         """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)

@@ -49,6 +49,7 @@ class Hparams(dict):
 
     file: str = ""
     text: str = ""
+    command: str = ""  # the command line that ran the recipe (results.json config.command), if known
 
 
 class _NamedText(io.StringIO):
@@ -84,6 +85,13 @@ def check_command_line(argv: list[str]) -> None:
     """Refuse ``--name`` options that argparse would prefix-match to a SpeechBrain run option."""
     from speechbrain.utils.run_opts import RunOptions
 
+    for arg in argv:  # a name that is not UTF-8 (surrogate-escaped bytes): YAML and the logs cannot hold it
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise ConfigError(f"{shown}: a file or folder name that is not UTF-8 (byte "
+                              f"{ord(arg[exc.start]) - 0xDC00:#04x}): rename it to a UTF-8 name") from None
     options = {s for action in RunOptions._create_parser()._actions for s in action.option_strings}
     for arg in argv:
         if not arg.startswith("--"):

@@ -43,6 +43,7 @@ import dataclasses
 import logging
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -166,6 +167,9 @@ def setup(argv, brain_class, recipe_file: str | None = None):
     if unread:
         raise ConfigError(f"{hparams_file}: key(s) {', '.join(unread)} are read by nothing (no !ref in the yaml, not "
                           f"declared by {brain_class.__name__}.hparams_keys or the run): remove them or use them")
+    if recipe_file:  # as the user typed it (results.json config.command, the model card)
+        same = os.path.abspath(sys.argv[0]) == os.path.abspath(recipe_file)
+        hparams.command = shlex.join(["python", sys.argv[0] if same else recipe_file, *argv])
     if hparams.get("num_threads"):
         torch.set_num_threads(int(hparams["num_threads"]))  # 1 is much faster on a shared CPU
     on_main_then_broadcast(_claim_output_folder, out, hparams_file, hparams.text, recipe_file)  # errors: all ranks
@@ -176,9 +180,11 @@ def _claim_output_folder(out: str, hparams_file: str, resolved_text: str, recipe
     output_folder.claim(out)
     changed = output_folder.check_same_settings(out, resolved_text)
     if changed:
+        extend = (" (a larger number_of_epochs extends a run that has no lr_annealing: a schedule is planned over "
+                  "the run's number of epochs)" if "number_of_epochs" in changed else "")
         raise ConfigError(f"{out} holds a run with other settings ({', '.join(changed)} differ): it would train "
                           "nothing and report the new settings; rerun it with its own settings, or give another "
-                          "--output_folder")
+                          f"--output_folder{extend}")
     output_folder.write_experiment_files(out, hparams_file, resolved_text, recipe_file)
 
 
@@ -209,11 +215,9 @@ def check_visible(paths) -> None:
                         "path)")
 
 
-def _check_manifests(manifests: dict, task, check_audio: bool) -> None:
+def _check_manifests(manifests: dict, encode, check_audio: bool) -> None:
     for split in ("train", "valid", "test"):  # every problem of every manifest, before anything trains
-        check_manifest(manifests[split], check_audio=check_audio)
-    for split in ("train", "valid", "test"):
-        check_manifest(manifests[split], task.encode)
+        check_manifest(manifests[split], encode, check_audio=check_audio)
 
 
 def prepare_manifests(hparams, prepare=None) -> RecipeData:
@@ -226,12 +230,13 @@ def prepare_manifests(hparams, prepare=None) -> RecipeData:
     else:
         manifests = {"train": hparams["train_csv"], "valid": hparams["valid_csv"], "test": hparams["test_csv"]}
     check_visible([manifests[s] for s in ("train", "valid", "test")])
+    own = prepare is None or bool(hparams.get("validate_audio"))  # prepare validated its own
+    on_main_then_broadcast(_check_manifests, manifests, None, own)  # readable, columns, IDs, audio
     try:
         task = hparams["task"].fitted(manifests["train"])  # class/tag lists from the FULL training manifest
     except ValueError as exc:
         raise DataError(f"{manifests['train']}: {exc}") from exc
-    own = prepare is None or bool(hparams.get("validate_audio"))  # prepare validated its own
-    on_main_then_broadcast(_check_manifests, manifests, task, own)
+    on_main_then_broadcast(_check_manifests, manifests, task.encode, False)  # labels the task knows
     train_csv = manifests["train"]
     k = hparams.get("few_shot_k")
     if k not in (None, 0) and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
@@ -323,6 +328,8 @@ def resolved_config(brain, hparams, data: RecipeData) -> dict:
                   method={"name": state.method, "options": state.options},
                   task=brain.task.describe(), run_options={k: plain(getattr(brain, k, None)) for k in RUN_OPTIONS},
                   hparams_file=hparams.file, train_csv=data.train_csv, manifests=data.manifests)
+    if getattr(hparams, "command", ""):
+        config["command"] = hparams.command
     if hparams.get("opt_class") is not None and getattr(hparams["opt_class"], "keywords", None):
         func = hparams["opt_class"].func
         config["optimizer"] = {"class": getattr(func, "__name__", repr(func)), **plain(hparams["opt_class"].keywords)}

@@ -259,6 +259,22 @@ def test_a_checkpoint_save_stopped_by_ctrl_c_or_a_full_disk(user_recipe, capsys,
     assert shown == 1 and message.format(save=save_folder).removeprefix("error: ") in log  # once, and in log.txt
 
 
+def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_recipe, capsys, tmp_path):
+    """``--number_of_epochs`` larger than a finished run's continues it from its last checkpoint (the
+    first epoch is not trained again); fewer epochs, or more with an lr schedule, are refused. The
+    command line is in results.json (``config.command``)."""
+    hparams, _, _ = user_recipe
+    train_py = str(tmp_path / "train.py")
+    first = run_in_process(ClipBrain, [hparams, "--device=cpu"], recipe_file=train_py)
+    assert first["config"]["command"] == f"python {train_py} {hparams} --device=cpu"
+    longer = run_in_process(ClipBrain, [hparams, "--device=cpu", "--number_of_epochs=2"])
+    assert longer["epochs"] == 2 and longer["valid_history"][0] == first["valid_history"][0]
+    assert longer["epoch_seconds"][0] == first["epoch_seconds"][0]  # restored, not trained again
+    for override in ("--number_of_epochs=1", "--lr_annealing=!name:torch.optim.lr_scheduler.CosineAnnealingLR"):
+        line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3", override], capsys)
+        assert "holds a run with other settings" in line and "a larger number_of_epochs extends a run that" in line
+
+
 def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
     import subprocess
 
