@@ -7,6 +7,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 
@@ -53,6 +54,30 @@ def describe_config(config, hidden_size: int, num_layers: int) -> str:
     return f"the published real-size configuration {size}"
 
 
+#: while a trained run is rebuilt (:func:`random_weights_noted`): the random-weight notes, not logged
+_NOTED: list[str] | None = None
+
+
+@contextlib.contextmanager
+def random_weights_noted():
+    """Within: backbones built with random weights log nothing; the list yielded receives their
+    descriptions. A tool that rebuilds a trained run (then loads its checkpoint) logs one accurate
+    line itself instead of "RANDOM weights".
+
+    Example:
+        >>> with random_weights_noted() as notes:
+        ...     warn_random_weights("musicfm", "tiny", 32, 2)
+        >>> notes
+        ['musicfm: the tiny test configuration (hidden 32, 2 layers)']
+    """
+    global _NOTED
+    outer, _NOTED = _NOTED, []
+    try:
+        yield _NOTED
+    finally:
+        _NOTED = outer
+
+
 def warn_random_weights(name: str, config, hidden_size: int, num_layers: int) -> None:
     """One log line saying that a backbone has random weights, and which configuration.
 
@@ -60,5 +85,8 @@ def warn_random_weights(name: str, config, hidden_size: int, num_layers: int) ->
         >>> warn_random_weights("musicfm", {"hidden_size": 96}, 96, 2)  # logs (WARNING):
         ... # musicfm: RANDOM weights, a custom configuration (hidden 96, 2 layers); pass pretrained=...
     """
+    if _NOTED is not None:
+        _NOTED.append(f"{name}: {describe_config(config, hidden_size, num_layers)}")
+        return
     logger.warning("%s: RANDOM weights, %s; pass pretrained=<hub id or local folder> for transfer learning",
                    name, describe_config(config, hidden_size, num_layers))

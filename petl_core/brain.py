@@ -101,6 +101,14 @@ class TrainableState:
                 f"checkpoint does not match the trainable parameters of this model (different method or "
                 f"options?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
             )
+        own = self.model.state_dict()
+        shapes = [f"{k} is {list(state[k].shape)} in the checkpoint, {list(own[k].shape)} here"
+                  for k in sorted(expected) if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+        if shapes:  # torch would raise a multi-line RuntimeError
+            raise CheckpointMismatchError(
+                f"checkpoint does not match the shapes of this model's trainable parameters (a run with other "
+                f"classes, head or method options?): {'; '.join(shapes[:3])}"
+                f"{f' (and {len(shapes) - 3} more)' if len(shapes) > 3 else ''}")
         result = self.model.load_state_dict(state, strict=False)
         if result.unexpected_keys:
             raise CheckpointMismatchError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")

@@ -165,14 +165,39 @@ def test_configuration_errors(user_recipe, capsys, override, message):
     assert message in _run_error([hparams, "--device=cpu", *override.split(" ")], capsys)
 
 
-def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
-    hparams, _, _ = user_recipe
+def _other_classes(data, rows):
+    three = [r[:3] + [["low", "mid", "high"][i % 3]] for i, r in enumerate(rows)]
+    for split in ("train", "valid", "test"):
+        _manifest(data / f"{split}3.csv", three)
+    return [f"--{split}_csv={data / f'{split}3.csv'}" for split in ("train", "valid", "test")]
+
+
+@pytest.mark.parametrize("other_run, message", [
+    (lambda data, rows: ["--method=bitfit"], "checkpoint does not match the trainable parameters"),
+    (_other_classes, "checkpoint does not match the shapes of this model's trainable parameters (a run with other "
+     "classes, head or method options?): head.bias is [2] in the checkpoint, [3] here; head.weight is [2, 32] in "
+     "the checkpoint, [3, 32] here (checkpoints in {save})"),
+])
+def test_checkpoint_of_another_run(user_recipe, capsys, caplog, tmp_path, other_run, message):
+    """Another run's checkpoint: one line; ``load_run`` of the finished run logs one accurate line
+    (no "RANDOM weights" warning while the model is rebuilt before its checkpoint is loaded)."""
+    import logging
+
+    from petl_core.inference import load_run
+
+    hparams, data, rows = user_recipe
     results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
-    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2",
-                       f"--output_folder={tmp_path / 'other'}",
-                       f"--checkpointer={{checkpoints_dir: {tmp_path / 'out' / 'save'}}}"], capsys)
-    assert "checkpoint does not match the trainable parameters" in line
+    save = tmp_path / "out" / "save"
+    line = _run_error([hparams, "--device=cpu", *other_run(data, rows), "--number_of_epochs=2",
+                       f"--output_folder={tmp_path / 'other'}", f"--checkpointer={{checkpoints_dir: {save}}}"], capsys)
+    assert message.format(save=save) in line and "\n" not in line.strip()
+    logging.getLogger().addHandler(caplog.handler)  # run_in_process removed every root handler, pytest's too
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        load_run(str(tmp_path / "out"))
+    assert "RANDOM" not in caplog.text
+    assert "trained weights loaded from" in caplog.text and "seeded random initialisation" in caplog.text
 
 
 CHECKPOINTER = """checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
