@@ -55,6 +55,7 @@ from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from torch.nn.parallel import DistributedDataParallel
 
+from lobes.backbone import MaskedBatchNorm1d
 from petl_core.build import brain_arguments
 from petl_core.distributed import ShardSampler, gather_shards, world_size
 from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError, UnusedParametersError
@@ -174,6 +175,26 @@ class StopperState:
             saved = json.load(f)
         self.counter.best_limit, self.counter.best_score = saved["best_epoch"], saved["best_score"]
         self.counter.should_stop = saved["should_stop"]
+
+
+def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its BatchNorm layers replaced by ``SyncBatchNorm`` (statistics over every
+    rank's batch), except :class:`lobes.backbone.MaskedBatchNorm1d`: torch's conversion would
+    replace it with a plain SyncBatchNorm, whose statistics count the padding it masks out. A
+    masked BatchNorm keeps its per-rank statistics of the valid tokens.
+
+    >>> from lobes.backbone import MaskedBatchNorm1d
+    >>> converted = sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm1d(4), MaskedBatchNorm1d(4)))
+    >>> [type(m).__name__ for m in converted]
+    ['SyncBatchNorm', 'MaskedBatchNorm1d']
+    """
+    if isinstance(module, MaskedBatchNorm1d):
+        return module
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in list(module.named_children()):
+        module.add_module(name, sync_batchnorm(child))
+    return module
 
 
 #: SpeechBrain run options with a range: (kind, smallest value); outside it a run is refused before training
@@ -545,7 +566,7 @@ class PETLBrain(sb.Brain):
                 for m in module.modules()
             )
             if self.device_type == "cuda" and trainable_bn:
-                module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+                module = sync_batchnorm(module)
             device_ids = None if self.device_type == "cpu" else [self.device]
             self.modules[name] = DistributedDataParallel(
                 module, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters
