@@ -242,6 +242,29 @@ use --precision=bf16 or fp32 on CPU
                               f"--{key}=bf16 or fp32 on CPU")
 
 
+@register_checkpoint_hooks
+class ProcessCount:
+    """Checkpoint recoverable for the number of processes (world size) that trained the run. A
+    resume with another number is refused: the effective batch (processes x batch size), the steps
+    per epoch and an intra-epoch checkpoint's position in its epoch all depend on it."""
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"world_size": world_size()}, f)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)["world_size"]
+        if saved != world_size():
+            raise ConfigError(f"{os.path.dirname(path)}: this run was trained by {saved} process(es), this command "
+                              f"runs {world_size()}: resume it with {saved} (torchrun --nproc_per_node=...), or give "
+                              "another --output_folder")
+
+
 class PETLBrain(sb.Brain):
     """The training mechanics (see the module docstring); ``modules`` must hold ``model``.
 
@@ -304,6 +327,7 @@ class PETLBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("model", TrainableState(self.model))
             self.checkpointer.add_recoverable("history", RunHistory(self), optional_load=True)
+            self.checkpointer.add_recoverable("processes", ProcessCount(), optional_load=True)
 
     @classmethod
     def from_hparams(cls, hparams, run_opts, task):

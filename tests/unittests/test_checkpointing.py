@@ -143,3 +143,16 @@ def test_ddp_ranks_agree_on_keep_delete_recover(tmp_path):
     assert results[0]["epoch"] == 2  # best acc 0.7
     on_disk = sorted(n for n in os.listdir(tmp_path / "save") if n.startswith("CKPT"))
     assert on_disk == results[0]["listed"] and results[0]["kept_epochs"] == [2, 3]
+
+
+def test_a_resume_with_another_number_of_processes_is_refused(tmp_path, monkeypatch):
+    import petl_core.brain as brain
+    from petl_core.errors import ConfigError
+
+    monkeypatch.setattr(brain, "world_size", lambda: 2)
+    AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).save_checkpoint()
+    assert AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).recover_if_possible()
+    monkeypatch.setattr(brain, "world_size", lambda: 1)
+    with pytest.raises(ConfigError, match=r"this run was trained by 2 process\(es\), this command runs 1: resume it "
+                                          r"with 2 \(torchrun --nproc_per_node=...\)"):
+        AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).recover_if_possible()
