@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import os
 
 logger = logging.getLogger(__name__)
 
@@ -23,10 +24,7 @@ def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real:
         try:
             return config_cls.from_pretrained(pretrained)
         except OSError as exc:
-            raise OSError(
-                f"cannot load a {config_cls.__name__} from {pretrained!r}: give a local checkpoint folder "
-                f"or a hub id reachable online ({str(exc).splitlines()[0]})"
-            ) from None
+            raise OSError(_not_loadable(config_cls.__name__, str(pretrained), exc)) from None
     if config == "tiny":
         return config_cls(**copy.deepcopy(tiny))
     if config in (None, "real"):
@@ -34,6 +32,29 @@ def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real:
     if isinstance(config, dict):
         return config_cls(**{**(real or {}), **config})
     raise ValueError(f"config must be 'tiny', 'real', a dict or None, got {config!r}")
+
+
+def offline() -> bool:
+    """Whether the Hugging Face hub is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    flags = (os.environ.get(name, "").strip().lower() for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in ("1", "true", "yes", "on") for flag in flags)
+
+
+def _not_loadable(what: str, pretrained: str, exc: OSError) -> str:
+    """Why ``pretrained`` (a local folder or a hub id) gave no configuration, and what to do.
+
+    >>> print(_not_loadable("ASTConfig", "/nope/ast", OSError("...")))
+    pretrained='/nope/ast': no such folder (give a local checkpoint folder holding config.json, or a hub id)
+    """
+    if pretrained.startswith(("/", "./", "../", "~")) and not os.path.exists(pretrained):
+        return (f"pretrained={pretrained!r}: no such folder (give a local checkpoint folder holding config.json, or "
+                "a hub id)")
+    if offline():
+        return (f"pretrained={pretrained!r}: offline (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set) and this hub id is "
+                "not in the local cache: give a local folder (pretrained=/path/to/checkpoint, holding config.json) or "
+                "run once online to cache it")
+    return (f"cannot load a {what} from {pretrained!r}: give a local checkpoint folder or a hub id reachable online "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
 
 
 def reject_runtime_keys(config) -> None:
