@@ -52,7 +52,7 @@ def test_handled_audio_multichannel_any_rate_and_windows(tmp_path):
 
 # ----------------------------------------------------------------------------------- manifests
 def _manifest(path, rows, header=("ID", "wav", "duration", "label")):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:  # \udcff: the byte 0xff
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -83,6 +83,8 @@ def test_manifest_problems_are_reported_together(tmp_path):
 @pytest.mark.parametrize("rows, header, message", [
     ([], ("ID", "wav", "duration", "label"), "empty manifest"),
     ([["a", "x.wav", "1.0"]], ("ID", "wav", "duration"), "missing column(s) label"),
+    ([["a", "x.wav", "1.0", "dog"], ["b", "b\udcff.wav", "1.0", "dog"]], ("ID", "wav", "duration", "label"),
+     "line 3: not UTF-8 text (byte 0xff: invalid start byte); save the manifest as UTF-8"),
 ])
 def test_empty_manifest_and_missing_columns(tmp_path, rows, header, message):
     path = _manifest(tmp_path / "m.csv", rows, header)
@@ -158,6 +160,7 @@ def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, cap
     ("--grad_accumulation_factor=0", "--grad_accumulation_factor=0: must be an integer >= 1"),
     ("--max_grad_norm=-1", "--max_grad_norm=-1.0: must be a number >= 0.0"),
     ("--ckpt_interval_steps=-3", "--ckpt_interval_steps=-3: must be an integer >= 0"),
+    ("--output_folder=/tmp/out\udcff", "/tmp/out\\xff: a file or folder name that is not UTF-8 (byte 0xff): rename"),
     ("--seed=[1,2", "the command-line overrides:1: not valid YAML"),
 ])
 def test_configuration_errors(user_recipe, capsys, override, message):
@@ -298,6 +301,28 @@ def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_re
     for override in ("--number_of_epochs=1", "--lr_annealing=!name:torch.optim.lr_scheduler.CosineAnnealingLR"):
         line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3", override], capsys)
         assert "holds a run with other settings" in line and "a larger number_of_epochs extends a run that" in line
+
+
+def test_a_run_says_each_thing_once(user_recipe, capsys):
+    """Newcomer friction: one parameter count, no tqdm redraws into a redirected stream, no pip freeze
+    in log.txt (it is in env.log), no "torchvision is not available" notice."""
+    import subprocess
+
+    hparams, _, _ = user_recipe
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    counts = results["params"]
+    assert "Model Statistics" not in shown and shown.count("parameters: ") == 1
+    assert (f"parameters: {counts['trainable'] + counts['head']:,} trainable ({counts['trainable']:,} of the backbone "
+            f"and method + {counts['head']:,} of the head) of {counts['total'] + counts['head']:,} in all") in shown
+    assert "\r" not in shown and "it/s" not in shown  # stderr is not a terminal here: no bars
+    out = os.path.join(os.path.dirname(hparams), "out")
+    assert "torch==" not in open(os.path.join(out, "log.txt")).read()
+    assert "torch==" in open(os.path.join(out, "env.log")).read()
+    imported = subprocess.run([sys.executable, "-c", "import petl_core, speechbrain.utils.train_logger"],
+                              capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and "torchvision" not in imported.stderr + imported.stdout
 
 
 def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
