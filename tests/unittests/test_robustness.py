@@ -27,7 +27,8 @@ def _tone(path, seconds=0.5, sr=16000, data=None, subtype=None):
 @pytest.mark.parametrize("case, make, message", [
     ("missing", lambda p: None, "file not found"),
     ("empty", lambda p: open(p, "wb").close(), "empty file (0 bytes)"),
-    ("corrupt header", lambda p: open(p, "wb").write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage"), "not a readable audio file"),
+    ("corrupt header", lambda p: open(p, "wb").write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage"),
+     "not a readable audio file"),
     ("zero-length", lambda p: _tone(p, data=np.zeros(0, dtype=np.float32)), "zero-length audio"),
     ("NaN samples", lambda p: _tone(p, data=np.array([0.1, np.nan, 0.2] * 100, dtype=np.float32), subtype="FLOAT"),
      "NaN or inf"),
@@ -43,7 +44,8 @@ def test_bad_audio_is_one_line_naming_the_file(tmp_path, case, make, message):
 
 
 def test_handled_audio_multichannel_any_rate_and_windows(tmp_path):
-    stereo = _tone(tmp_path / "stereo.wav", seconds=2.0, sr=44100, data=np.random.randn(88200, 2).astype(np.float32) * 0.1)
+    noise = np.random.randn(88200, 2).astype(np.float32) * 0.1
+    stereo = _tone(tmp_path / "stereo.wav", seconds=2.0, sr=44100, data=noise)
     wav = load_audio(stereo, sample_rate=16000)
     assert wav.dim() == 1 and wav.shape[0] == 32000
     window = load_audio(stereo, sample_rate=16000, start=0.5, duration=1.0)  # a long file is read by windows
@@ -102,7 +104,8 @@ def user_recipe(tmp_path):
         label = ["low", "high"][i % 2]
         freq = 220 if label == "low" else 1760
         t = np.arange(12000) / 24000
-        rows.append([f"clip{i}", _tone(data / f"clip{i}.wav", sr=24000, data=(0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)), 0.5, label])
+        tone = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        rows.append([f"clip{i}", _tone(data / f"clip{i}.wav", sr=24000, data=tone), 0.5, label])
     for split in ("train", "valid", "test"):
         _manifest(data / f"{split}.csv", rows)
     hparams = tmp_path / "hparams.yaml"
