@@ -230,7 +230,7 @@ use --precision=bf16 or fp32 on CPU
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or value < low or (kind is int and not float(value).is_integer()):
             raise ConfigError(f"--{key}={value}: must be {'an integer' if kind is int else 'a number'} >= {low}")
-    device = str(options.get("device") or "cpu")
+    device = str(options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))  # SpeechBrain's default
     for key in ("precision", "eval_precision"):
         value = options.get(key)
         if value is None:

@@ -21,11 +21,11 @@ metrics) and ``train.py`` holds ``dataio_prep`` and the ``__main__`` flow:
             fit_and_test(brain, data)
 
 * :func:`recipe_main`: the one place where a problem becomes ``error: <message>`` on stderr and an
-  exit code (2: the user's to fix, 3: the run stopped early, results written); library code raises
-  typed errors (:mod:`petl_core.errors`);
+  exit code (2: the user's to fix, 3: the run stopped early, results written; 130: Ctrl-C), printed
+  once (the run's ``log.txt`` gets it too); library code raises typed errors (:mod:`petl_core.errors`);
 * :func:`setup`: SpeechBrain's argument parsing (ambiguous ``--prefixes`` refused), the device of
   this rank (:func:`petl_core.distributed.device_for_rank`), DDP init, the yaml resolved and checked
-  (:func:`petl_core.config.check_values`), every key read by the yaml or declared by the code
+  (:data:`REQUIRED_KEYS` present, :func:`petl_core.config.check_values`), every key read by the yaml or declared by the code
   (:func:`declared_keys`), the objects built, the output folder claimed (one run at a time, a rerun
   only with the same settings) and its files written once (:mod:`petl_core.output_folder`);
 * :func:`prepare_manifests`: data preparation by global rank 0 (manifests broadcast; a rank that
