@@ -197,6 +197,17 @@ def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
+def close_epoch_row(train_logger) -> None:
+    """Before a final evaluation is logged: SpeechBrain's ``WandBLogger`` logs an epoch's row with
+    ``step=epoch``, which W&B keeps open, and a final evaluation without a step, which W&B would
+    merge into that open row (the last epoch's ``valid/…`` values overwritten by the best
+    checkpoint's). Committing the open row first gives the final evaluations rows of their own.
+    Other loggers (file, TensorBoard) have no ``run`` and are left as they are."""
+    run = getattr(train_logger, "run", None)
+    if run is not None and callable(getattr(run, "log", None)) and if_main_process():
+        run.log({}, commit=True)
+
+
 #: SpeechBrain run options with a range: (kind, smallest value); outside it a run is refused before training
 RUN_OPTION_RANGES = {"grad_accumulation_factor": (int, 1), "nonfinite_patience": (int, 0),
                      "max_grad_norm": (float, 0.0), "ckpt_interval_steps": (int, 0),
@@ -244,9 +255,14 @@ use --precision=bf16 or fp32 on CPU
 
 @register_checkpoint_hooks
 class ProcessCount:
-    """Checkpoint recoverable for the number of processes (world size) that trained the run. A
-    resume with another number is refused: the effective batch (processes x batch size), the steps
-    per epoch and an intra-epoch checkpoint's position in its epoch all depend on it."""
+    """Checkpoint recoverable for the number of processes (world size) that trained the run
+    (``saved`` after a recovery). Training on with another number is refused
+    (:meth:`PETLBrain.on_fit_start`): the effective batch (processes x batch size), the steps per
+    epoch and an intra-epoch checkpoint's position in its epoch all depend on it. Evaluating a
+    finished run with any number is fine (sharded evaluation equals a single process)."""
+
+    def __init__(self) -> None:
+        self.saved: int | None = None
 
     @mark_as_saver
     def _save(self, path):
@@ -258,11 +274,15 @@ class ProcessCount:
     def _recover(self, path, end_of_epoch):
         del end_of_epoch
         with open(path, encoding="utf-8") as f:
-            saved = json.load(f)["world_size"]
-        if saved != world_size():
-            raise ConfigError(f"{os.path.dirname(path)}: this run was trained by {saved} process(es), this command "
-                              f"runs {world_size()}: resume it with {saved} (torchrun --nproc_per_node=...), or give "
-                              "another --output_folder")
+            self.saved = json.load(f)["world_size"]
+        self.path = os.path.dirname(path)
+
+    def check_resume(self, trains_on: bool) -> None:
+        """A :class:`ConfigError` when training goes on with another number of processes."""
+        if trains_on and self.saved is not None and self.saved != world_size():
+            raise ConfigError(f"{self.path}: this run was trained by {self.saved} process(es), this command runs "
+                              f"{world_size()}: resume it with {self.saved} (torchrun --nproc_per_node=...), or "
+                              "give another --output_folder")
 
 
 class PETLBrain(sb.Brain):
@@ -327,7 +347,8 @@ class PETLBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("model", TrainableState(self.model))
             self.checkpointer.add_recoverable("history", RunHistory(self), optional_load=True)
-            self.checkpointer.add_recoverable("processes", ProcessCount(), optional_load=True)
+            self.processes = ProcessCount()
+            self.checkpointer.add_recoverable("processes", self.processes, optional_load=True)
 
     @classmethod
     def from_hparams(cls, hparams, run_opts, task):
@@ -410,6 +431,16 @@ class PETLBrain(sb.Brain):
             return bool(progressbar)
         return not self.noprogressbar and sys.stderr.isatty()
 
+    def on_fit_start(self):
+        """SpeechBrain's (optimiser, DDP wrap, resume from the last checkpoint), then: training goes
+        on only with the number of processes that started it (:class:`ProcessCount`)."""
+        super().on_fit_start()
+        counter = self.epoch_counter
+        trains_on = self.step > 0 or (counter is not None and counter.current < counter.limit
+                                      and not getattr(counter, "should_stop", False))
+        if self.checkpointer is not None:
+            self.processes.check_resume(trains_on)
+
     def watch_epoch_counter(self, epoch_counter) -> None:
         """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)
         is told the task's main metric after each validation; its state is checkpointed
@@ -470,6 +501,7 @@ class PETLBrain(sb.Brain):
             if self.eval_name not in ("valid", "test"):
                 raise ValueError(f"eval_name must be 'valid' or 'test', got {self.eval_name!r}")
             if self.train_logger is not None:  # log_stats is main-only itself (and collective)
+                close_epoch_row(self.train_logger)
                 # numbers only (TensorBoard/W&B loggers take no text); SpeechBrain's recipes' key
                 loaded = self.checkpointer.find_checkpoint(max_key=self.task.main_metric) if self.checkpointer else None
                 meta = {"Epoch loaded": loaded.meta["epoch"]} if loaded is not None and "epoch" in loaded.meta else {}

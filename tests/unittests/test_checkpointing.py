@@ -145,14 +145,23 @@ def test_ddp_ranks_agree_on_keep_delete_recover(tmp_path):
     assert on_disk == results[0]["listed"] and results[0]["kept_epochs"] == [2, 3]
 
 
-def test_a_resume_with_another_number_of_processes_is_refused(tmp_path, monkeypatch):
+@pytest.mark.parametrize("trains_on", [True, False])
+def test_a_resume_with_another_number_of_processes_is_refused(tmp_path, monkeypatch, trains_on):
+    """Training on with another world size is refused; evaluating a finished run is not."""
     import petl_core.brain as brain
     from petl_core.errors import ConfigError
 
     monkeypatch.setattr(brain, "world_size", lambda: 2)
     AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).save_checkpoint()
-    assert AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).recover_if_possible()
+    same = brain.ProcessCount()
+    AtomicCheckpointer(tmp_path, recoverables={"processes": same}).recover_if_possible()
+    same.check_resume(trains_on=True)
     monkeypatch.setattr(brain, "world_size", lambda: 1)
+    other = brain.ProcessCount()
+    AtomicCheckpointer(tmp_path, recoverables={"processes": other}).recover_if_possible()
+    if not trains_on:
+        other.check_resume(trains_on=False)  # e.g. --test_only of a DDP run in one process
+        return
     with pytest.raises(ConfigError, match=r"this run was trained by 2 process\(es\), this command runs 1: resume it "
                                           r"with 2 \(torchrun --nproc_per_node=...\)"):
-        AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).recover_if_possible()
+        other.check_resume(trains_on=True)
