@@ -290,10 +290,12 @@ def test_a_checkpoint_save_stopped_by_ctrl_c_or_a_full_disk(user_recipe, capsys,
     assert shown == 1 and message.format(save=save_folder).removeprefix("error: ") in log  # once, and in log.txt
 
 
-def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_recipe, capsys, tmp_path):
+def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_recipe, capsys, tmp_path, monkeypatch):
     """``--number_of_epochs`` larger than a finished run's continues it from its last checkpoint (the
-    first epoch is not trained again); fewer epochs, or more with an lr schedule, are refused. The
-    command line is in results.json (``config.command``)."""
+    first epoch is not trained again); fewer epochs, more with an lr schedule, or more with another
+    number of processes are refused. The command line is in results.json (``config.command``)."""
+    import petl_core.brain
+
     hparams, _, _ = user_recipe
     train_py = str(tmp_path / "train.py")
     first = run_in_process(ClipBrain, [hparams, "--device=cpu"], recipe_file=train_py)
@@ -304,6 +306,9 @@ def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_re
     for override in ("--number_of_epochs=1", "--lr_annealing=!name:torch.optim.lr_scheduler.CosineAnnealingLR"):
         line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3", override], capsys)
         assert "holds a run with other settings" in line and "a larger number_of_epochs extends a run that" in line
+    monkeypatch.setattr(petl_core.brain, "world_size", lambda: 2)  # as under torchrun --nproc_per_node=2
+    line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3"], capsys)
+    assert "this run was trained by 1 process(es), this command runs 2: resume it with 1" in line
 
 
 def test_a_run_says_each_thing_once(user_recipe, capsys):
