@@ -98,11 +98,33 @@ def write_experiment_files(folder: str, hparams_file: str, resolved_text: str, r
     if recipe_file and os.path.isfile(recipe_file):
         shutil.copy(recipe_file, folder)
     environment = _environment()  # its pip freeze stays out of log.txt
-    log_file = os.path.join(folder, "log.txt")
     sb.utils.logger.setup_logging(DEFAULT_LOG_CONFIG, {"handlers": {"file_handler": {
-        "filename": log_file, "errors": "backslashreplace"}}})  # a name that is not UTF-8 never breaks a log line
+        "filename": os.path.join(folder, "log.txt")}}})
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, EscapeUndecodable) for f in handler.filters):
+            handler.addFilter(EscapeUndecodable())
     with open(os.path.join(folder, "env.log"), "w", encoding="utf-8") as f:
         f.write(environment)
+
+
+class EscapeUndecodable(logging.Filter):
+    """A log record naming a file whose name is not UTF-8 (Python holds its bytes as surrogates)
+    is written with those bytes escaped (``\\xff``): the console and ``log.txt`` would otherwise
+    print a "--- Logging error ---" traceback before the real message.
+
+    >>> record = logging.LogRecord("x", logging.INFO, __file__, 0, "reading %s", ("bad\\udcff.wav",), None)
+    >>> EscapeUndecodable().filter(record), record.getMessage()
+    (True, 'reading bad\\\\xff.wav')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        try:
+            message.encode("utf-8")
+        except UnicodeEncodeError:
+            record.msg = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            record.args = None
+        return True
 
 
 def _environment() -> str:

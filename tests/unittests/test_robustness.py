@@ -333,6 +333,27 @@ def test_a_run_says_each_thing_once(user_recipe, capsys):
     assert imported.returncode == 0 and "torchvision" not in imported.stderr + imported.stdout
 
 
+def test_a_file_name_that_is_not_utf8_is_logged_escaped(tmp_path, capsys):
+    """A name whose bytes are not UTF-8 (e.g. found by a prepare step) in a log record: written with
+    the bytes escaped, on the console and in log.txt, without a "--- Logging error ---" traceback."""
+    import logging
+
+    from petl_core.output_folder import write_experiment_files
+
+    hparams = tmp_path / "h.yaml"
+    hparams.write_text("seed: 1\n")
+    write_experiment_files(str(tmp_path / "out"), str(hparams), "seed: 1\n", None)
+    try:
+        logging.getLogger("petl_core.test").warning("skipping %s", str(tmp_path / "bad\udcff.wav"))
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    captured = capsys.readouterr()
+    assert "Logging error" not in captured.err and "bad\\xff.wav" in captured.out
+    assert "bad\\xff.wav" in (tmp_path / "out" / "log.txt").read_text()
+
+
 def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
     import subprocess
 
