@@ -7,8 +7,10 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import os
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +24,7 @@ def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real:
         try:
             return config_cls.from_pretrained(pretrained)
         except OSError as exc:
-            raise OSError(
-                f"cannot load a {config_cls.__name__} from {pretrained!r}: give a local checkpoint folder "
-                f"or a hub id reachable online ({str(exc).splitlines()[0]})"
-            ) from None
+            raise OSError(_not_loadable(config_cls.__name__, str(pretrained), exc)) from None
     if config == "tiny":
         return config_cls(**copy.deepcopy(tiny))
     if config in (None, "real"):
@@ -33,6 +32,29 @@ def resolve_config(config_cls, pretrained: str | None, config, tiny: dict, real:
     if isinstance(config, dict):
         return config_cls(**{**(real or {}), **config})
     raise ValueError(f"config must be 'tiny', 'real', a dict or None, got {config!r}")
+
+
+def offline() -> bool:
+    """Whether the Hugging Face hub is switched off (``HF_HUB_OFFLINE`` / ``TRANSFORMERS_OFFLINE``)."""
+    flags = (os.environ.get(name, "").strip().lower() for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in ("1", "true", "yes", "on") for flag in flags)
+
+
+def _not_loadable(what: str, pretrained: str, exc: OSError) -> str:
+    """Why ``pretrained`` (a local folder or a hub id) gave no configuration, and what to do.
+
+    >>> print(_not_loadable("ASTConfig", "/nope/ast", OSError("...")))
+    pretrained='/nope/ast': no such folder (give a local checkpoint folder holding config.json, or a hub id)
+    """
+    if pretrained.startswith(("/", "./", "../", "~")) and not os.path.exists(pretrained):
+        return (f"pretrained={pretrained!r}: no such folder (give a local checkpoint folder holding config.json, or "
+                "a hub id)")
+    if offline():
+        return (f"pretrained={pretrained!r}: offline (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set) and this hub id is "
+                "not in the local cache: give a local folder (pretrained=/path/to/checkpoint, holding config.json) or "
+                "run once online to cache it")
+    return (f"cannot load a {what} from {pretrained!r}: give a local checkpoint folder or a hub id reachable online "
+            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
 
 
 def reject_runtime_keys(config) -> None:
@@ -53,6 +75,30 @@ def describe_config(config, hidden_size: int, num_layers: int) -> str:
     return f"the published real-size configuration {size}"
 
 
+#: while a trained run is rebuilt (:func:`random_weights_noted`): the random-weight notes, not logged
+_NOTED: list[str] | None = None
+
+
+@contextlib.contextmanager
+def random_weights_noted():
+    """Within: backbones built with random weights log nothing; the list yielded receives their
+    descriptions. A tool that rebuilds a trained run (then loads its checkpoint) logs one accurate
+    line itself instead of "RANDOM weights".
+
+    Example:
+        >>> with random_weights_noted() as notes:
+        ...     warn_random_weights("musicfm", "tiny", 32, 2)
+        >>> notes
+        ['musicfm: the tiny test configuration (hidden 32, 2 layers)']
+    """
+    global _NOTED
+    outer, _NOTED = _NOTED, []
+    try:
+        yield _NOTED
+    finally:
+        _NOTED = outer
+
+
 def warn_random_weights(name: str, config, hidden_size: int, num_layers: int) -> None:
     """One log line saying that a backbone has random weights, and which configuration.
 
@@ -60,5 +106,8 @@ def warn_random_weights(name: str, config, hidden_size: int, num_layers: int) ->
         >>> warn_random_weights("musicfm", {"hidden_size": 96}, 96, 2)  # logs (WARNING):
         ... # musicfm: RANDOM weights, a custom configuration (hidden 96, 2 layers); pass pretrained=...
     """
+    if _NOTED is not None:
+        _NOTED.append(f"{name}: {describe_config(config, hidden_size, num_layers)}")
+        return
     logger.warning("%s: RANDOM weights, %s; pass pretrained=<hub id or local folder> for transfer learning",
                    name, describe_config(config, hidden_size, num_layers))

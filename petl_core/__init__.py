@@ -13,3 +13,16 @@
   :mod:`petl_core.checkpointing`, :mod:`petl_core.distributed`, :mod:`petl_core.output_folder`,
   :mod:`petl_core.results`, :mod:`petl_core.inference`.
 """
+import logging
+
+
+class _SpeechBrainNotice(logging.Filter):
+    """Drops the one notice SpeechBrain logs when ``speechbrain.utils.train_logger`` is imported
+    (the yaml's ``FileTrainLogger``): "torchvision is not available - cannot save figures". The
+    toolkit saves no figures through it, so every run would print a warning about nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("torchvision is not available")
+
+
+logging.getLogger("speechbrain.utils.train_logger").addFilter(_SpeechBrainNotice())

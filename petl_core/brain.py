@@ -35,7 +35,8 @@ SpeechBrain's ``Brain`` (see DESIGN.md §3):
   (``evaluate(..., max_key=task.main_metric)``); evaluation runs in the training precision
   (``--precision``) unless ``--eval_precision`` is given.
 
-Precision (``--precision=fp32|bf16|fp16``), tqdm progress bars, intra-epoch checkpoints
+Progress bars are SpeechBrain's, shown only when stderr is a terminal (:meth:`PETLBrain.show_progress`).
+Precision (``--precision=fp32|bf16|fp16``), intra-epoch checkpoints
 (``--ckpt_interval_steps`` / ``--ckpt_interval_minutes``) are SpeechBrain's own.
 """
 from __future__ import annotations
@@ -44,6 +45,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 
 import speechbrain as sb
@@ -53,6 +55,7 @@ from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from torch.nn.parallel import DistributedDataParallel
 
+from lobes.backbone import MaskedBatchNorm1d
 from petl_core.build import brain_arguments
 from petl_core.distributed import ShardSampler, gather_shards, world_size
 from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError, UnusedParametersError
@@ -99,6 +102,14 @@ class TrainableState:
                 f"checkpoint does not match the trainable parameters of this model (different method or "
                 f"options?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
             )
+        own = self.model.state_dict()
+        shapes = [f"{k} is {list(state[k].shape)} in the checkpoint, {list(own[k].shape)} here"
+                  for k in sorted(expected) if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
+        if shapes:  # torch would raise a multi-line RuntimeError
+            raise CheckpointMismatchError(
+                f"checkpoint does not match the shapes of this model's trainable parameters (a run with other "
+                f"classes, head or method options?): {'; '.join(shapes[:3])}"
+                f"{f' (and {len(shapes) - 3} more)' if len(shapes) > 3 else ''}")
         result = self.model.load_state_dict(state, strict=False)
         if result.unexpected_keys:
             raise CheckpointMismatchError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")
@@ -166,6 +177,114 @@ class StopperState:
         self.counter.should_stop = saved["should_stop"]
 
 
+def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its BatchNorm layers replaced by ``SyncBatchNorm`` (statistics over every
+    rank's batch), except :class:`lobes.backbone.MaskedBatchNorm1d`: torch's conversion would
+    replace it with a plain SyncBatchNorm, whose statistics count the padding it masks out. A
+    masked BatchNorm keeps its per-rank statistics of the valid tokens.
+
+    >>> from lobes.backbone import MaskedBatchNorm1d
+    >>> converted = sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm1d(4), MaskedBatchNorm1d(4)))
+    >>> [type(m).__name__ for m in converted]
+    ['SyncBatchNorm', 'MaskedBatchNorm1d']
+    """
+    if isinstance(module, MaskedBatchNorm1d):
+        return module
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    for name, child in list(module.named_children()):
+        module.add_module(name, sync_batchnorm(child))
+    return module
+
+
+def close_epoch_row(train_logger) -> None:
+    """Before a final evaluation is logged: SpeechBrain's ``WandBLogger`` logs an epoch's row with
+    ``step=epoch``, which W&B keeps open, and a final evaluation without a step, which W&B would
+    merge into that open row (the last epoch's ``valid/…`` values overwritten by the best
+    checkpoint's). Committing the open row first gives the final evaluations rows of their own.
+    Other loggers (file, TensorBoard) have no ``run`` and are left as they are."""
+    run = getattr(train_logger, "run", None)
+    if run is not None and callable(getattr(run, "log", None)) and if_main_process():
+        run.log({}, commit=True)
+
+
+#: SpeechBrain run options with a range: (kind, smallest value); outside it a run is refused before training
+RUN_OPTION_RANGES = {"grad_accumulation_factor": (int, 1), "nonfinite_patience": (int, 0),
+                     "max_grad_norm": (float, 0.0), "ckpt_interval_steps": (int, 0),
+                     "ckpt_interval_minutes": (float, 0.0), "debug_batches": (int, 1), "debug_epochs": (int, 1)}
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def run_options(run_opts, hparams) -> dict:
+    """The run options a Brain will use, by SpeechBrain's priority: command line > hparams > default."""
+    from speechbrain.utils.run_opts import RunOptions
+
+    opts = RunOptions.from_dictionary(run_opts) if isinstance(run_opts, dict) else (run_opts or RunOptions())
+    given = set(getattr(opts, "overridden_args", ()) or ())
+    return {key: opts[key] if key in given or key not in hparams else hparams[key]
+            for key in RunOptions().as_dict()}
+
+
+def check_run_options(options: dict) -> None:
+    """Run options in their range (``--grad_accumulation_factor=0``, ``--max_grad_norm=-1``, ...),
+    a known precision and no fp16 on CPU: one :class:`ConfigError` before anything trains.
+
+    >>> check_run_options({"precision": "fp16", "eval_precision": None, "device": "cpu"})
+    Traceback (most recent call last):
+    petl_core.errors.ConfigError: --precision=fp16: fp16 needs a CUDA device (this run is on cpu); \
+use --precision=bf16 or fp32 on CPU
+    """
+    for key, (kind, low) in RUN_OPTION_RANGES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or value < low or (kind is int and not float(value).is_integer()):
+            raise ConfigError(f"--{key}={value}: must be {'an integer' if kind is int else 'a number'} >= {low}")
+    device = str(options.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))  # SpeechBrain's default
+    for key in ("precision", "eval_precision"):
+        value = options.get(key)
+        if value is None:
+            continue
+        if value not in PRECISIONS:
+            raise ConfigError(f"--{key}={value}: must be one of {', '.join(PRECISIONS)}")
+        if value == "fp16" and not device.startswith("cuda"):
+            raise ConfigError(f"--{key}=fp16: fp16 needs a CUDA device (this run is on {device}); use "
+                              f"--{key}=bf16 or fp32 on CPU")
+
+
+@register_checkpoint_hooks
+class ProcessCount:
+    """Checkpoint recoverable for the number of processes (world size) that trained the run
+    (``saved`` after a recovery). Training on with another number is refused
+    (:meth:`PETLBrain.on_fit_start`): the effective batch (processes x batch size), the steps per
+    epoch and an intra-epoch checkpoint's position in its epoch all depend on it. Evaluating a
+    finished run with any number is fine (sharded evaluation equals a single process)."""
+
+    def __init__(self) -> None:
+        self.saved: int | None = None
+
+    @mark_as_saver
+    def _save(self, path):
+        if if_main_process():
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"world_size": world_size()}, f)
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        del end_of_epoch
+        with open(path, encoding="utf-8") as f:
+            self.saved = json.load(f)["world_size"]
+        self.path = os.path.dirname(path)
+
+    def check_resume(self, trains_on: bool) -> None:
+        """A :class:`ConfigError` when training goes on with another number of processes."""
+        if trains_on and self.saved is not None and self.saved != world_size():
+            raise ConfigError(f"{self.path}: this run was trained by {self.saved} process(es), this command runs "
+                              f"{world_size()}: resume it with {self.saved} (torchrun --nproc_per_node=...), or "
+                              "give another --output_folder")
+
+
 class PETLBrain(sb.Brain):
     """The training mechanics (see the module docstring); ``modules`` must hold ``model``.
 
@@ -228,19 +347,27 @@ class PETLBrain(sb.Brain):
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("model", TrainableState(self.model))
             self.checkpointer.add_recoverable("history", RunHistory(self), optional_load=True)
+            self.processes = ProcessCount()
+            self.checkpointer.add_recoverable("processes", self.processes, optional_load=True)
 
     @classmethod
     def from_hparams(cls, hparams, run_opts, task):
         """The Brain of a recipe: its model built from ``hparams`` for ``task`` (the fitted task,
         :func:`petl_core.recipe.prepare_manifests`), the yaml's objects (see :mod:`petl_core.build`)."""
         arguments, counts = brain_arguments(hparams, task, cls.build_model)
+        check_run_options(run_options(run_opts, hparams))
         brain = cls(**arguments, run_opts=run_opts)
         brain.recipe_hparams, brain.counts = hparams, counts  # the run flow reads them (results.json)
         if hparams.get("record_train_ids"):
             brain.record_ids_file = os.path.join(hparams["output_folder"], f"train_ids_rank{brain.rank}.txt")
-        logger.info("parameters: trainable %s / total %s (+ head %s)", f"{counts['trainable']:,}",
-                    f"{counts['total']:,}", f"{counts['head']:,}")
+        logger.info("parameters: %s trainable (%s of the backbone and method + %s of the head) of %s in all",
+                    f"{counts['trainable'] + counts['head']:,}", f"{counts['trainable']:,}", f"{counts['head']:,}",
+                    f"{counts['total'] + counts['head']:,}")
         return brain
+
+    def print_trainable_parameters(self):
+        """Nothing: :meth:`from_hparams` logs the parameter counts once (those of results.json);
+        SpeechBrain's own statistics rounded them and counted the head differently."""
 
     #: ``(hparams, task) -> model`` (:func:`petl_core.build.build_model`; the frame Brain builds a FrameModel)
     build_model = None
@@ -287,10 +414,32 @@ class PETLBrain(sb.Brain):
         return super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)
 
     # ------------------------------------------------------------------------------ stages
-    def fit(self, epoch_counter, *args, **kwargs):
-        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter`."""
+    def fit(self, epoch_counter, *args, progressbar=None, **kwargs):
+        """SpeechBrain's ``fit``, with :meth:`watch_epoch_counter` and :meth:`show_progress`."""
         self.watch_epoch_counter(epoch_counter)
-        return super().fit(epoch_counter, *args, **kwargs)
+        return super().fit(epoch_counter, *args, progressbar=self.show_progress(progressbar), **kwargs)
+
+    def evaluate(self, *args, progressbar=None, **kwargs):
+        """SpeechBrain's ``evaluate`` with :meth:`show_progress`."""
+        return super().evaluate(*args, progressbar=self.show_progress(progressbar), **kwargs)
+
+    def show_progress(self, progressbar=None) -> bool:
+        """SpeechBrain's tqdm bars only on a terminal: redirected to a file, each redraw is a ``\\r``
+        line, thousands per epoch. ``progressbar=True`` (a caller's choice) shows them anyway;
+        ``--noprogressbar`` hides them everywhere."""
+        if progressbar is not None:
+            return bool(progressbar)
+        return not self.noprogressbar and sys.stderr.isatty()
+
+    def on_fit_start(self):
+        """SpeechBrain's (optimiser, DDP wrap, resume from the last checkpoint), then: training goes
+        on only with the number of processes that started it (:class:`ProcessCount`)."""
+        super().on_fit_start()
+        counter = self.epoch_counter
+        trains_on = self.step > 0 or (counter is not None and counter.current < counter.limit
+                                      and not getattr(counter, "should_stop", False))
+        if self.checkpointer is not None:
+            self.processes.check_resume(trains_on)
 
     def watch_epoch_counter(self, epoch_counter) -> None:
         """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)
@@ -352,6 +501,7 @@ class PETLBrain(sb.Brain):
             if self.eval_name not in ("valid", "test"):
                 raise ValueError(f"eval_name must be 'valid' or 'test', got {self.eval_name!r}")
             if self.train_logger is not None:  # log_stats is main-only itself (and collective)
+                close_epoch_row(self.train_logger)
                 # numbers only (TensorBoard/W&B loggers take no text); SpeechBrain's recipes' key
                 loaded = self.checkpointer.find_checkpoint(max_key=self.task.main_metric) if self.checkpointer else None
                 meta = {"Epoch loaded": loaded.meta["epoch"]} if loaded is not None and "epoch" in loaded.meta else {}
@@ -472,7 +622,7 @@ class PETLBrain(sb.Brain):
                 for m in module.modules()
             )
             if self.device_type == "cuda" and trainable_bn:
-                module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+                module = sync_batchnorm(module)
             device_ids = None if self.device_type == "cpu" else [self.device]
             self.modules[name] = DistributedDataParallel(
                 module, device_ids=device_ids, find_unused_parameters=self.find_unused_parameters

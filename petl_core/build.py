@@ -32,15 +32,33 @@ from petl_core.errors import ConfigError
 from petl_core.tasks import check_cost_options
 
 
-def build_head(head, in_features: int, num_outputs: int) -> torch.nn.Module:
+def build_head(head, in_features: int, num_outputs: int, frames: bool = False) -> torch.nn.Module:
     """The yaml's ``head``: an ``nn.Module`` (``!new:``) as it is, or a callable (``!name:``)
-    called with (input size, number of outputs)."""
-    if isinstance(head, torch.nn.Module):
-        return head
-    if not callable(head):
-        raise ConfigError(f"head must be an nn.Module (!new:) or a callable (!name:) taking (input size, "
-                          f"number of outputs), got {head!r}")
-    return head(in_features, num_outputs)
+    called with (input size, number of outputs); checked on a zero input of the backbone's width
+    (``[2, in_features]``, or ``[2, 3, in_features]`` for a frame head): it must give
+    ``num_outputs`` outputs (a ``!new:`` head of other widths fails at the first step, deep in torch,
+    or silently trains the wrong number of classes)."""
+    if not isinstance(head, torch.nn.Module):
+        if not callable(head):
+            raise ConfigError(f"head must be an nn.Module (!new:) or a callable (!name:) taking (input size, "
+                              f"number of outputs), got {head!r}")
+        head = head(in_features, num_outputs)
+    sample = torch.zeros((2, 3, in_features) if frames else (2, in_features))
+    fix = f"use head: !name:... (built for the backbone and the task) or give it ({in_features}, {num_outputs})"
+    was_training = head.training
+    try:
+        with torch.no_grad():
+            out = head.eval()(sample)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ConfigError(f"head {type(head).__name__} does not take the backbone's {in_features}-wide features "
+                          f"({str(exc).splitlines()[0]}): {fix}") from None
+    finally:
+        head.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.shape[:-1] != sample.shape[:-1] or out.shape[-1] != num_outputs:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(f"head {type(head).__name__} gives outputs of shape {shape} for input {tuple(sample.shape)}, "
+                          f"but the task has {num_outputs} output(s): {fix}")
+    return head
 
 
 def build_model(hparams, task):
@@ -91,9 +109,48 @@ def make_scheduler_fn(lr_annealing, total_steps: int):
     if not callable(lr_annealing):
         raise ConfigError(f"lr_annealing must be a !name: of a torch LR scheduler or null, got {lr_annealing!r}")
     given = set(getattr(lr_annealing, "keywords", {}) or {})
-    params = inspect.signature(lr_annealing).parameters
-    steps = {name: total_steps for name in ("T_max", "total_steps") if name in params and name not in given}
+    signature = inspect.signature(lr_annealing)
+    steps = {name: total_steps for name in ("T_max", "total_steps") if name in signature.parameters
+             and name not in given}
+    try:  # before training: a missing argument would fail when the optimiser is built
+        signature.bind(None, **steps)
+    except TypeError as exc:
+        name = getattr(getattr(lr_annealing, "func", lr_annealing), "__name__", repr(lr_annealing))
+        raise ConfigError(f"lr_annealing: {name} {exc}; give it in the yaml (lr_annealing: !name:...{name} "
+                          "{<argument>: <value>})") from None
     return lambda optimizer: lr_annealing(optimizer, **steps)
+
+
+def check_optimizer(opt_class) -> None:
+    """``opt_class`` (a ``!name:`` of a torch optimiser with its options) accepts its options: an
+    option of the wrong type or range is one error before training (torch refuses it only when the
+    Brain builds the optimiser, in a traceback).
+
+    >>> import functools
+    >>> check_optimizer(functools.partial(torch.optim.AdamW, lr=0.1, weight_decay="lots"))
+    Traceback (most recent call last):
+    petl_core.errors.ConfigError: opt_class: AdamW refuses its options (lr=0.1, weight_decay='lots'): \
+weight_decay must be a number like its default 0.01, got 'lots'
+    """
+    if not callable(opt_class):
+        raise ConfigError(f"opt_class must be a !name: of a torch optimiser with its options, got {opt_class!r}")
+    func, options = getattr(opt_class, "func", opt_class), dict(getattr(opt_class, "keywords", {}) or {})
+    name = getattr(func, "__name__", repr(func))
+    shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    try:
+        defaults = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        defaults = {}
+    for key, value in options.items():
+        default = defaults[key].default if key in defaults else None
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                isinstance(value, (str, bool)) or not isinstance(value, (int, float))):
+            raise ConfigError(f"opt_class: {name} refuses its options ({shown}): {key} must be a number like its "
+                              f"default {default}, got {value!r}")
+    try:
+        opt_class([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"opt_class: {name} refuses its options ({shown}): {str(exc).splitlines()[0]}") from None
 
 
 def brain_arguments(hparams, task, build_model_fn) -> tuple[dict, dict]:
@@ -104,6 +161,7 @@ def brain_arguments(hparams, task, build_model_fn) -> tuple[dict, dict]:
     if not callable(compute_cost):
         raise ConfigError(f"compute_cost must be a !name: of a loss function, got {compute_cost!r}")
     check_cost_options(task, compute_cost)
+    check_optimizer(hparams["opt_class"])
     try:
         model = build_model_fn(hparams, task)
     except ConfigError:

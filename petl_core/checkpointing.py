@@ -3,7 +3,9 @@
 * :class:`AtomicCheckpointer`: SpeechBrain's ``Checkpointer`` writes ``CKPT.yaml`` first and the
   parameter files after it, so a kill in between leaves a folder that looks complete. Here each
   checkpoint is written into a hidden ``.partial-CKPT+…`` folder and renamed into place once every
-  file is written; leftovers of a killed save are removed at start-up. Under DDP every rank must
+  file is written; leftovers of a killed save are removed at start-up, those of a save stopped by
+  Ctrl-C or an ``OSError`` (a full disk: :class:`petl_core.errors.CheckpointSaveError`, one line)
+  at once. Under DDP every rank must
   agree on which checkpoints exist (deletion and recovery are collective: one broadcast per deleted
   checkpoint): the rename is followed by a barrier, and the list of checkpoints is the main
   process's, broadcast to every rank — so save, keep, delete and recover decide alike everywhere.
@@ -41,6 +43,8 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 
+from petl_core.errors import CheckpointSaveError
+
 PARTIAL = ".partial-"
 
 
@@ -49,6 +53,10 @@ class AtomicCheckpointer(Checkpointer):
 
     def __init__(self, checkpoints_dir, *args, **kwargs) -> None:
         super().__init__(checkpoints_dir, *args, **kwargs)
+        self._remove_partial()
+
+    def _remove_partial(self) -> None:
+        """Remove the leftovers of a save that did not finish (a kill, Ctrl-C, a full disk)."""
         if if_main_process():
             for leftover in pathlib.Path(self.checkpoints_dir).glob(PARTIAL + "*"):
                 shutil.rmtree(leftover, ignore_errors=True)
@@ -60,14 +68,24 @@ class AtomicCheckpointer(Checkpointer):
         return _partial(super()._custom_checkpoint_dirpath(name))
 
     def save_checkpoint(self, *args, **kwargs):
-        checkpoint = super().save_checkpoint(*args, **kwargs)
+        try:
+            checkpoint = super().save_checkpoint(*args, **kwargs)
+        except (OSError, KeyboardInterrupt) as exc:  # a full disk, Ctrl-C: no half-written folder stays
+            self._remove_partial()
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise CheckpointSaveError(
+                f"cannot write a checkpoint in {self.checkpoints_dir} ({exc.strerror or exc}): free space (or "
+                "give another --output_folder), then rerun the same command: it resumes from the last complete "
+                "checkpoint") from None
         ddp_barrier()  # every rank has written its files
         if checkpoint is not None:  # the main process
             final = checkpoint.path.with_name(checkpoint.path.name[len(PARTIAL):])
             if final.exists():
                 shutil.rmtree(final)
             os.replace(checkpoint.path, final)
-            checkpoint = Checkpoint(final, checkpoint.meta, {k: final / v.name for k, v in checkpoint.paramfiles.items()})
+            files = {k: final / v.name for k, v in checkpoint.paramfiles.items()}
+            checkpoint = Checkpoint(final, checkpoint.meta, files)
         ddp_barrier()  # renamed before any rank lists, keeps or deletes
         return checkpoint
 

@@ -32,6 +32,8 @@ import os
 import re
 
 import ruamel.yaml
+import ruamel.yaml.constructor
+import ruamel.yaml.error
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from petl_core.errors import ConfigError
@@ -47,6 +49,7 @@ class Hparams(dict):
 
     file: str = ""
     text: str = ""
+    command: str = ""  # the command line that ran the recipe (results.json config.command), if known
 
 
 class _NamedText(io.StringIO):
@@ -82,6 +85,13 @@ def check_command_line(argv: list[str]) -> None:
     """Refuse ``--name`` options that argparse would prefix-match to a SpeechBrain run option."""
     from speechbrain.utils.run_opts import RunOptions
 
+    for arg in argv:  # a name that is not UTF-8 (surrogate-escaped bytes): YAML and the logs cannot hold it
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise ConfigError(f"{shown}: a file or folder name that is not UTF-8 (byte "
+                              f"{ord(arg[exc.start]) - 0xDC00:#04x}): rename it to a UTF-8 name") from None
     options = {s for action in RunOptions._create_parser()._actions for s in action.option_strings}
     for arg in argv:
         if not arg.startswith("--"):
@@ -92,6 +102,49 @@ def check_command_line(argv: list[str]) -> None:
             raise ConfigError(
                 f"{name} is only the start of SpeechBrain's run option(s) {', '.join(matches)} (argparse would "
                 f"take it for {matches[0]}): give the option in full, or rename the hparams key")
+
+
+def yaml_problem(where: str, exc: ruamel.yaml.error.MarkedYAMLError) -> str:
+    """One line for a yaml that does not parse: ``where:<line>: ...`` (a tab, a key given twice,
+    a syntax error with the line its construct starts on).
+
+    >>> try:
+    ...     _ruamel_load("seed: 3\\nseed: 4\\n")
+    ... except ruamel.yaml.error.MarkedYAMLError as exc:
+    ...     print(yaml_problem("h.yaml", exc))
+    h.yaml:2: a key is given twice: found duplicate key "seed" with value "4" (original value: "3"); keep one
+    """
+    line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+    problem = exc.problem or exc.context or type(exc).__name__
+    if isinstance(exc, ruamel.yaml.constructor.DuplicateKeyError):
+        return f"{where}:{line}: a key is given twice: {problem}; keep one"
+    if "'\\t'" in problem:
+        return f"{where}:{line}: a tab character: YAML indents with spaces only; replace the tab with spaces"
+    start = exc.context_mark.line + 1 if exc.context_mark else None
+    context = f" ({exc.context} that starts on line {start})" if exc.context and start and start != line else ""
+    return f"{where}:{line}: not valid YAML: {problem}{context}"
+
+
+def read_yaml(path: str) -> tuple[str, dict]:
+    """``(text, parsed tree)`` of a recipe's yaml; a file that is not UTF-8, not YAML or empty is
+    one :class:`ConfigError` naming the file and line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the hparams file ({exc.strerror})") from None
+    try:
+        tree = parse(text)
+    except ruamel.yaml.error.MarkedYAMLError as exc:
+        raise ConfigError(yaml_problem(path, exc)) from None
+    if not tree:
+        raise ConfigError(f"{path}: empty hparams file (no keys): a recipe's yaml defines the run (start from a "
+                          "recipe's hparams/default.yaml)")
+    if not isinstance(tree, dict):
+        raise ConfigError(f"{path}: the hparams file must be a mapping of keys, got a {type(tree).__name__}")
+    return text, tree
 
 
 def load_hparams(path: str, overrides=None) -> Hparams:
@@ -109,11 +162,12 @@ def build(path: str, resolved: str) -> Hparams:
 def resolve(path: str, overrides=None) -> str:
     """The yaml of ``path`` with overrides applied, pieces included and references resolved
     (objects not built: nothing is downloaded); :func:`resolved_node` reads entries of it."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text, tree = read_yaml(path)
     _check_octal(path, text)
-    overrides = parse_overrides(overrides)
-    tree = parse(text)
+    try:
+        overrides = parse_overrides(overrides)
+    except ruamel.yaml.error.MarkedYAMLError as exc:
+        raise ConfigError(yaml_problem("the command-line overrides", exc)) from None
     unknown = [k for k in overrides if k not in tree]
     if unknown:
         raise ConfigError(f"unknown hyperparameter {unknown[0]!r} (given as an override); "
@@ -129,9 +183,36 @@ def resolve(path: str, overrides=None) -> str:
     except KeyError as exc:  # a nested override key the yaml does not have
         raise ConfigError(f"{path}: an override names a key the yaml does not have ({exc.args[0]})") from None
     except (TypeError, ValueError) as exc:  # e.g. a mapping override for a value
+        mismatch = _mismatched_override(tree, overrides)
+        if mismatch:
+            raise ConfigError(f"{path}: {mismatch}") from None
         detail = "; ".join(str(a) for a in exc.args if a is not None)
         raise ConfigError(f"{path}: an override does not match the structure of the yaml ({detail}): a "
                           "mapping key takes a mapping, a value takes a value") from None
+
+
+def _mismatched_override(tree, overrides, prefix: str = "") -> str | None:
+    """What is wrong with the first override whose structure is not the yaml's (None: not found).
+
+    >>> print(_mismatched_override(parse("task: !new:a.Task\\n"), {"task": {"name": "key"}}))
+    --task: the yaml's task is !new:a.Task (an object without a mapping of arguments), an override gives a \
+mapping only to a mapping: give a whole value (--task='!new:...') or add the arguments to the yaml
+    """
+    for key, value in overrides.items():
+        if key not in tree:
+            continue
+        node, name = tree[key], f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict) and isinstance(node, dict):
+            found = _mismatched_override(node, value, name)
+            if found:
+                return found
+        elif isinstance(value, dict):
+            shown = f"{_tag(node)}{' ' + str(node.value) if getattr(node, 'value', '') else ''}" if _tag(node) \
+                else repr(node)
+            return (f"--{name}: the yaml's {name} is {shown} (an object without a mapping of arguments), an "
+                    f"override gives a mapping only to a mapping: give a whole value (--{name}='!new:...') or add "
+                    "the arguments to the yaml")
+    return None
 
 
 def references(text: str) -> set[str]:
@@ -222,7 +303,15 @@ def check_values(tree: dict) -> None:
 
     positive("number_of_epochs", tree.get("number_of_epochs"))
     for key in ("train_dataloader_opts", "valid_dataloader_opts"):
-        positive(f"{key}[batch_size]", (tree.get(key) or {}).get("batch_size", 1))
+        opts = tree.get(key) or {}
+        positive(f"{key}[batch_size]", opts.get("batch_size", 1))
+        workers = opts.get("num_workers", 0)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise ConfigError(f"{key}[num_workers] must be an integer >= 0 (0: load in the main process), "
+                              f"got {workers!r}")
+    for key in ("crop_seconds", "eval_window_seconds"):  # null: whole clips
+        if tree.get(key) is not None:
+            positive(f"{key} (seconds, or null for whole clips)", tree[key], float)
     opt = tree.get("opt_class") if isinstance(tree.get("opt_class"), dict) else {}
     if "lr" in opt and not isinstance(opt["lr"], dict):  # a mapping: computed (lr_for_method)
         positive("lr", opt["lr"], float)

@@ -33,6 +33,10 @@ class CheckpointMismatchError(PetlError, ValueError):
     """A checkpoint saved for another backbone, method or options."""
 
 
+class CheckpointSaveError(PetlError, OSError):
+    """A checkpoint could not be written (a full disk, no permission); the last complete one stays."""
+
+
 class UnusedParametersError(PetlError, ValueError):
     """Trainable tensors that get no gradient, under DDP without ``find_unused_parameters``."""
 

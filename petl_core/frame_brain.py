@@ -37,7 +37,7 @@ from petl_core.recipe import RecipeData, prepare_manifests
 def build_frame_model(hparams, task) -> FrameModel:
     """``FrameModel(encoder, head, layer, target_rate=frame_rate)`` for ``task``'s outputs."""
     encoder = hparams["encoder"]
-    return FrameModel(encoder, build_head(hparams["head"], encoder.hidden_size, task.num_outputs),
+    return FrameModel(encoder, build_head(hparams["head"], encoder.hidden_size, task.num_outputs, frames=True),
                       layer=hparams["layer"], target_rate=hparams["frame_rate"])
 
 

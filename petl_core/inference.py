@@ -25,16 +25,20 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 
 import torch
 
 from lobes.audio import load_audio
+from lobes.loading import random_weights_noted
 from petl_core.brain import TrainableState
 from petl_core.data import windows
 from petl_core.errors import CheckpointMismatchError
 from petl_core.tasks import Task
+
+logger = logging.getLogger(__name__)
 
 
 class RunError(ValueError):
@@ -155,9 +159,10 @@ def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
 
     config = run_config(folder)
     try:  # the run's objects, built as the run built them (its __set_seed first); nothing written
-        objects = load_run_hparams(folder, {"checkpointer": None, "train_logger": None})
-        task = build_run_task(config, folder, objects["task"])
-        model = build_model(objects, task)
+        with random_weights_noted() as random_backbones:  # logged below, once the checkpoint is loaded
+            objects = load_run_hparams(folder, {"checkpointer": None, "train_logger": None})
+            task = build_run_task(config, folder, objects["task"])
+            model = build_model(objects, task)
     except (ValueError, OSError, TypeError, KeyError) as exc:
         raise RunError(f"{folder}: cannot rebuild the model ({exc})") from None
     path = _checkpoint_file(checkpoint) if checkpoint else find_best_checkpoint(
@@ -169,6 +174,9 @@ def load_run(folder: str, checkpoint: str | None = None, device: str = "cpu"):
     except (OSError, RuntimeError) as exc:
         raise RunError(f"{path}: unreadable checkpoint ({exc})") from None
     model.eval().to(device)
+    frozen = (f"; its frozen backbone weights are the run's seeded random initialisation "
+              f"({', '.join(random_backbones)}), as in training" if random_backbones else "")
+    logger.info("%s: trained weights loaded from %s%s", folder, path, frozen)
     return model, task, {**config, "checkpoint": path}
 
 

@@ -164,9 +164,16 @@ def check_manifest(path: str, encode: Callable[[str], object] | None = None, che
     if not os.path.isfile(path):
         raise ManifestError(f"{path}: manifest not found (run the recipe's prepare step, or fix the path)")
     with open(path, "rb") as f:
-        if f.read(3) == b"\xef\xbb\xbf":  # SpeechBrain's CSV reader would see a column '\ufeffID'
-            raise ManifestError(f"{path}: starts with a UTF-8 byte-order mark (saved by a spreadsheet?); save it as "
-                                "plain UTF-8 CSV, e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' " + path)
+        data = f.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ManifestError(f"{path}: line {line}: not UTF-8 text (byte {data[exc.start]:#04x}: {exc.reason}); save "
+                            "the manifest as UTF-8 (a file name that is not UTF-8: rename the file)") from None
+    if data[:3] == b"\xef\xbb\xbf":  # SpeechBrain's CSV reader would see a column '\ufeffID'
+        raise ManifestError(f"{path}: starts with a UTF-8 byte-order mark (saved by a spreadsheet?); save it as "
+                            "plain UTF-8 CSV, e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' " + path)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]

@@ -8,9 +8,12 @@
   train nothing (its checkpoints are "done") and write a ``results.json`` claiming the new ones,
   so it is refused with the keys that differ. Settings that change no result
   (:data:`RUN_ONLY_KEYS`: where results go, loader workers, threads, bootstrap size...) may differ;
+  a larger ``number_of_epochs`` extends the run (training continues from its last checkpoint)
+  unless an ``lr_annealing`` schedule was planned over the old number;
 * :func:`write_experiment_files`: what SpeechBrain's ``create_experiment_directory`` writes, once
   (by the main process): the resolved ``hyperparams.yaml`` (it reloads on its own), a copy of the
-  recipe's ``train.py``, ``log.txt`` (the logging set-up) and ``env.log``.
+  recipe's ``train.py``, ``log.txt`` (the logging set-up; the run's log only) and ``env.log`` (the
+  environment: Python, ``pip freeze``, git, CUDA).
 
 Example:
     >>> import tempfile
@@ -22,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 
@@ -62,7 +66,24 @@ def check_same_settings(folder: str, resolved_text: str) -> list[str]:
     with open(path, encoding="utf-8") as f:
         before = _untag(_ruamel_load(f.read()) or {})
     now = _untag(_ruamel_load(resolved_text) or {})
-    return sorted(k for k in set(before) | set(now) if k not in RUN_ONLY_KEYS and before.get(k) != now.get(k))
+    changed = sorted(k for k in set(before) | set(now) if k not in RUN_ONLY_KEYS and before.get(k) != now.get(k))
+    return [] if _extends(before, now, changed) else changed
+
+
+def _extends(before: dict, now: dict, changed: list[str]) -> bool:
+    """A rerun that only trains more epochs (``number_of_epochs`` grows, the epoch counter's
+    ``limit`` with it) and has no learning-rate schedule planned over the old epoch count: it
+    continues from the last checkpoint."""
+    if "number_of_epochs" not in changed or not set(changed) <= {"number_of_epochs", "epoch_counter"}:
+        return False
+    old, new = before.get("number_of_epochs"), now.get("number_of_epochs")
+    if not (isinstance(old, int) and isinstance(new, int) and new > old) or now.get("lr_annealing") is not None:
+        return False
+    counters = [dict(c) if isinstance(c, dict) else c for c in (before.get("epoch_counter"), now.get("epoch_counter"))]
+    for counter in counters:
+        if isinstance(counter, dict):
+            counter.pop("limit", None)
+    return counters[0] == counters[1]
 
 
 def write_experiment_files(folder: str, hparams_file: str, resolved_text: str, recipe_file: str | None) -> None:
@@ -76,7 +97,45 @@ def write_experiment_files(folder: str, hparams_file: str, resolved_text: str, r
         f.write(resolved_text)
     if recipe_file and os.path.isfile(recipe_file):
         shutil.copy(recipe_file, folder)
-    log_file = os.path.join(folder, "log.txt")
-    sb.utils.logger.setup_logging(DEFAULT_LOG_CONFIG, {"handlers": {"file_handler": {"filename": log_file}}})
+    environment = _environment()  # its pip freeze stays out of log.txt
+    sb.utils.logger.setup_logging(DEFAULT_LOG_CONFIG, {"handlers": {"file_handler": {
+        "filename": os.path.join(folder, "log.txt")}}})
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, EscapeUndecodable) for f in handler.filters):
+            handler.addFilter(EscapeUndecodable())
     with open(os.path.join(folder, "env.log"), "w", encoding="utf-8") as f:
-        f.write(sb.utils.logger.get_environment_description())
+        f.write(environment)
+
+
+class EscapeUndecodable(logging.Filter):
+    """A log record naming a file whose name is not UTF-8 (Python holds its bytes as surrogates)
+    is written with those bytes escaped (``\\xff``): the console and ``log.txt`` would otherwise
+    print a "--- Logging error ---" traceback before the real message.
+
+    >>> record = logging.LogRecord("x", logging.INFO, __file__, 0, "reading %s", ("bad\\udcff.wav",), None)
+    >>> EscapeUndecodable().filter(record), record.getMessage()
+    (True, 'reading bad\\\\xff.wav')
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        try:
+            message.encode("utf-8")
+        except UnicodeEncodeError:
+            record.msg = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            record.args = None
+        return True
+
+
+def _environment() -> str:
+    """SpeechBrain's environment description (Python, packages, git, CUDA) for ``env.log``, without
+    the DEBUG records of the ``pip freeze`` it runs (they would open every ``log.txt``)."""
+    import speechbrain as sb
+
+    shell = logging.getLogger("speechbrain.utils.superpowers")
+    level = shell.level
+    shell.setLevel(logging.INFO)
+    try:
+        return sb.utils.logger.get_environment_description()
+    finally:
+        shell.setLevel(level)

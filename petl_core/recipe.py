@@ -21,11 +21,11 @@ metrics) and ``train.py`` holds ``dataio_prep`` and the ``__main__`` flow:
             fit_and_test(brain, data)
 
 * :func:`recipe_main`: the one place where a problem becomes ``error: <message>`` on stderr and an
-  exit code (2: the user's to fix, 3: the run stopped early, results written); library code raises
-  typed errors (:mod:`petl_core.errors`);
+  exit code (2: the user's to fix, 3: the run stopped early, results written; 130: Ctrl-C), printed
+  once (the run's ``log.txt`` gets it too); library code raises typed errors (:mod:`petl_core.errors`);
 * :func:`setup`: SpeechBrain's argument parsing (ambiguous ``--prefixes`` refused), the device of
   this rank (:func:`petl_core.distributed.device_for_rank`), DDP init, the yaml resolved and checked
-  (:func:`petl_core.config.check_values`), every key read by the yaml or declared by the code
+  (:data:`REQUIRED_KEYS` present, :func:`petl_core.config.check_values`), every key read by the yaml or declared by the code
   (:func:`declared_keys`), the objects built, the output folder claimed (one run at a time, a rerun
   only with the same settings) and its files written once (:mod:`petl_core.output_folder`);
 * :func:`prepare_manifests`: data preparation by global rank 0 (manifests broadcast; a rank that
@@ -43,6 +43,7 @@ import dataclasses
 import logging
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -77,6 +78,10 @@ RUN_KEYS = ("seed", "output_folder", "save_folder", "data_folder", "prepare", "m
 RESERVED_KEYS = ("task", "main_metric", "status", "valid", "test", "test_ci95", "bootstrap", "n_items", "params",
                  "epochs", "best_epoch", "seconds_per_epoch", "epoch_seconds", "train_seconds", "valid_history",
                  "n_train", "world_size", "config")
+#: the keys every recipe's yaml sets (the run reads them without a default)
+REQUIRED_KEYS = ("seed", "output_folder", "encoder", "head", "layer", "petl_state", "task", "compute_cost",
+                 "opt_class", "epoch_counter", "checkpointer", "train_logger", "number_of_epochs",
+                 "train_dataloader_opts", "valid_dataloader_opts")
 RUN_OPTIONS = ("device", "precision", "eval_precision", "max_grad_norm", "nonfinite_patience",
                "grad_accumulation_factor", "ckpt_interval_steps", "ckpt_interval_minutes", "distributed_backend")
 #: errors raised below the core that are the user's to fix (one line, exit 2)
@@ -90,10 +95,20 @@ def recipe_main():
     try:
         yield
     except USER_ERRORS as exc:
-        message = str(exc) or repr(exc)
-        logger.error(message)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
+        _exit(str(exc) or repr(exc), getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        _exit("interrupted (Ctrl-C): rerun the same command to resume from the last complete checkpoint", 130)
+
+
+def _exit(message: str, code: int):
+    """``error: <message>`` once on stderr (and in the run's ``log.txt``: the file handlers only, so
+    that the console does not show it twice), then exit with ``code``."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 # ------------------------------------------------------------------------------------ setup
@@ -130,7 +145,12 @@ def setup(argv, brain_class, recipe_file: str | None = None):
     check_device(run_opts["device"])
     sb.utils.distributed.ddp_init_group(run_opts)
     text = resolve(hparams_file, overrides)
-    check_values(resolved_tree(text))  # before any object is built
+    tree = resolved_tree(text)
+    missing = [key for key in REQUIRED_KEYS if key not in tree]
+    if missing:  # before the unread-key check: a deleted checkpointer leaves save_folder unread
+        raise ConfigError(f"{hparams_file}: no key(s) {', '.join(missing)}: every recipe's yaml sets them (the run "
+                          "reads them); add them back (see a recipe's hparams/default.yaml)")
+    check_values(tree)  # before any object is built
     out = resolved_node(text, "output_folder")
     if os.path.exists(out) and not os.path.isdir(out):  # the checkpointer would fail deep inside
         raise ConfigError(f"output_folder {out} is a file, not a folder: give another --output_folder")
@@ -138,12 +158,18 @@ def setup(argv, brain_class, recipe_file: str | None = None):
         hparams = build(hparams_file, text)
     except ConfigError:
         raise
+    except ImportError as exc:  # hyperpyyaml: "There is no such entity as torch.optim.Adamm"
+        raise ConfigError(f"{hparams_file}: a !new:/!name:/!apply: target does not exist ({exc}): check its "
+                          "spelling and that its package is installed") from None
     except (ValueError, OSError, TypeError) as exc:  # e.g. unknown backbone/method, no weights
         raise ConfigError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
     unread = unread_keys(hparams, declared_keys(brain_class))
     if unread:
         raise ConfigError(f"{hparams_file}: key(s) {', '.join(unread)} are read by nothing (no !ref in the yaml, not "
                           f"declared by {brain_class.__name__}.hparams_keys or the run): remove them or use them")
+    if recipe_file:  # as the user typed it (results.json config.command, the model card)
+        same = os.path.abspath(sys.argv[0]) == os.path.abspath(recipe_file)
+        hparams.command = shlex.join(["python", sys.argv[0] if same else recipe_file, *argv])
     if hparams.get("num_threads"):
         torch.set_num_threads(int(hparams["num_threads"]))  # 1 is much faster on a shared CPU
     on_main_then_broadcast(_claim_output_folder, out, hparams_file, hparams.text, recipe_file)  # errors: all ranks
@@ -154,9 +180,11 @@ def _claim_output_folder(out: str, hparams_file: str, resolved_text: str, recipe
     output_folder.claim(out)
     changed = output_folder.check_same_settings(out, resolved_text)
     if changed:
+        extend = (" (a larger number_of_epochs extends a run that has no lr_annealing: a schedule is planned over "
+                  "the run's number of epochs)" if "number_of_epochs" in changed else "")
         raise ConfigError(f"{out} holds a run with other settings ({', '.join(changed)} differ): it would train "
                           "nothing and report the new settings; rerun it with its own settings, or give another "
-                          "--output_folder")
+                          f"--output_folder{extend}")
     output_folder.write_experiment_files(out, hparams_file, resolved_text, recipe_file)
 
 
@@ -187,11 +215,9 @@ def check_visible(paths) -> None:
                         "path)")
 
 
-def _check_manifests(manifests: dict, task, check_audio: bool) -> None:
+def _check_manifests(manifests: dict, encode, check_audio: bool) -> None:
     for split in ("train", "valid", "test"):  # every problem of every manifest, before anything trains
-        check_manifest(manifests[split], check_audio=check_audio)
-    for split in ("train", "valid", "test"):
-        check_manifest(manifests[split], task.encode)
+        check_manifest(manifests[split], encode, check_audio=check_audio)
 
 
 def prepare_manifests(hparams, prepare=None) -> RecipeData:
@@ -204,12 +230,13 @@ def prepare_manifests(hparams, prepare=None) -> RecipeData:
     else:
         manifests = {"train": hparams["train_csv"], "valid": hparams["valid_csv"], "test": hparams["test_csv"]}
     check_visible([manifests[s] for s in ("train", "valid", "test")])
+    own = prepare is None or bool(hparams.get("validate_audio"))  # prepare validated its own
+    on_main_then_broadcast(_check_manifests, manifests, None, own)  # readable, columns, IDs, audio
     try:
         task = hparams["task"].fitted(manifests["train"])  # class/tag lists from the FULL training manifest
     except ValueError as exc:
         raise DataError(f"{manifests['train']}: {exc}") from exc
-    own = prepare is None or bool(hparams.get("validate_audio"))  # prepare validated its own
-    on_main_then_broadcast(_check_manifests, manifests, task, own)
+    on_main_then_broadcast(_check_manifests, manifests, task.encode, False)  # labels the task knows
     train_csv = manifests["train"]
     k = hparams.get("few_shot_k")
     if k not in (None, 0) and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
@@ -301,6 +328,8 @@ def resolved_config(brain, hparams, data: RecipeData) -> dict:
                   method={"name": state.method, "options": state.options},
                   task=brain.task.describe(), run_options={k: plain(getattr(brain, k, None)) for k in RUN_OPTIONS},
                   hparams_file=hparams.file, train_csv=data.train_csv, manifests=data.manifests)
+    if getattr(hparams, "command", ""):
+        config["command"] = hparams.command
     if hparams.get("opt_class") is not None and getattr(hparams["opt_class"], "keywords", None):
         func = hparams["opt_class"].func
         config["optimizer"] = {"class": getattr(func, "__name__", repr(func)), **plain(hparams["opt_class"].keywords)}

@@ -4,7 +4,8 @@ Content: ``task``, ``main_metric``, ``valid`` and ``test`` (metric -> value, fro
 best-validation checkpoint), ``test_ci95`` (seeded percentile bootstrap, metric -> [low, high]),
 ``bootstrap`` (resamples, seed), ``params`` (trainable / total / head counts), ``epochs``,
 ``seconds_per_epoch`` (mean over trained epochs, and the list), ``best_epoch``, ``n_items``,
-``config`` (the resolved configuration) and ``status``. Written atomically (temporary file in
+``config`` (the resolved configuration; ``config.command``: the command line that ran the recipe,
+``python <train.py> <hparams> <overrides>``, when the recipe gave its ``train.py``) and ``status``. Written atomically (temporary file in
 the same folder + ``os.replace``), so a reader never sees a half-written file.
 
 Reading: :func:`load_results` (one file as written), :func:`run_record` (one run as a flat record:

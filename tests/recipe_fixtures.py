@@ -50,7 +50,7 @@ bootstrap_resamples: 20
 """
 
 
-def run_in_process(brain_class, argv):
+def run_in_process(brain_class, argv, recipe_file=None):
     """What a clip recipe's train.py does (``recipe_main``: setup, data, Brain, fit and test), in
     this process: a user's problem is ``SystemExit`` with one ``error:`` line on stderr."""
     import logging
@@ -59,7 +59,7 @@ def run_in_process(brain_class, argv):
 
     try:
         with recipe_main():
-            hparams, run_opts = setup(argv, brain_class)
+            hparams, run_opts = setup(argv, brain_class, recipe_file=recipe_file)
             data = clip_datasets(hparams)
             return fit_and_test(brain_class.from_hparams(hparams, run_opts, data.task), data)
     finally:

@@ -328,3 +328,20 @@ def test_early_stopping_counter_gets_the_main_metric_then_resumes_stopped(tmp_pa
     again.checkpointer.recover_if_possible()  # what fit() does at its start
     assert resumed.current == 4 and resumed.should_stop and list(resumed) == []
     assert (resumed.best_limit, resumed.best_score) == (2, 0.5)
+
+
+def test_sync_batchnorm_keeps_the_masked_batchnorm_of_conformer_adapters():
+    """DDP on CUDA converts trainable BatchNorm to SyncBatchNorm: the conformer adapter's
+    MaskedBatchNorm1d (statistics of valid tokens only) stays, the front end's BatchNorm is
+    converted, and the converted layers keep their tensors (the optimiser's and the checkpoint's)."""
+    from lobes.backbone import MaskedBatchNorm1d
+    from petl_core.brain import sync_batchnorm
+
+    model = _model("conformer_adapter", {"bottleneck": 4, "kernel_size": 5})
+    masked = [n for n, m in model.named_modules() if isinstance(m, MaskedBatchNorm1d)]
+    plain = {n: m.weight for n, m in model.named_modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(m, MaskedBatchNorm1d)}
+    assert masked and plain
+    converted = dict(sync_batchnorm(model).named_modules())
+    assert all(type(converted[n]) is MaskedBatchNorm1d for n in masked)
+    assert all(type(converted[n]) is torch.nn.SyncBatchNorm and converted[n].weight is w for n, w in plain.items())

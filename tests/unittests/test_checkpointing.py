@@ -1,4 +1,5 @@
 """Atomic checkpoints and saved random states."""
+import errno
 import os
 import random
 
@@ -8,32 +9,52 @@ import torch
 from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 from petl_core.checkpointing import PARTIAL, AtomicCheckpointer, RandomState
+from petl_core.errors import CheckpointSaveError
 
 
 @register_checkpoint_hooks
 class _DiesWhileSaving:
+    """Writes half of its file, then ``error`` happens (Ctrl-C, a full disk)."""
+
+    def __init__(self, error) -> None:
+        self.error = error
+
     @mark_as_saver
     def _save(self, path):
         with open(path, "w") as f:
             f.write("half")
-        raise KeyboardInterrupt("killed while saving")
+        raise self.error
 
     @mark_as_loader
     def _recover(self, path, end_of_epoch):
         raise AssertionError("a half-written checkpoint must never be loaded")
 
 
-def test_a_save_interrupted_halfway_leaves_no_checkpoint(tmp_path):
+@pytest.mark.parametrize("error, raised, message", [
+    (KeyboardInterrupt("Ctrl-C while saving"), KeyboardInterrupt, "Ctrl-C while saving"),
+    (OSError(errno.ENOSPC, "No space left on device"), CheckpointSaveError,
+     "(No space left on device): free space (or give another --output_folder), then rerun the same command"),
+])
+def test_a_save_stopped_halfway_leaves_no_checkpoint(tmp_path, error, raised, message):
     model = torch.nn.Linear(2, 2)
     good = AtomicCheckpointer(tmp_path, recoverables={"model": model})
     good.save_checkpoint(meta={"n": 1})
-    dying = AtomicCheckpointer(tmp_path, recoverables={"model": model, "other": _DiesWhileSaving()})
-    with pytest.raises(KeyboardInterrupt):
+    dying = AtomicCheckpointer(tmp_path, recoverables={"model": model, "other": _DiesWhileSaving(error)})
+    with pytest.raises(raised) as info:
         dying.save_checkpoint(meta={"n": 2})
+    assert message in str(info.value) and info.value.__cause__ is None and "\n" not in str(info.value)
     assert [c.meta["n"] for c in dying.find_checkpoints()] == [1]
-    assert any(name.startswith(PARTIAL) for name in os.listdir(tmp_path))
-    AtomicCheckpointer(tmp_path, recoverables={"model": model})  # a restart cleans the leftover
-    assert not any(name.startswith(PARTIAL) for name in os.listdir(tmp_path))
+    assert os.listdir(tmp_path) == [os.listdir(tmp_path)[0]] and not os.listdir(tmp_path)[0].startswith(PARTIAL)
+
+
+def test_a_killed_save_is_cleaned_at_the_next_start(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    AtomicCheckpointer(tmp_path, recoverables={"model": model}).save_checkpoint(meta={"n": 1})
+    leftover = tmp_path / f"{PARTIAL}CKPT+2026-01-01+00-00-00+00"  # kill -9 between the files and the rename
+    leftover.mkdir()
+    (leftover / "CKPT.yaml").write_text("n: 2\n")
+    restarted = AtomicCheckpointer(tmp_path, recoverables={"model": model})
+    assert not leftover.exists() and [c.meta["n"] for c in restarted.find_checkpoints()] == [1]
 
 
 def test_random_state_round_trip(tmp_path):
@@ -122,3 +143,25 @@ def test_ddp_ranks_agree_on_keep_delete_recover(tmp_path):
     assert results[0]["epoch"] == 2  # best acc 0.7
     on_disk = sorted(n for n in os.listdir(tmp_path / "save") if n.startswith("CKPT"))
     assert on_disk == results[0]["listed"] and results[0]["kept_epochs"] == [2, 3]
+
+
+@pytest.mark.parametrize("trains_on", [True, False])
+def test_a_resume_with_another_number_of_processes_is_refused(tmp_path, monkeypatch, trains_on):
+    """Training on with another world size is refused; evaluating a finished run is not."""
+    import petl_core.brain as brain
+    from petl_core.errors import ConfigError
+
+    monkeypatch.setattr(brain, "world_size", lambda: 2)
+    AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).save_checkpoint()
+    same = brain.ProcessCount()
+    AtomicCheckpointer(tmp_path, recoverables={"processes": same}).recover_if_possible()
+    same.check_resume(trains_on=True)
+    monkeypatch.setattr(brain, "world_size", lambda: 1)
+    other = brain.ProcessCount()
+    AtomicCheckpointer(tmp_path, recoverables={"processes": other}).recover_if_possible()
+    if not trains_on:
+        other.check_resume(trains_on=False)  # e.g. --test_only of a DDP run in one process
+        return
+    with pytest.raises(ConfigError, match=r"this run was trained by 2 process\(es\), this command runs 1: resume it "
+                                          r"with 2 \(torchrun --nproc_per_node=...\)"):
+        other.check_resume(trains_on=True)

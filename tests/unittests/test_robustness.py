@@ -1,5 +1,6 @@
 """Bad input gets one clear message naming the file or key (docs/robustness.md lists every case)."""
 import csv
+import errno
 import os
 import sys
 
@@ -26,7 +27,8 @@ def _tone(path, seconds=0.5, sr=16000, data=None, subtype=None):
 @pytest.mark.parametrize("case, make, message", [
     ("missing", lambda p: None, "file not found"),
     ("empty", lambda p: open(p, "wb").close(), "empty file (0 bytes)"),
-    ("corrupt header", lambda p: open(p, "wb").write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage"), "not a readable audio file"),
+    ("corrupt header", lambda p: open(p, "wb").write(b"RIFF\x10\x00\x00\x00WAVEfmt garbage"),
+     "not a readable audio file"),
     ("zero-length", lambda p: _tone(p, data=np.zeros(0, dtype=np.float32)), "zero-length audio"),
     ("NaN samples", lambda p: _tone(p, data=np.array([0.1, np.nan, 0.2] * 100, dtype=np.float32), subtype="FLOAT"),
      "NaN or inf"),
@@ -42,7 +44,8 @@ def test_bad_audio_is_one_line_naming_the_file(tmp_path, case, make, message):
 
 
 def test_handled_audio_multichannel_any_rate_and_windows(tmp_path):
-    stereo = _tone(tmp_path / "stereo.wav", seconds=2.0, sr=44100, data=np.random.randn(88200, 2).astype(np.float32) * 0.1)
+    noise = np.random.randn(88200, 2).astype(np.float32) * 0.1
+    stereo = _tone(tmp_path / "stereo.wav", seconds=2.0, sr=44100, data=noise)
     wav = load_audio(stereo, sample_rate=16000)
     assert wav.dim() == 1 and wav.shape[0] == 32000
     window = load_audio(stereo, sample_rate=16000, start=0.5, duration=1.0)  # a long file is read by windows
@@ -51,7 +54,7 @@ def test_handled_audio_multichannel_any_rate_and_windows(tmp_path):
 
 # ----------------------------------------------------------------------------------- manifests
 def _manifest(path, rows, header=("ID", "wav", "duration", "label")):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:  # \udcff: the byte 0xff
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
@@ -82,6 +85,8 @@ def test_manifest_problems_are_reported_together(tmp_path):
 @pytest.mark.parametrize("rows, header, message", [
     ([], ("ID", "wav", "duration", "label"), "empty manifest"),
     ([["a", "x.wav", "1.0"]], ("ID", "wav", "duration"), "missing column(s) label"),
+    ([["a", "x.wav", "1.0", "dog"], ["b", "b\udcff.wav", "1.0", "dog"]], ("ID", "wav", "duration", "label"),
+     "line 3: not UTF-8 text (byte 0xff: invalid start byte); save the manifest as UTF-8"),
 ])
 def test_empty_manifest_and_missing_columns(tmp_path, rows, header, message):
     path = _manifest(tmp_path / "m.csv", rows, header)
@@ -99,7 +104,8 @@ def user_recipe(tmp_path):
         label = ["low", "high"][i % 2]
         freq = 220 if label == "low" else 1760
         t = np.arange(12000) / 24000
-        rows.append([f"clip{i}", _tone(data / f"clip{i}.wav", sr=24000, data=(0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)), 0.5, label])
+        tone = (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+        rows.append([f"clip{i}", _tone(data / f"clip{i}.wav", sr=24000, data=tone), 0.5, label])
     for split in ("train", "valid", "test"):
         _manifest(data / f"{split}.csv", rows)
     hparams = tmp_path / "hparams.yaml"
@@ -148,32 +154,105 @@ def test_bad_audio_in_a_user_manifest_is_caught_before_training(user_recipe, cap
     ("--lr_annealing=cosine", "lr_annealing must be a !name: of a torch LR scheduler"),
     ("--method=adapter --petl={options: {bottleneck: 4096}}", "larger than"),
     ("--max_valid_seconds=-1", "max_valid_seconds must be a positive number of seconds or null, got -1"),
+    ("--task={name: key}", "--task: the yaml's task is !new:petl_core.tasks.ClassificationTask (an object without a "
+     "mapping of arguments), an override gives a mapping only to a mapping"),
+    ("--train_dataloader_opts={num_workers: -1}", "train_dataloader_opts[num_workers] must be an integer >= 0"),
+    ("--crop_seconds=-1", "crop_seconds (seconds, or null for whole clips) must be a positive number, got -1"),
+    ("--precision=fp16", "--precision=fp16: fp16 needs a CUDA device (this run is on cpu)"),
+    ("--nonfinite_patience=-1", "--nonfinite_patience=-1: must be an integer >= 0"),
+    ("--grad_accumulation_factor=0", "--grad_accumulation_factor=0: must be an integer >= 1"),
+    ("--max_grad_norm=-1", "--max_grad_norm=-1.0: must be a number >= 0.0"),
+    ("--ckpt_interval_steps=-3", "--ckpt_interval_steps=-3: must be an integer >= 0"),
+    ("--output_folder=/tmp/out\udcff", "/tmp/out\\xff: a file or folder name that is not UTF-8 (byte 0xff): rename"),
+    ("--seed=[1,2", "the command-line overrides:1: not valid YAML"),
 ])
 def test_configuration_errors(user_recipe, capsys, override, message):
     hparams, _, _ = user_recipe
     assert message in _run_error([hparams, "--device=cpu", *override.split(" ")], capsys)
 
 
-def test_checkpoint_of_another_method(user_recipe, capsys, tmp_path):
-    hparams, _, _ = user_recipe
+def _other_classes(data, rows):
+    three = [r[:3] + [["low", "mid", "high"][i % 3]] for i, r in enumerate(rows)]
+    for split in ("train", "valid", "test"):
+        _manifest(data / f"{split}3.csv", three)
+    return [f"--{split}_csv={data / f'{split}3.csv'}" for split in ("train", "valid", "test")]
+
+
+@pytest.mark.parametrize("other_run, message", [
+    (lambda data, rows: ["--method=bitfit"], "checkpoint does not match the trainable parameters"),
+    (_other_classes, "checkpoint does not match the shapes of this model's trainable parameters (a run with other "
+     "classes, head or method options?): head.bias is [2] in the checkpoint, [3] here; head.weight is [2, 32] in "
+     "the checkpoint, [3, 32] here (checkpoints in {save})"),
+])
+def test_checkpoint_of_another_run(user_recipe, capsys, caplog, tmp_path, other_run, message):
+    """Another run's checkpoint: one line; ``load_run`` of the finished run logs one accurate line
+    (no "RANDOM weights" warning while the model is rebuilt before its checkpoint is loaded)."""
+    import logging
+
+    from petl_core.inference import load_run
+
+    hparams, data, rows = user_recipe
     results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
     assert results["status"] == "ok"
-    line = _run_error([hparams, "--device=cpu", "--method=bitfit", "--number_of_epochs=2",
-                       f"--output_folder={tmp_path / 'other'}",
-                       f"--checkpointer={{checkpoints_dir: {tmp_path / 'out' / 'save'}}}"], capsys)
-    assert "checkpoint does not match the trainable parameters" in line
+    save = tmp_path / "out" / "save"
+    line = _run_error([hparams, "--device=cpu", *other_run(data, rows), "--number_of_epochs=2",
+                       f"--output_folder={tmp_path / 'other'}", f"--checkpointer={{checkpoints_dir: {save}}}"], capsys)
+    assert message.format(save=save) in line and "\n" not in line.strip()
+    logging.getLogger().addHandler(caplog.handler)  # run_in_process removed every root handler, pytest's too
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        load_run(str(tmp_path / "out"))
+    assert "RANDOM" not in caplog.text
+    assert "trained weights loaded from" in caplog.text and "seeded random initialisation" in caplog.text
 
 
-@pytest.mark.parametrize("line, message", [
-    ("bootstrap_seed: 0501", "bootstrap_seed: 0501 has a leading zero"),  # YAML 1.1 octal trap
-    ("batch_sise: 8", "key(s) batch_sise are read by nothing"),  # a key nobody reads
+CHECKPOINTER = """checkpointer: !new:petl_core.checkpointing.AtomicCheckpointer
+    checkpoints_dir: !ref <output_folder>/save
+    recoverables: {counter: !ref <epoch_counter>}
+"""
+
+
+def _append(line):
+    return lambda text: text + line + "\n"
+
+
+def _replace(old, new):
+    def edit(text):
+        assert old in text
+        return text.replace(old, new)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_append("bootstrap_seed: 0501"), "{yaml}:39: bootstrap_seed: 0501 has a leading zero"),  # YAML 1.1 octal
+    (_append("batch_sise: 8"), "{yaml}: key(s) batch_sise are read by nothing"),  # a key nobody reads
+    (_append("foo: [1, 2"), "{yaml}:40: not valid YAML: expected ',' or ']', but got '<stream end>' (while parsing "
+     "a flow sequence that starts on line 39)"),
+    (_append("bar:\n\tbaz: 1"), "{yaml}:40: a tab character: YAML indents with spaces only"),
+    (_append("seed: 4"), '{yaml}:39: a key is given twice: found duplicate key "seed" with value "4" (original '
+     'value: "3"); keep one'),
+    (lambda text: "\n# nothing yet\n", "{yaml}: empty hparams file (no keys)"),
+    (_replace("task: !new:petl_core.tasks.ClassificationTask\n", ""), "{yaml}: no key(s) task: every recipe's yaml"),
+    (_replace(CHECKPOINTER, "save_folder: !ref <output_folder>/save\n"), "{yaml}: no key(s) checkpointer"),
+    (_replace("torch.optim.AdamW", "torch.optim.Adamm"), "{yaml}: a !new:/!name:/!apply: target does not exist "
+     "(There is no such entity as torch.optim.Adamm)"),
+    (_replace("lr_annealing: null", "lr_annealing: !name:torch.optim.lr_scheduler.StepLR"),
+     "lr_annealing: StepLR missing a required argument: 'step_size'; give it in the yaml"),
+    (_replace("{lr: 0.003}", '{lr: 0.003, weight_decay: "lots"}'), "opt_class: AdamW refuses its options "
+     "(lr=0.003, weight_decay='lots'): weight_decay must be a number like its default 0.01, got 'lots'"),
+    (_replace("{lr: 0.003}", "{lr: 0.003, betas: [0.9, 2.0]}"), "opt_class: AdamW refuses its options "
+     "(lr=0.003, betas=[0.9, 2.0]): Invalid beta parameter at index 1: 2.0"),
+    (_replace("head: !name:lobes.heads.LinearHead", "head: !new:torch.nn.Linear [7, 2]"),
+     "head Linear does not take the backbone's 32-wide features"),
+    (_replace("head: !name:lobes.heads.LinearHead", "head: !new:torch.nn.Linear [32, 5]"),
+     "head Linear gives outputs of shape (2, 5) for input (2, 32), but the task has 2 output(s)"),
 ])
-def test_a_bad_yaml_line_is_refused(user_recipe, capsys, line, message):
+def test_a_bad_yaml_is_refused(user_recipe, capsys, edit, message):
     hparams, _, _ = user_recipe
-    with open(hparams, "a") as f:
-        f.write(line + "\n")
+    text = open(hparams).read()
+    open(hparams, "w").write(edit(text))
     error = _run_error([hparams, "--device=cpu"], capsys)
-    assert message in error and hparams in error
+    assert message.format(yaml=hparams) in error
 
 
 def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys):
@@ -185,6 +264,94 @@ def test_a_finished_folder_reruns_only_with_its_own_settings(user_recipe, capsys
     assert open(os.path.join(os.path.dirname(hparams), "out", "results.json")).read() == before  # not rewritten
     again = run_in_process(ClipBrain, [hparams, "--device=cpu", "--bootstrap_resamples=30"])
     assert again["status"] == "ok" and again["bootstrap"]["resamples"] == 30  # same settings: re-evaluated
+
+
+@pytest.mark.parametrize("error, code, message", [
+    (KeyboardInterrupt(), 130, "error: interrupted (Ctrl-C): rerun the same command to resume"),
+    (OSError(errno.ENOSPC, "No space left on device"), 2, "error: cannot write a checkpoint in {save} (No space "
+     "left on device): free space (or give another --output_folder), then rerun the same command"),
+])
+def test_a_checkpoint_save_stopped_by_ctrl_c_or_a_full_disk(user_recipe, capsys, monkeypatch, error, code, message):
+    import torch
+
+    def save(*args, **kwargs):
+        raise error
+
+    hparams, _, _ = user_recipe
+    monkeypatch.setattr(torch, "save", save)
+    with pytest.raises(SystemExit) as info:
+        run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    save_folder = os.path.join(os.path.dirname(hparams), "out", "save")
+    captured = capsys.readouterr()
+    assert info.value.code == code and "Traceback" not in captured.err
+    assert message.format(save=save_folder) in captured.err and os.listdir(save_folder) == []  # nothing half-written
+    shown = (captured.out + captured.err).count(message.format(save=save_folder).removeprefix("error: "))
+    log = open(os.path.join(os.path.dirname(save_folder), "log.txt")).read()
+    assert shown == 1 and message.format(save=save_folder).removeprefix("error: ") in log  # once, and in log.txt
+
+
+def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_recipe, capsys, tmp_path, monkeypatch):
+    """``--number_of_epochs`` larger than a finished run's continues it from its last checkpoint (the
+    first epoch is not trained again); fewer epochs, more with an lr schedule, or more with another
+    number of processes are refused. The command line is in results.json (``config.command``)."""
+    import petl_core.brain
+
+    hparams, _, _ = user_recipe
+    train_py = str(tmp_path / "train.py")
+    first = run_in_process(ClipBrain, [hparams, "--device=cpu"], recipe_file=train_py)
+    assert first["config"]["command"] == f"python {train_py} {hparams} --device=cpu"
+    longer = run_in_process(ClipBrain, [hparams, "--device=cpu", "--number_of_epochs=2"])
+    assert longer["epochs"] == 2 and longer["valid_history"][0] == first["valid_history"][0]
+    assert longer["epoch_seconds"][0] == first["epoch_seconds"][0]  # restored, not trained again
+    for override in ("--number_of_epochs=1", "--lr_annealing=!name:torch.optim.lr_scheduler.CosineAnnealingLR"):
+        line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3", override], capsys)
+        assert "holds a run with other settings" in line and "a larger number_of_epochs extends a run that" in line
+    monkeypatch.setattr(petl_core.brain, "world_size", lambda: 2)  # as under torchrun --nproc_per_node=2
+    line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3"], capsys)
+    assert "this run was trained by 1 process(es), this command runs 2: resume it with 1" in line
+
+
+def test_a_run_says_each_thing_once(user_recipe, capsys):
+    """Newcomer friction: one parameter count, no tqdm redraws into a redirected stream, no pip freeze
+    in log.txt (it is in env.log), no "torchvision is not available" notice."""
+    import subprocess
+
+    hparams, _, _ = user_recipe
+    results = run_in_process(ClipBrain, [hparams, "--device=cpu"])
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    counts = results["params"]
+    assert "Model Statistics" not in shown and shown.count("parameters: ") == 1
+    assert (f"parameters: {counts['trainable'] + counts['head']:,} trainable ({counts['trainable']:,} of the backbone "
+            f"and method + {counts['head']:,} of the head) of {counts['total'] + counts['head']:,} in all") in shown
+    assert "\r" not in shown and "it/s" not in shown  # stderr is not a terminal here: no bars
+    out = os.path.join(os.path.dirname(hparams), "out")
+    assert "torch==" not in open(os.path.join(out, "log.txt")).read()
+    assert "torch==" in open(os.path.join(out, "env.log")).read()
+    imported = subprocess.run([sys.executable, "-c", "import petl_core, speechbrain.utils.train_logger"],
+                              capture_output=True, text=True, timeout=120)
+    assert imported.returncode == 0 and "torchvision" not in imported.stderr + imported.stdout
+
+
+def test_a_file_name_that_is_not_utf8_is_logged_escaped(tmp_path, capsys):
+    """A name whose bytes are not UTF-8 (e.g. found by a prepare step) in a log record: written with
+    the bytes escaped, on the console and in log.txt, without a "--- Logging error ---" traceback."""
+    import logging
+
+    from petl_core.output_folder import write_experiment_files
+
+    hparams = tmp_path / "h.yaml"
+    hparams.write_text("seed: 1\n")
+    write_experiment_files(str(tmp_path / "out"), str(hparams), "seed: 1\n", None)
+    try:
+        logging.getLogger("petl_core.test").warning("skipping %s", str(tmp_path / "bad\udcff.wav"))
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    captured = capsys.readouterr()
+    assert "Logging error" not in captured.err and "bad\\xff.wav" in captured.out
+    assert "bad\\xff.wav" in (tmp_path / "out" / "log.txt").read_text()
 
 
 def test_two_runs_on_one_folder_at_once(user_recipe, capsys):
