@@ -58,6 +58,7 @@ from petl_core.config import build, check_command_line, check_values, plain, res
 from petl_core.config import load_hparams, unread_keys
 from petl_core.data import eval_cap, make_dataset
 from petl_core.distributed import all_ranks, device_for_rank, on_main_then_broadcast, world_size
+from petl_core.entry import error_message, fail
 from petl_core.errors import CheckpointMismatchError, ConfigError, DataError, NonFiniteLossError, PetlError, RunStopped
 from petl_core.few_shot import write_few_shot_manifest
 from petl_core.manifest import DatasetError, ManifestError, check_manifest
@@ -95,20 +96,19 @@ def recipe_main():
     try:
         yield
     except USER_ERRORS as exc:
-        _exit(str(exc) or repr(exc), getattr(exc, "exit_code", 2))
+        _exit(exc, getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         _exit("interrupted (Ctrl-C): rerun the same command to resume from the last complete checkpoint", 130)
 
 
-def _exit(message: str, code: int):
-    """``error: <message>`` once on stderr (and in the run's ``log.txt``: the file handlers only, so
-    that the console does not show it twice), then exit with ``code``."""
-    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, None, None)
+def _exit(problem: BaseException | str, code: int):
+    """``error: <message>`` once on stderr (:func:`petl_core.entry.fail`) and in the run's ``log.txt``
+    (the file handlers only, so that the console does not show it twice), then exit with ``code``."""
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, error_message(problem), None, None)
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
+    sys.exit(fail(problem, code))
 
 
 # ------------------------------------------------------------------------------------ setup
