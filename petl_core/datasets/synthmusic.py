@@ -35,15 +35,14 @@ import json
 import logging
 import numbers
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
+from petl_core.cli_args import progress
 from petl_core.manifest import OptionError, prepare_once, write_json_atomic
 from petl_core.music import KEYS
 from petl_core.synth import (
@@ -218,8 +217,8 @@ def prepare(data_folder, save_folder, task: str = "key", n_train: int | None = N
         clips = {f.split: f.read() for f in folders}
         todo = [f for f in folders if clips[f.split] is None]
         if todo:
-            with tqdm(total=sum(f.n for f in todo), desc=f"generating SynthMusic {task} in {data_dir / task}",
-                      unit="clip", file=sys.stderr) as bar:
+            with progress(None, total=sum(f.n for f in todo), unit="clip",
+                          desc=f"generating SynthMusic {task} in {data_dir / task}") as bar:
                 clips.update({f.split: f.generate(bar) for f in todo})
         else:
             logger.info("SynthMusic %s: reusing the clips in %s", task, data_dir / task)
