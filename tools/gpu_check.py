@@ -21,7 +21,8 @@ Then the GPU hazards of issue 25, each pass / fail / n/a with what was seen:
 * ``ddp_nccl_bf16``: with two GPUs, a 2-process NCCL ``torchrun`` of the SynthMusic key recipe with
   full fine-tuning of MusicFM (its BatchNorms become SyncBatchNorm) under bf16, ``--device=cuda``.
 
-Writes a JSON (``--out``) and prints a table; exit status 1 when any check fails, 2 on bad options.
+Writes a JSON (``--out``) and prints a table; exit status 1 when any check fails, 2 on bad options
+(refused before anything is built; the old spelling ``--no-ddp`` of ``--no_ddp`` still works).
 
 Example:
     python tools/gpu_check.py                      # on a CUDA machine, < 5 min
@@ -43,13 +44,19 @@ import tempfile
 import time
 import warnings
 
-sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository, not tools/
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if __name__ == "__main__":
+    sys.path[0] = REPO  # the repository, not tools/
+elif REPO not in sys.path:  # imported (the tests): leave the importer's path as it is
+    sys.path.append(REPO)
 
 import torch  # noqa: E402
 
 from lobes import BACKBONES  # noqa: E402
+from petl_core.cli_args import add_option, device, int_range  # noqa: E402
+from petl_core.entry import fail  # noqa: E402
 from tools.benchmark.common import (  # noqa: E402
-    PeakMemory, TrainStep, autocast, build_base, build_model, make_batch, share_weights_copy, sync,
+    POSITIVE, PeakMemory, TrainStep, autocast, build_base, build_model, make_batch, share_weights_copy, sync,
 )
 
 METHODS = ["ft", "linear", "lora", "adapter", "prompt", "prefix", "bitfit", "ssf"]
@@ -59,7 +66,6 @@ TINY_OPTIONS = {"lora": {"rank": 2}, "adapter": {"bottleneck": 4}, "prompt": {"n
 BF16_TOLERANCE = 0.05
 MAX_SYNCS = 1
 SIZES = {"real": dict(batch=4, seconds=4.0, steps=4), "tiny": dict(batch=2, seconds=1.0, steps=2)}
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: torch's CPU bf16 grouped conv1d returns wrong values (relative error ≈ 1) with ≤ 8 channels per group
 #: and an even kernel, the shape of the tiny speech-SSL positional conv (32 channels, 4 groups, kernel
 #: 16); CUDA and the real configurations (48 channels per group) are not affected. On the CPU the
@@ -73,20 +79,17 @@ class CheckError(Exception):
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cuda", help="cuda (default) or cpu")
+    p.add_argument("--device", type=device, default="cuda", choices=["cuda", "cpu"],
+                   help="cpu: tiny configurations (no CUDA device needed)")
     p.add_argument("--config", default=None, choices=["real", "tiny"], help="default: real on cuda, tiny on cpu")
     p.add_argument("--backbones", default=",".join(sorted(BACKBONES)))
     p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--steps", type=int, default=None, help="bf16 training steps per method (>= 2)")
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--seconds", type=float, default=None)
-    p.add_argument("--no-ddp", action="store_true", help="skip the 2-GPU torchrun even with two GPUs")
+    p.add_argument("--steps", type=int_range(2), default=None, help="bf16 training steps per method")
+    p.add_argument("--batch", type=int_range(1), default=None)
+    p.add_argument("--seconds", type=POSITIVE, default=None)
+    add_option(p, "--no_ddp", old="--no-ddp", action="store_true", help="skip the 2-GPU torchrun even with two GPUs")
     p.add_argument("--out", default="gpu_check.json", help="the JSON report")
     args = p.parse_args(argv)
-    if args.device not in ("cuda", "cpu"):
-        raise CheckError(f"--device {args.device}: use cuda or cpu")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise CheckError("--device cuda: no CUDA device on this machine; run with --device cpu (tiny configs)")
     args.config = args.config or ("real" if args.device == "cuda" else "tiny")
     for key, value in SIZES[args.config].items():
         if getattr(args, key) is None:
@@ -97,8 +100,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if bad or not args.backbones or not args.methods:
         raise CheckError(f"unknown backbone/method {', '.join(bad) or '(none given)'}; valid backbones: "
                          f"{', '.join(sorted(BACKBONES))}; methods: {', '.join(METHODS)}")
-    if args.steps < 2 or args.batch < 1 or args.seconds <= 0:
-        raise CheckError("--steps must be >= 2, --batch >= 1, --seconds > 0")
     if os.path.isdir(args.out):
         raise CheckError(f"--out {args.out} is a folder: give a file name such as {args.out}/gpu_check.json")
     return args
@@ -244,7 +245,7 @@ def syncs_per_step(args) -> dict:
 def ddp_nccl_bf16(args) -> dict:
     gpus = torch.cuda.device_count() if args.device == "cuda" else 0
     if gpus < 2 or args.no_ddp:
-        return {"status": "n/a", "detail": f"needs two GPUs ({gpus} here)" if gpus < 2 else "--no-ddp"}
+        return {"status": "n/a", "detail": f"needs two GPUs ({gpus} here)" if gpus < 2 else "--no_ddp"}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -303,8 +304,7 @@ def main(argv=None) -> int:
     try:
         args = parse_args(argv)
     except CheckError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc, exit_code=2)
     logging.getLogger("lobes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
     report = run(args)

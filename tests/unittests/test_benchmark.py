@@ -18,7 +18,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, ROOT)
 
 from tools import benchmark  # noqa: E402
-from tools.benchmark import checkpointing, common, methods, peers  # noqa: E402
+from tools.benchmark import checkpointing, common, methods, peers, workers  # noqa: E402
 
 
 def run_main(argv):
@@ -37,8 +37,8 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     # no measurement named: the original command line (``methods``)
     argv = ["--backbone", "ast", "--config", "tiny", "--methods", "ft,lora,adapter", "--quick", "--seconds", "1",
-            "--repeats", "2", "--threads", "1", "--memory-jobs", "3", "--eval-seconds", "6", "--eval-window", "1",
-            "--eval-chunk-size", "2", "--pipeline-workers", "0", "--pipeline-items", "4", "--out", str(out)]
+            "--repeats", "2", "--threads", "1", "--memory_jobs", "3", "--eval_seconds", "6", "--eval_window", "1",
+            "--eval_chunk_size", "2", "--pipeline_workers", "0", "--pipeline_items", "4", "--out", str(out)]
     code, stdout, _ = run_main(argv)
     assert code == 0
     with open(out / "benchmark.json") as fh:
@@ -132,14 +132,14 @@ def test_bad_options_are_one_error_line(tmp_path):
     cases = [
         (["--backbone", "ast", "--methods", "lorra", "--out", out], "--methods: unknown method 'lorra'; valid: ft"),
         (["--backbone", "ast", "--methods", "ft,ft", "--out", out], "names a method twice"),
-        (["--backbone", "ast", "--method-options", "{bad", "--out", out], "--method-options is not valid json"),
-        (["--backbone", "ast", "--methods", "ft", "--method-options", '{"lora": {"rank": 2}}', "--out", out],
-         "--method-options: lora not in --methods"),
-        (["--backbone", "ast", "--config", "tiny", "--methods", "lora", "--method-options", '{"lora": {"rank": -1}}',
-          "--quick", "--no-memory", "--no-extras", "--out", out], "--method-options lora: "),
+        (["--backbone", "ast", "--method_options", "{bad", "--out", out], "--method_options is not valid json"),
+        (["--backbone", "ast", "--methods", "ft", "--method_options", '{"lora": {"rank": 2}}', "--out", out],
+         "--method_options: lora not in --methods"),
+        (["--backbone", "ast", "--config", "tiny", "--methods", "lora", "--method_options", '{"lora": {"rank": -1}}',
+          "--quick", "--no_memory", "--no_extras", "--out", out], "--method_options lora: "),
         (["peers", "--backbones", "musicfm", "--out", out], "MusicFM has no transformers + peft counterpart"),
         (["checkpointing", "--method", "lorra", "--out", out], "--method: unknown method 'lorra'"),
-        (["checkpointing", "--memory-batches", "2", "--out", out], "at least two different batch sizes"),
+        (["checkpointing", "--memory_batches", "2", "--out", out], "at least two different batch sizes"),
     ]
     for argv, message in cases:
         code, _, stderr = run_main(argv)
@@ -148,6 +148,20 @@ def test_bad_options_are_one_error_line(tmp_path):
         assert lines[-1].startswith("error: ") and message in lines[-1], (argv, stderr)
         assert "Traceback" not in stderr
     assert not os.path.exists(out)  # refused before anything was written
+
+
+def test_workers_get_the_options_as_parsed_in_their_current_spelling(capsys):
+    """The memory subprocesses' command line: the parsed options, new spellings only (no deprecation line in
+    a worker), parsed there to the same values."""
+    argv = ["--backbone", "ast", "--config", "tiny", "--methods", "ft,lora", "--num-layers", "2", "--no-extras",
+            "--method-options", '{"lora": {"rank": 2}}', "--eval-seconds", "6,12.5", "--seconds", "1.5", "--out", "o"]
+    args = benchmark.parse_args(argv)
+    assert capsys.readouterr().err.count("is deprecated") == 4
+    command = workers.worker_command(args, "methods", "train:lora")
+    assert command[-2:] == ["--_worker", "train:lora"] and "--num_layers=2" in command and "--no_extras" in command
+    again = benchmark.parse_args(command[3:])
+    assert capsys.readouterr().err == ""
+    assert vars(again) == {**vars(args), "worker": "train:lora"}
 
 
 def test_script_entry_point(tmp_path):
@@ -161,7 +175,7 @@ def test_script_entry_point(tmp_path):
 def test_peers_on_tiny_configurations(tmp_path):
     out = tmp_path / "peers"
     code, stdout, _ = run_main(["peers", "--config", "tiny", "--backbones", "ast,hubert", "--seconds", "1",
-                                "--repeats", "3", "--warmup", "0", "--threads", "1", "--no-memory",
+                                "--repeats", "3", "--warmup", "0", "--threads", "1", "--no_memory",
                                 "--out", str(out)])
     assert code == 0
     data = json.loads((out / "peers.json").read_text())
@@ -209,7 +223,7 @@ def test_checkpointing_on_a_tiny_musicfm(tmp_path):
         supported = False
     out = tmp_path / "ckpt"
     argv = ["checkpointing", "--config", "tiny", "--batch", "2", "--seconds", "1", "--repeats", "2", "--warmup", "0",
-            "--threads", "1", "--no-memory", "--out", str(out)]
+            "--threads", "1", "--no_memory", "--out", str(out)]
     code, stdout, stderr = run_main(argv)
     if not supported:
         assert code == 2 and "no gradient_checkpointing option" in stderr

@@ -69,17 +69,19 @@ def test_a_crashing_check_is_a_failure_not_a_traceback():
 
 @pytest.mark.parametrize("argv, message", [
     (["--device", "cpu", "--methods", "lorra"], "unknown backbone/method lorra"),
-    (["--device", "cpu", "--steps", "1"], "--steps must be >= 2"),
-    (["--device", "tpu"], "--device tpu: use cuda or cpu"),
+    (["--device", "cpu", "--out", "."], "--out . is a folder: give a file name"),
 ])
 def test_bad_options_are_one_error_line(argv, message):
+    """Checks after parsing; the ranges of the numbers are test_tool_arguments' rows."""
     code, _, stderr = run_main(argv)
     assert code == 2 and stderr.strip().splitlines() == [f"error: {stderr.strip()[7:]}"] and message in stderr
 
 
-def test_no_cuda_says_to_use_the_cpu():
+def test_no_cuda_says_to_use_the_cpu(capsys):
     if gpu_check.torch.cuda.is_available():
         assert gpu_check.parse_args([]).config == "real"
         return
-    code, _, stderr = run_main([])
-    assert code == 2 and "no CUDA device on this machine; run with --device cpu" in stderr
+    with pytest.raises(SystemExit) as exc:
+        gpu_check.main([])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--device: cuda: this machine has 0 CUDA device(s); use cpu" in err

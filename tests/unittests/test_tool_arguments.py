@@ -1,6 +1,6 @@
 """Arguments of the tools (tsne, few_shot, run_grid, layer_sweep, extract_features, predict, collect_results,
-count_params, new_recipe, export_adapter, check_install): every value out of its range is refused before
-anything is built, run or written, with argparse's one ``error:`` line (exit status 2); old ``--dash-style``
+count_params, new_recipe, export_adapter, check_install, benchmark, gpu_check): every value out of its range is
+refused before anything is built, run or written, with argparse's one ``error:`` line (exit status 2); old ``--dash-style``
 spellings still work with a deprecation line (:mod:`petl_core.cli_args`)."""
 from __future__ import annotations
 
@@ -26,7 +26,10 @@ import predict  # noqa: E402
 import run_grid  # noqa: E402
 import tsne  # noqa: E402
 
+import gpu_check  # noqa: E402  (it puts the repository on sys.path when missing, for tools.benchmark)
 from petl_core import cli_args  # noqa: E402
+from tools import benchmark  # noqa: E402
+from tools.benchmark import checkpointing, eval_memory, extras, methods, peers, workers  # noqa: E402
 
 RECIPE = os.path.join(REPO, "recipes", "SynthMusic", "key")
 TRAIN_PY = os.path.join(RECIPE, "train.py")
@@ -35,6 +38,10 @@ FEW_SHOT = [TRAIN_PY, HPARAMS, "--k", "2", "--out", "{tmp}/few"]
 PREDICT = ["--run", "{tmp}/run", "{tmp}/a.wav"]
 COUNT = ["--backbone", "ast", "--method", "lora"]
 EXPORT = ["{tmp}/run", "--out", "{tmp}/adapter"]
+BENCH = ["--backbone", "ast", "--config", "tiny", "--out", "{tmp}/bench"]  # the methods measurement
+PEERS = ["peers", "--config", "tiny", "--out", "{tmp}/peers"]
+CKPT = ["checkpointing", "--config", "tiny", "--out", "{tmp}/ckpt"]
+GPU = ["--device", "cpu", "--out", "{tmp}/gpu.json"]
 
 
 def _forbidden(*args, **kwargs):
@@ -56,6 +63,11 @@ def nothing_runs(monkeypatch):
     monkeypatch.setattr(extract_features, "build_backbone", _forbidden)
     monkeypatch.setattr(few_shot.subprocess, "run", _forbidden)
     monkeypatch.setattr(run_grid, "execute", _forbidden)
+    for measurement in (methods, peers, checkpointing, eval_memory):
+        monkeypatch.setattr(measurement, "build_base", _forbidden)
+    monkeypatch.setattr(extras, "build_backbone", _forbidden)
+    monkeypatch.setattr(workers.subprocess, "Popen", _forbidden)
+    monkeypatch.setattr(gpu_check, "run", _forbidden)
 
 
 def _grid_file(tmp_path, text: str) -> str:
@@ -149,6 +161,36 @@ REFUSED = [
     (new_recipe, ["bad/name", "--task", "key", "--dest", "{tmp}"], "invalid name 'bad/name'"),
     (new_recipe, ["Keys", "--task", "chords", "--dest", "{tmp}"], "--task: invalid choice: 'chords'"),
     (check_install, ["--verbose"], "unrecognized arguments: --verbose"),
+    (benchmark, [*BENCH, "--num_layers", "0"], "--num_layers: must be an integer >= 1, got '0'"),
+    (benchmark, [*BENCH, "--num-layers", "-1"], "--num-layers: must be an integer >= 1"),
+    (benchmark, [*BENCH, "--batch", "0"], "--batch: must be an integer >= 1, got '0'"),
+    (benchmark, [*BENCH, "--seconds", "0"], "--seconds: must be a number > 0, got '0'"),
+    (benchmark, [*BENCH, "--seconds", "nan"], "--seconds: must be a number > 0 (finite)"),
+    (benchmark, [*BENCH, "--repeats", "0"], "--repeats: must be an integer >= 1"),
+    (benchmark, [*BENCH, "--warmup", "-1"], "--warmup: must be an integer >= 0"),
+    (benchmark, [*BENCH, "--memory_jobs", "0"], "--memory_jobs: must be an integer >= 1"),
+    (benchmark, [*BENCH, "--threads", "0"], "--threads: must be an integer >= 1, got '0'"),
+    (benchmark, [*BENCH, "--seed", "-1"], "--seed: must be an integer >= 0"),
+    (benchmark, [*BENCH, "--device", "gpu"], "--device: must be cpu, cuda or cuda:N, got 'gpu'"),
+    (benchmark, [*BENCH, "--eval_seconds", "30,-5"], "--eval_seconds: must be a number > 0, got '-5' (in '30,-5')"),
+    (benchmark, [*BENCH, "--eval-seconds", "x"], "--eval-seconds: must be a number > 0, got 'x'"),
+    (benchmark, [*BENCH, "--eval_window", "0"], "--eval_window: must be a number > 0"),
+    (benchmark, [*BENCH, "--eval_chunk_size", "0"], "--eval_chunk_size: must be an integer >= 1"),
+    (benchmark, [*BENCH, "--pipeline_workers", "0,-1"], "--pipeline_workers: must be an integer >= 0, got '-1'"),
+    (benchmark, [*BENCH, "--pipeline_items", "0"], "--pipeline_items: must be an integer >= 1"),
+    (benchmark, [*BENCH, "--methods", "lorra"], "--methods: unknown method 'lorra'"),
+    (benchmark, [*PEERS, "--repeats", "1"], "--repeats: must be an integer >= 2, got '1'"),
+    (benchmark, [*PEERS, "--memory-jobs", "0"], "--memory-jobs: must be an integer >= 1"),
+    (benchmark, [*CKPT, "--memory_batches", "0,2"], "--memory_batches: must be an integer >= 1, got '0'"),
+    (benchmark, [*CKPT, "--memory_batches", "2,2"], "--memory_batches: at least two different batch sizes"),
+    (benchmark, [*CKPT, "--fit_batch", "0"], "--fit_batch: must be an integer >= 1"),
+    (benchmark, [*CKPT, "--fit_gb", "-24"], "--fit_gb: must be a number > 0"),
+    (benchmark, [*CKPT, "--fit-gb", "inf"], "--fit-gb: must be a number > 0 (finite)"),
+    (gpu_check, [*GPU, "--steps", "1"], "--steps: must be an integer >= 2, got '1'"),
+    (gpu_check, [*GPU, "--batch", "0"], "--batch: must be an integer >= 1"),
+    (gpu_check, [*GPU, "--seconds", "-1"], "--seconds: must be a number > 0"),
+    (gpu_check, ["--device", "tpu"], "--device: must be cpu, cuda or cuda:N, got 'tpu'"),
+    (gpu_check, ["--device", "cuda:0", "--out", "{tmp}/gpu.json"], "--device: "),
 ]
 
 
@@ -178,7 +220,9 @@ PARSERS = {"tsne": tsne.parse_args, "extract_features": extract_features.parse_a
            "layer_sweep": layer_sweep.parse_args, "few_shot": lambda argv: few_shot.parse_args(argv, []),
            "predict": predict.parse_args, "collect_results": collect_results.parse_args,
            "count_params": lambda argv: count_params.parse_args(argv)[0], "new_recipe": new_recipe.parse_args,
-           "export_adapter": export_adapter.parse_args, "check_install": check_install.main}
+           "export_adapter": export_adapter.parse_args, "check_install": check_install.main,
+           **{f"benchmark {m}": lambda argv, m=m: benchmark.parse_args([m, *argv]) for m in benchmark.cli.MEASUREMENTS},
+           "gpu_check": gpu_check.parse_args}
 
 # (tool, the other arguments, old spelling, new spelling, its value tokens)
 ALIASES = [
@@ -192,6 +236,16 @@ ALIASES = [
     ("collect_results", ["results", "--out", "tables"], "--no-percent", "--no_percent", []),
     ("count_params", ["--backbone", "ast", "--method", "lora"], "--num-layers", "--num_layers", ["6"]),
     ("export_adapter", ["run", "--out", "adapter"], "--push-to-hub", "--push_to_hub", ["me/adapter"]),
+    *[("benchmark methods", ["--backbone", "ast", "--out", "o"], old, old.replace("-", "_").replace("__", "--"), value)
+      for old, value in (("--num-layers", ["6"]), ("--memory-jobs", ["2"]), ("--no-memory", []),
+                         ("--method-options", ['{"lora": {"rank": 2}}']), ("--no-extras", []),
+                         ("--eval-seconds", ["30,60"]), ("--eval-window", ["2.5"]), ("--eval-chunk-size", ["3"]),
+                         ("--pipeline-workers", ["0,2"]), ("--pipeline-items", ["8"]))],
+    ("benchmark peers", ["--out", "o"], "--no-memory", "--no_memory", []),
+    ("benchmark checkpointing", ["--out", "o"], "--memory-batches", "--memory_batches", ["2,4"]),
+    ("benchmark checkpointing", ["--out", "o"], "--fit-batch", "--fit_batch", ["8"]),
+    ("benchmark checkpointing", ["--out", "o"], "--fit-gb", "--fit_gb", ["80"]),
+    ("gpu_check", ["--device", "cpu"], "--no-ddp", "--no_ddp", []),
 ]
 
 

@@ -7,16 +7,16 @@ method applied (default: full fine-tuning of a 6-layer MusicFM, seed 001's setti
 * time: training steps of both in turn (round-robin, alternating order) at ``--batch``, paired
   ratio with-÷-without, 95 % bootstrap interval, verdict against :data:`TIME_TARGET`;
 * memory: peak of the second training step in a fresh subprocess per setting and per batch size
-  of ``--memory-batches``; the slope over batch sizes is the per-clip memory (activations), the
+  of ``--memory_batches``; the slope over batch sizes is the per-clip memory (activations), the
   intercept what does not grow with the batch (weights, gradients, optimizer state). The ratio
   with-÷-without at the largest batch is checked against :data:`MEMORY_TARGET`, and the memory
-  of ``--fit-batch`` clips is extrapolated and compared with ``--fit-gb`` (seed 001: 16 clips of
+  of ``--fit_batch`` clips is extrapolated and compared with ``--fit_gb`` (seed 001: 16 clips of
   5 s in bf16 on a 24 GB GPU). On CUDA the numbers are ``max_memory_allocated``; on a CPU the
   resident set (an estimate of what a GPU would hold: use ``--precision bf16`` as the run would).
 
 Example:
     python -m tools.benchmark checkpointing --backbone musicfm --method ft --seconds 5 --precision bf16 \\
-        --memory-batches 1,2 --threads 1 --out /tmp/ckpt
+        --memory_batches 1,2 --threads 1 --out /tmp/ckpt
 """
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ import time
 
 import torch
 
+from petl_core.cli_args import add_option, int_range
 from tools.benchmark.common import (
-    BenchmarkError, PeakMemory, TrainStep, build_base, build_model, make_batch, paired_ratio, round_robin, verdict,
+    POSITIVE, BenchmarkError, PeakMemory, TrainStep, add_run_options, build_base, build_model, comma_separated,
+    make_batch, paired_ratio, round_robin, verdict,
 )
 from tools.benchmark.workers import run_workers, worker_result
 
@@ -44,18 +46,13 @@ def add_arguments(p) -> None:
 
     p.add_argument("--backbone", default="musicfm", choices=sorted(BACKBONES))
     p.add_argument("--method", default="ft", help="ft, linear or a petl_modules method (its default options)")
-    p.add_argument("--num-layers", type=int, default=None, help="layers kept (default: 6 MusicFM/MERT, 12 others)")
-    p.add_argument("--batch", type=int, default=2, help="clips per timed training step")
-    p.add_argument("--seconds", type=float, default=5.0, help="clip length in seconds")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--memory-batches", default="1,2", help="comma-separated batch sizes (>= 2 of them) for the "
-                                                         "per-clip memory")
-    p.add_argument("--memory-jobs", type=int, default=1, help="memory subprocesses at a time")
-    p.add_argument("--no-memory", action="store_true", help="time only")
-    p.add_argument("--fit-batch", type=int, default=16, help="batch whose memory is extrapolated")
-    p.add_argument("--fit-gb", type=float, default=24.0, help="memory the --fit-batch must fit in (GB)")
-    p.add_argument("--config", default="real", choices=["real", "tiny"], help="real or tiny (tests) configuration")
+    add_run_options(p, batch=2, seconds=5.0, repeats=5, warmup=1, layers="6 MusicFM/MERT, 12 others")
+    add_option(p, "--memory_batches", old="--memory-batches", type=comma_separated(int_range(1)), default="1,2",
+               help="comma-separated batch sizes (>= 2 of them) for the per-clip memory")
+    add_option(p, "--fit_batch", old="--fit-batch", type=int_range(1), default=16,
+               help="batch whose memory is extrapolated")
+    add_option(p, "--fit_gb", old="--fit-gb", type=POSITIVE, default=24.0,
+               help="memory the --fit_batch must fit in (GB)")
 
 
 def check_arguments(args) -> None:
@@ -63,15 +60,9 @@ def check_arguments(args) -> None:
 
     if args.method not in METHODS:
         raise BenchmarkError(f"--method: unknown method {args.method!r}; valid: {', '.join(sorted(METHODS))}")
-    try:
-        args.memory_batches = sorted({int(x) for x in str(args.memory_batches).split(",") if x.strip()})
-    except ValueError as exc:
-        raise BenchmarkError(f"--memory-batches: comma-separated integers ({exc})") from None
-    if len(args.memory_batches) < 2 or args.memory_batches[0] < 1:
-        raise BenchmarkError("--memory-batches: at least two different batch sizes >= 1, e.g. 1,2")
-    if min(args.batch, args.repeats, args.fit_batch, args.memory_jobs) < 1 or args.seconds <= 0 or args.fit_gb <= 0:
-        raise BenchmarkError("--batch, --repeats, --fit-batch and --memory-jobs must be >= 1, --seconds and "
-                             "--fit-gb > 0")
+    args.memory_batches = sorted(set(args.memory_batches))
+    if len(args.memory_batches) < 2:
+        raise BenchmarkError("--memory_batches: at least two different batch sizes, e.g. 1,2")
 
 
 def build_step(args, checkpointing: bool, batch: int) -> TrainStep:

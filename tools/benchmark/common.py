@@ -5,10 +5,11 @@ Example:
     >>> from tools.benchmark.common import paired_ratio
     >>> summary = paired_ratio([2.0, 2.2, 1.9, 2.1], [4.0, 4.0, 4.0, 4.2], seed=0)
     >>> round(summary["median"], 2), summary["rounds"]
-    (0.51, 4)
+    (0.5, 4)
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import ctypes
 import gc
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 
 from lobes import build_backbone
 from lobes.heads import AudioClassifier, LinearHead
+from petl_core.cli_args import add_option, float_range, int_range
 
 NUM_CLASSES = 10
 #: layers kept at the real configuration (seed 001 / seed 002 papers; base speech-SSL models)
@@ -32,6 +34,40 @@ BOOTSTRAP = 2000
 
 class BenchmarkError(Exception):
     """A bad option or input of the benchmark: printed as one ``error:`` line, exit status 2."""
+
+
+# ------------------------------------------------------------------------------------- options
+#: argparse ``type=`` of lengths in seconds and sizes in GB
+POSITIVE = float_range(0, low_open=True)
+
+
+def comma_separated(item_type):
+    """argparse ``type=``: a comma-separated list, each item parsed (and range-checked) by ``item_type``.
+
+    >>> comma_separated(int_range(1))("1, 2")
+    [1, 2]
+    """
+    def parse(text: str) -> list:
+        try:
+            return [item_type(item.strip()) for item in text.split(",") if item.strip()]
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (in {text!r})") from None
+
+    return parse
+
+
+def add_run_options(p, *, batch, seconds, repeats, warmup, layers: str, min_repeats: int = 1) -> None:
+    """The options every measurement has: the timed step's size, the memory subprocesses, the configuration."""
+    add_option(p, "--num_layers", old="--num-layers", type=int_range(1), default=None,
+               help=f"layers kept (default: {layers})")
+    p.add_argument("--batch", type=int_range(1), default=batch, help="clips per timed training step")
+    p.add_argument("--seconds", type=POSITIVE, default=seconds, help="clip length in seconds")
+    p.add_argument("--repeats", type=int_range(min_repeats), default=repeats, help="timed round-robin rounds")
+    p.add_argument("--warmup", type=int_range(0), default=warmup, help="untimed steps first")
+    add_option(p, "--no_memory", old="--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    add_option(p, "--memory_jobs", old="--memory-jobs", type=int_range(1), default=1,
+               help="memory subprocesses at a time (each holds a model: mind the RAM)")
+    p.add_argument("--config", default="real", choices=["real", "tiny"], help="real or tiny (tests) configuration")
 
 
 # -------------------------------------------------------------------------------------- models

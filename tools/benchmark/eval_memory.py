@@ -1,10 +1,10 @@
 """Peak memory of evaluating ONE long track through the Brain's evaluation path
-(``ClipBrain.compute_forward``: ``--eval-window`` s windows), ``--eval-chunk-size`` windows per
-forward vs all windows in one forward, each in a fresh subprocess (``methods --eval-seconds``).
+(``ClipBrain.compute_forward``: ``--eval_window`` s windows), ``--eval_chunk_size`` windows per
+forward vs all windows in one forward, each in a fresh subprocess (``methods --eval_seconds``).
 
 Example:
-    python -m tools.benchmark methods --backbone mert --methods ft --quick --no-extras --no-memory \\
-        --eval-seconds 30,120 --eval-chunk-size 4 --out /tmp/bench_eval
+    python -m tools.benchmark methods --backbone mert --methods ft --quick --no_extras --no_memory \\
+        --eval_seconds 30,120 --eval_chunk_size 4 --out /tmp/bench_eval
 """
 from __future__ import annotations
 
@@ -13,31 +13,26 @@ import math
 
 import torch
 
-from tools.benchmark.common import BenchmarkError, PeakMemory, build_base, classifier
+from petl_core.cli_args import add_option, int_range
+from tools.benchmark.common import POSITIVE, PeakMemory, build_base, classifier, comma_separated
 from tools.benchmark.workers import run_workers
 
 logger = logging.getLogger("benchmark")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--eval-seconds", default="", help="comma-separated track lengths (s): evaluation peak memory")
-    p.add_argument("--eval-window", type=float, default=5.0, help="evaluation window (s) for --eval-seconds")
-    p.add_argument("--eval-chunk-size", type=int, default=None,
-                   help="windows per forward for --eval-seconds (default: the Brain's eval_chunk_size default)")
+    add_option(p, "--eval_seconds", old="--eval-seconds", type=comma_separated(POSITIVE), default="",
+               help="comma-separated track lengths (s): evaluation peak memory")
+    add_option(p, "--eval_window", old="--eval-window", type=POSITIVE, default=5.0,
+               help="evaluation window (s) for --eval_seconds")
+    add_option(p, "--eval_chunk_size", old="--eval-chunk-size", type=int_range(1), default=None,
+               help="windows per forward for --eval_seconds (default: the Brain's eval_chunk_size default)")
 
 
 def check_arguments(args) -> None:
-    try:
-        args.eval_seconds = [float(x) for x in str(args.eval_seconds).split(",") if x.strip()]
-    except ValueError as exc:
-        raise BenchmarkError(f"--eval-seconds: comma-separated numbers ({exc})") from None
-    if any(x <= 0 for x in args.eval_seconds) or args.eval_window <= 0:
-        raise BenchmarkError("--eval-seconds and --eval-window must be > 0")
     if args.eval_chunk_size is None:
         from petl_core.brain import DEFAULT_EVAL_CHUNK_SIZE
         args.eval_chunk_size = DEFAULT_EVAL_CHUNK_SIZE
-    if args.eval_chunk_size < 1:
-        raise BenchmarkError("--eval-chunk-size must be >= 1")
 
 
 def worker(args, spec: str) -> dict:
@@ -70,7 +65,7 @@ def worker(args, spec: str) -> dict:
 
 
 def measure(args) -> list[dict]:
-    """For each ``--eval-seconds`` length: chunked (``--eval-chunk-size``) and all windows at once."""
+    """For each ``--eval_seconds`` length: chunked (``--eval_chunk_size``) and all windows at once."""
     specs = []
     for seconds in args.eval_seconds:
         windows = max(1, math.ceil(seconds / args.eval_window))

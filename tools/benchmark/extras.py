@@ -1,4 +1,4 @@
-"""Beside the methods' cost (``methods`` without ``--no-extras``): truncation (a forward of the kept
+"""Beside the methods' cost (``methods`` without ``--no_extras``): truncation (a forward of the kept
 layers vs all of them) and the probe cache (a probing pass served by ``lobes.cache.FeatureCache``
 vs one recomputing the frozen backbone), interleaved like the rest.
 

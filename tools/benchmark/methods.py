@@ -13,7 +13,7 @@ Timings are interleaved (round-robin after ``--warmup`` untimed steps per method
 median, ``[min, max]`` and the paired ratio to FT (median over rounds, 95 % bootstrap interval).
 Methods: ``ft``, ``probe`` (linear probe), ``plain`` (no method; inference reference, always
 measured) and the PETL methods of ``petl_modules`` with the options in :data:`METHOD_OPTIONS`
-(override with ``--method-options '{"lora": {"rank": 2}}'``).
+(override with ``--method_options '{"lora": {"rank": 2}}'``).
 
 Example:
     python -m tools.benchmark methods --backbone ast --methods ft,probe,lora,adapter --quick --out /tmp/bench_ast
@@ -32,10 +32,11 @@ import time
 
 import torch
 
+from petl_core.cli_args import add_option
 from tools.benchmark import eval_memory, extras, pipeline
 from tools.benchmark.common import (
-    REGISTRY_NAME, BenchmarkError, PeakMemory, TrainStep, autocast, build_base, build_model, make_batch, paired_ratio,
-    ratio, round_robin, share_weights_copy, summarize,
+    REGISTRY_NAME, BenchmarkError, PeakMemory, TrainStep, add_run_options, autocast, build_base, build_model,
+    make_batch, paired_ratio, ratio, round_robin, share_weights_copy, summarize,
 )
 from tools.benchmark.workers import run_workers, worker_result
 
@@ -72,21 +73,13 @@ def add_arguments(p) -> None:
     p.add_argument("--methods", default="ft,probe,lora,adapter,bitfit,ssf,prompt,prefix",
                    help="comma-separated: ft, probe, plain and petl_modules methods")
     p.add_argument("--quick", action="store_true", help=f"short run: {QUICK}")
-    p.add_argument("--num-layers", type=int, default=None, help="layers kept (default: 12 AST, 6 MERT/MusicFM)")
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--seconds", type=float, default=None, help="clip length in seconds")
-    p.add_argument("--repeats", type=int, default=None)
-    p.add_argument("--warmup", type=int, default=None)
-    p.add_argument("--method-options", default=None, help="json {method: options} overriding the defaults")
-    p.add_argument("--no-memory", action="store_true", help="skip the per-method memory subprocesses")
-    p.add_argument("--no-extras", action="store_true",
-                   help="skip the truncation (kept layers vs 12) and probe-cache measurements")
-    p.add_argument("--memory-jobs", type=int, default=1,
-                   help="memory subprocesses at a time (each holds a model: mind the RAM)")
+    add_run_options(p, batch=None, seconds=None, repeats=None, warmup=None, layers="12 AST, 6 MERT/MusicFM")
+    add_option(p, "--method_options", old="--method-options", default=None,
+               help="json {method: options} overriding the defaults")
+    add_option(p, "--no_extras", old="--no-extras", action="store_true",
+               help="skip the truncation (kept layers vs 12) and probe-cache measurements")
     eval_memory.add_arguments(p)
     pipeline.add_arguments(p)
-    # hidden: tiny configuration for tests
-    p.add_argument("--config", default="real", choices=["real", "tiny"], help="real or tiny (tests) configuration")
 
 
 def known_methods() -> list[str]:
@@ -97,13 +90,10 @@ def known_methods() -> list[str]:
 
 def check_arguments(args) -> None:
     eval_memory.check_arguments(args)
-    pipeline.check_arguments(args)
     preset = QUICK if args.quick else FULL
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.batch < 1 or args.seconds <= 0 or args.repeats < 1 or args.warmup < 0 or args.memory_jobs < 1:
-        raise BenchmarkError("--batch, --repeats and --memory-jobs must be >= 1, --seconds > 0, --warmup >= 0")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     valid = known_methods()
     unknown = [m for m in methods if m not in valid]
@@ -121,13 +111,13 @@ def check_arguments(args) -> None:
         try:
             extra = json.loads(args.method_options)
         except json.JSONDecodeError as exc:
-            raise BenchmarkError(f"--method-options is not valid json: {exc}") from None
+            raise BenchmarkError(f"--method_options is not valid json: {exc}") from None
         if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
-            raise BenchmarkError('--method-options must be a json object {method: {option: value}}, '
+            raise BenchmarkError('--method_options must be a json object {method: {option: value}}, '
                                  'e.g. \'{"lora": {"rank": 2}}\'')
         stray = sorted(set(extra) - set(methods))
         if stray:
-            raise BenchmarkError(f"--method-options: {', '.join(stray)} not in --methods ({', '.join(methods)})")
+            raise BenchmarkError(f"--method_options: {', '.join(stray)} not in --methods ({', '.join(methods)})")
         options.update(extra)
     args.options = {m: options.get(m, {}) for m in methods if m != "plain"}
 
@@ -140,7 +130,7 @@ def check_options(base, args) -> None:
         try:
             validate(base, REGISTRY_NAME.get(method, method), options)
         except PetlError as exc:
-            raise BenchmarkError(f"--method-options {method}: {exc}") from None
+            raise BenchmarkError(f"--method_options {method}: {exc}") from None
 
 
 # -------------------------------------------------------------------------------------- models

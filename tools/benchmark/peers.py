@@ -37,8 +37,8 @@ import warnings
 import torch
 
 from tools.benchmark.common import (
-    NUM_CLASSES, BenchmarkError, PeakMemory, TrainStep, build_base, classifier, make_batch, paired_ratio,
-    round_robin, verdict,
+    NUM_CLASSES, BenchmarkError, PeakMemory, TrainStep, add_run_options, build_base, classifier, make_batch,
+    paired_ratio, round_robin, verdict,
 )
 from tools.benchmark.workers import run_workers, worker_result
 
@@ -53,14 +53,7 @@ TARGETS = {"ast": {"time": 1.0, "memory": 1.0}, "mert": {"time": 0.6}, "hubert":
 
 def add_arguments(p) -> None:
     p.add_argument("--backbones", default=",".join(BACKBONES), help=f"comma-separated, of {', '.join(BACKBONES)}")
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--seconds", type=float, default=2.0, help="clip length in seconds")
-    p.add_argument("--repeats", type=int, default=15, help="round-robin rounds timed per backbone")
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--num-layers", type=int, default=None, help="layers kept (default: AST 12, MERT 6, others 12)")
-    p.add_argument("--no-memory", action="store_true", help="skip the per-side memory subprocesses")
-    p.add_argument("--memory-jobs", type=int, default=1, help="memory subprocesses at a time")
-    p.add_argument("--config", default="real", choices=["real", "tiny"], help="real or tiny (tests) configurations")
+    add_run_options(p, batch=2, seconds=2.0, repeats=15, warmup=2, layers="AST 12, MERT 6, others 12", min_repeats=2)
     p.add_argument("--compare", default=None, help="an earlier peers.json: print whether every verdict is the same")
 
 
@@ -70,8 +63,6 @@ def check_arguments(args) -> None:
     if unknown or not args.backbones:
         raise BenchmarkError(f"--backbones: unknown {', '.join(unknown) or '(none given)'}; valid: "
                              f"{', '.join(BACKBONES)} (MusicFM has no transformers + peft counterpart)")
-    if args.batch < 1 or args.seconds <= 0 or args.repeats < 2 or args.warmup < 0 or args.memory_jobs < 1:
-        raise BenchmarkError("--batch and --memory-jobs must be >= 1, --repeats >= 2, --seconds > 0, --warmup >= 0")
     if args.compare and not os.path.isfile(args.compare):
         raise BenchmarkError(f"--compare {args.compare}: no such file (give the peers.json of an earlier run)")
 

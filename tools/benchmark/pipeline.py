@@ -1,10 +1,10 @@
-"""The input pipeline alone (``methods --pipeline-workers``): items/s of ``--seconds`` s random crops
+"""The input pipeline alone (``methods --pipeline_workers``): items/s of ``--seconds`` s random crops
 (``petl_core.data.make_dataset``: decode, resample to the backbone's rate, batch) from long 44.1 kHz
 stereo FLAC and WAV files, by DataLoader ``num_workers``, printed next to each method's training
 items/s, so one sees which of the two bounds an epoch.
 
 Example:
-    python -m tools.benchmark methods --backbone mert --methods ft --quick --pipeline-workers 0,2 --out /tmp/b
+    python -m tools.benchmark methods --backbone mert --methods ft --quick --pipeline_workers 0,2 --out /tmp/b
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import os
 import tempfile
 import time
 
-from tools.benchmark.common import BenchmarkError
+from petl_core.cli_args import add_option, int_range
+from tools.benchmark.common import comma_separated
 
 logger = logging.getLogger("benchmark")
 
@@ -23,17 +24,10 @@ TINY_SOURCE = dict(SOURCE, files=2, seconds=8.0)
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--pipeline-workers", default="", help="comma-separated DataLoader num_workers: input pipeline")
-    p.add_argument("--pipeline-items", type=int, default=48, help="crops timed per pipeline setting")
-
-
-def check_arguments(args) -> None:
-    try:
-        args.pipeline_workers = [int(x) for x in str(args.pipeline_workers).split(",") if x.strip()]
-    except ValueError as exc:
-        raise BenchmarkError(f"--pipeline-workers: comma-separated integers ({exc})") from None
-    if any(w < 0 for w in args.pipeline_workers) or args.pipeline_items < 1:
-        raise BenchmarkError("--pipeline-workers must be >= 0 and --pipeline-items >= 1")
+    add_option(p, "--pipeline_workers", old="--pipeline-workers", type=comma_separated(int_range(0)), default="",
+               help="comma-separated DataLoader num_workers: input pipeline")
+    add_option(p, "--pipeline_items", old="--pipeline-items", type=int_range(1), default=48,
+               help="crops timed per pipeline setting")
 
 
 def _write_source_files(folder: str, fmt: str, src: dict) -> str:

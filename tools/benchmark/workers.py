@@ -1,5 +1,6 @@
 """Measurements that need a fresh process (peak memory): each ``spec`` runs as
-``python -m tools.benchmark <measurement> <the same options> --_worker <spec>`` and prints one
+``python -m tools.benchmark <measurement> <the same options> --_worker <spec>`` (the options as parsed,
+in their current spelling: ``args.worker_argv``) and prints one
 tagged json line, read back here.
 
 Example:
@@ -25,7 +26,7 @@ def worker_result(result: dict) -> str:
 
 
 def worker_command(args, measurement: str, spec: str) -> list[str]:
-    return [sys.executable, "-m", "tools.benchmark", measurement, *args.argv, "--_worker", spec]
+    return [sys.executable, "-m", "tools.benchmark", measurement, *args.worker_argv, "--_worker", spec]
 
 
 def run_workers(args, measurement: str, specs: list[str]) -> dict[str, dict]:
