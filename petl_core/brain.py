@@ -20,7 +20,7 @@ SpeechBrain's ``Brain`` (see DESIGN.md §3):
   across ranks (all-reduce), so ranks never diverge. The finiteness flag and the loss reach the
   host together: one device synchronisation per training step;
 * **checkpoints hold only trainable weights** (+ running statistics of trainable BatchNorm):
-  :class:`TrainableState` is the recoverable registered for the model;
+  :class:`petl_core.checkpointing.TrainableState` is the recoverable registered for the model;
 * **early stopping**: after each validation the task's main metric goes to the epoch counter when
   it is SpeechBrain's ``EpochCounterWithStopper`` (its ``direction`` must be the task's
   ``main_metric_direction``), before the checkpoint is saved (so a resumed run continues the count);
@@ -41,7 +41,6 @@ Precision (``--precision=fp32|bf16|fp16``), intra-epoch checkpoints
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -50,131 +49,21 @@ import time
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.autocast import AMPConfig, TorchAutocast
 from speechbrain.utils.distributed import if_main_process, is_distributed_initialized
 from torch.nn.parallel import DistributedDataParallel
 
 from lobes.backbone import MaskedBatchNorm1d
 from petl_core.build import brain_arguments
+from petl_core.checkpointing import ProcessCount, RunHistory, StopperState, TrainableState
 from petl_core.distributed import ShardSampler, gather_shards, world_size
-from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError, UnusedParametersError
+from petl_core.errors import ConfigError, NonFiniteLossError, UnusedParametersError
 from petl_modules import trainable_parameters
 
 #: windows per forward pass in evaluation (hparams key ``eval_chunk_size``)
 DEFAULT_EVAL_CHUNK_SIZE = 16
 
 logger = logging.getLogger(__name__)
-
-
-@register_checkpoint_hooks
-class TrainableState:
-    """Checkpoint recoverable whose state is the trainable subset of ``model``.
-
-    Saved: every parameter with ``requires_grad`` and the buffers of BatchNorm layers that have
-    trainable parameters (their running statistics change in training). Frozen weights are not
-    saved: they come from the pretrained checkpoint (or the seeded initialisation) when the model
-    is rebuilt. Loading checks that exactly the trainable tensors are present.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.model = model
-
-    def keys(self) -> list[str]:
-        names = [n for n, p in self.model.named_parameters() if p.requires_grad]
-        for mod_name, module in self.model.named_modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and any(
-                p.requires_grad for p in module.parameters(recurse=False)
-            ):
-                prefix = f"{mod_name}." if mod_name else ""
-                names += [prefix + b for b, buf in module.named_buffers(recurse=False) if buf is not None]
-        return names
-
-    def state_dict(self) -> dict:
-        full = self.model.state_dict(keep_vars=False)
-        return {k: full[k].detach().cpu().clone() for k in self.keys()}
-
-    def load_state_dict(self, state: dict) -> None:
-        expected = set(self.keys())
-        missing, unexpected = expected - set(state), set(state) - expected
-        if missing or unexpected:
-            raise CheckpointMismatchError(
-                f"checkpoint does not match the trainable parameters of this model (different method or "
-                f"options?): missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
-            )
-        own = self.model.state_dict()
-        shapes = [f"{k} is {list(state[k].shape)} in the checkpoint, {list(own[k].shape)} here"
-                  for k in sorted(expected) if k in own and tuple(state[k].shape) != tuple(own[k].shape)]
-        if shapes:  # torch would raise a multi-line RuntimeError
-            raise CheckpointMismatchError(
-                f"checkpoint does not match the shapes of this model's trainable parameters (a run with other "
-                f"classes, head or method options?): {'; '.join(shapes[:3])}"
-                f"{f' (and {len(shapes) - 3} more)' if len(shapes) > 3 else ''}")
-        result = self.model.load_state_dict(state, strict=False)
-        if result.unexpected_keys:
-            raise CheckpointMismatchError(f"unexpected keys in checkpoint: {result.unexpected_keys[:5]}")
-
-    @mark_as_saver
-    def _save(self, path):
-        if if_main_process():  # every rank holds the same weights; one writes
-            torch.save(self.state_dict(), path)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        del end_of_epoch
-        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-
-
-@register_checkpoint_hooks
-class RunHistory:
-    """Checkpoint recoverable for the Brain's per-epoch record (``valid_history``, ``epoch_seconds``),
-    so that a resumed run reports every epoch, not only those after the restart. Restored only
-    into an empty record (a resume); loading the best checkpoint for the final evaluation keeps
-    the full record of the run."""
-
-    def __init__(self, brain) -> None:
-        self.brain = brain
-
-    @mark_as_saver
-    def _save(self, path):
-        if if_main_process():
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump({"valid_history": self.brain.valid_history, "epoch_seconds": self.brain.epoch_seconds}, f)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        del end_of_epoch
-        if not self.brain.valid_history and not self.brain.epoch_seconds:
-            with open(path, encoding="utf-8") as f:
-                saved = json.load(f)
-            self.brain.valid_history[:] = saved["valid_history"]
-            self.brain.epoch_seconds[:] = saved["epoch_seconds"]
-
-
-@register_checkpoint_hooks
-class StopperState:
-    """Checkpoint recoverable for the state of SpeechBrain's ``EpochCounterWithStopper`` (best
-    epoch, best score, stopped). SpeechBrain does not register that class for checkpoints, so its
-    own saver is never called and a checkpoint holds only its epoch: a resumed run would forget
-    the best score, and a stopped run would train on."""
-
-    def __init__(self, counter) -> None:
-        self.counter = counter
-
-    @mark_as_saver
-    def _save(self, path):
-        if if_main_process():
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump({"best_epoch": self.counter.best_limit, "best_score": self.counter.best_score,
-                           "should_stop": self.counter.should_stop}, f)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        del end_of_epoch
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        self.counter.best_limit, self.counter.best_score = saved["best_epoch"], saved["best_score"]
-        self.counter.should_stop = saved["should_stop"]
 
 
 def sync_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
@@ -251,38 +140,6 @@ use --precision=bf16 or fp32 on CPU
         if value == "fp16" and not device.startswith("cuda"):
             raise ConfigError(f"--{key}=fp16: fp16 needs a CUDA device (this run is on {device}); use "
                               f"--{key}=bf16 or fp32 on CPU")
-
-
-@register_checkpoint_hooks
-class ProcessCount:
-    """Checkpoint recoverable for the number of processes (world size) that trained the run
-    (``saved`` after a recovery). Training on with another number is refused
-    (:meth:`PETLBrain.on_fit_start`): the effective batch (processes x batch size), the steps per
-    epoch and an intra-epoch checkpoint's position in its epoch all depend on it. Evaluating a
-    finished run with any number is fine (sharded evaluation equals a single process)."""
-
-    def __init__(self) -> None:
-        self.saved: int | None = None
-
-    @mark_as_saver
-    def _save(self, path):
-        if if_main_process():
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump({"world_size": world_size()}, f)
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        del end_of_epoch
-        with open(path, encoding="utf-8") as f:
-            self.saved = json.load(f)["world_size"]
-        self.path = os.path.dirname(path)
-
-    def check_resume(self, trains_on: bool) -> None:
-        """A :class:`ConfigError` when training goes on with another number of processes."""
-        if trains_on and self.saved is not None and self.saved != world_size():
-            raise ConfigError(f"{self.path}: this run was trained by {self.saved} process(es), this command runs "
-                              f"{world_size()}: resume it with {self.saved} (torchrun --nproc_per_node=...), or "
-                              "give another --output_folder")
 
 
 class PETLBrain(sb.Brain):
@@ -433,7 +290,7 @@ class PETLBrain(sb.Brain):
 
     def on_fit_start(self):
         """SpeechBrain's (optimiser, DDP wrap, resume from the last checkpoint), then: training goes
-        on only with the number of processes that started it (:class:`ProcessCount`)."""
+        on only with the number of processes that started it (:class:`petl_core.checkpointing.ProcessCount`)."""
         super().on_fit_start()
         counter = self.epoch_counter
         trains_on = self.step > 0 or (counter is not None and counter.current < counter.limit
@@ -444,7 +301,7 @@ class PETLBrain(sb.Brain):
     def watch_epoch_counter(self, epoch_counter) -> None:
         """An early-stopping counter (``update_metric``: SpeechBrain's ``EpochCounterWithStopper``)
         is told the task's main metric after each validation; its state is checkpointed
-        (:class:`StopperState`); its direction must be the metric's."""
+        (:class:`petl_core.checkpointing.StopperState`); its direction must be the metric's."""
         self.epoch_counter = epoch_counter
         if not hasattr(epoch_counter, "update_metric"):
             return

@@ -4,7 +4,7 @@ Shared by ``tools/predict.py`` and ``tools/tsne.py``. A run's output folder hold
 ``results.json`` (its ``config`` is the resolved hyperparameters: ``backbone``, ``method``,
 ``head``, ``layer``, ``seed``, ``task`` (the fitted task)...), ``hyperparams.yaml`` (the recipe's
 yaml resolved: it reloads on its own) and ``save/CKPT+*/model.ckpt`` (the trainable tensors only,
-see :class:`petl_core.brain.TrainableState`). :func:`load_run` rebuilds the model from
+see :class:`petl_core.checkpointing.TrainableState`). :func:`load_run` rebuilds the model from
 ``hyperparams.yaml`` exactly as the recipe did (its seed first, so frozen weights of a randomly
 initialised backbone are the same; pretrained weights as configured; any head the yaml names),
 then loads the checkpoint that ``evaluate(max_key=task.main_metric)`` picks (or the one given).
@@ -33,7 +33,7 @@ import torch
 
 from lobes.audio import load_audio
 from lobes.loading import random_weights_noted
-from petl_core.brain import TrainableState
+from petl_core.checkpointing import TrainableState
 from petl_core.data import windows
 from petl_core.errors import CheckpointMismatchError
 from petl_core.tasks import Task

@@ -10,7 +10,7 @@ from speechbrain.utils.checkpoints import Checkpointer
 
 from lobes import build_backbone
 from lobes.heads import AudioClassifier, build_head
-from petl_core.brain import TrainableState
+from petl_core.checkpointing import TrainableState
 from petl_core.clip_brain import ClipBrain
 from petl_core.errors import CheckpointMismatchError, ConfigError, NonFiniteLossError
 from petl_core.tasks import KeyTask, check_cost_options

@@ -148,16 +148,16 @@ def test_ddp_ranks_agree_on_keep_delete_recover(tmp_path):
 @pytest.mark.parametrize("trains_on", [True, False])
 def test_a_resume_with_another_number_of_processes_is_refused(tmp_path, monkeypatch, trains_on):
     """Training on with another world size is refused; evaluating a finished run is not."""
-    import petl_core.brain as brain
+    from petl_core import checkpointing
     from petl_core.errors import ConfigError
 
-    monkeypatch.setattr(brain, "world_size", lambda: 2)
-    AtomicCheckpointer(tmp_path, recoverables={"processes": brain.ProcessCount()}).save_checkpoint()
-    same = brain.ProcessCount()
+    monkeypatch.setattr(checkpointing, "world_size", lambda: 2)
+    AtomicCheckpointer(tmp_path, recoverables={"processes": checkpointing.ProcessCount()}).save_checkpoint()
+    same = checkpointing.ProcessCount()
     AtomicCheckpointer(tmp_path, recoverables={"processes": same}).recover_if_possible()
     same.check_resume(trains_on=True)
-    monkeypatch.setattr(brain, "world_size", lambda: 1)
-    other = brain.ProcessCount()
+    monkeypatch.setattr(checkpointing, "world_size", lambda: 1)
+    other = checkpointing.ProcessCount()
     AtomicCheckpointer(tmp_path, recoverables={"processes": other}).recover_if_possible()
     if not trains_on:
         other.check_resume(trains_on=False)  # e.g. --test_only of a DDP run in one process
