@@ -294,7 +294,7 @@ def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_re
     """``--number_of_epochs`` larger than a finished run's continues it from its last checkpoint (the
     first epoch is not trained again); fewer epochs, more with an lr schedule, or more with another
     number of processes are refused. The command line is in results.json (``config.command``)."""
-    import petl_core.brain
+    import petl_core.checkpointing
 
     hparams, _, _ = user_recipe
     train_py = str(tmp_path / "train.py")
@@ -306,7 +306,7 @@ def test_a_finished_run_extends_with_more_epochs_and_records_its_command(user_re
     for override in ("--number_of_epochs=1", "--lr_annealing=!name:torch.optim.lr_scheduler.CosineAnnealingLR"):
         line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3", override], capsys)
         assert "holds a run with other settings" in line and "a larger number_of_epochs extends a run that" in line
-    monkeypatch.setattr(petl_core.brain, "world_size", lambda: 2)  # as under torchrun --nproc_per_node=2
+    monkeypatch.setattr(petl_core.checkpointing, "world_size", lambda: 2)  # the world size ProcessCount sees
     line = _run_error([hparams, "--device=cpu", "--number_of_epochs=3"], capsys)
     assert "this run was trained by 1 process(es), this command runs 2: resume it with 1" in line
 
